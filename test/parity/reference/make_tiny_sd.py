@@ -1,0 +1,260 @@
+"""Builds the tiny random SD fixture model and records diffusers' outputs on it.
+
+Runs where torch + diffusers are (the GPU machine's kit: `source .devkit/setup.sh`).
+    python3 test/parity/reference/make_tiny_sd.py <out-dir>
+Writes <out-dir>/tiny-sd/ (diffusers ONNX layout) and <out-dir>/reference.json.
+Everything is seeded; the engine's parity tests replay reference.json against the ONNX folder.
+"""
+import base64, json, os, re, sys, collections
+import numpy as np
+import torch
+import diffusers
+import transformers
+from diffusers import (AutoencoderKL, UNet2DConditionModel, StableDiffusionPipeline,
+                       StableDiffusionImg2ImgPipeline, PNDMScheduler, DDIMScheduler,
+                       EulerDiscreteScheduler, EulerAncestralDiscreteScheduler,
+                       DPMSolverMultistepScheduler, LCMScheduler)
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+OUT = sys.argv[1]
+MODEL = os.path.join(OUT, "tiny-sd")
+torch.use_deterministic_algorithms(True)
+
+
+def b64(a, dtype=np.float32):
+    return base64.b64encode(np.ascontiguousarray(np.asarray(a, dtype=dtype)).tobytes()).decode()
+
+
+# ---------------------------------------------------------------- tokenizer
+# CLIP's construction: byte-level alphabet, the same with </w>, learned merges, then the specials.
+def bytes_to_unicode():
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b); cs.append(256 + n); n += 1
+    return dict(zip(bs, [chr(c) for c in cs]))
+
+CORPUS = """a photo of an astronaut riding a horse on the moon, highly detailed, sharp focus
+a watercolor painting of a cat sitting on a red chair in the garden with flowers and trees
+portrait of a young woman with long hair, studio lighting, 85mm lens, bokeh background
+a cozy cabin in the snowy mountains at night under the stars and the milky way
+an oil painting of a ship in a storm, dramatic clouds, crashing waves, golden hour light
+the quick brown fox jumps over the lazy dog while the children are playing in the park
+smiling face with heart eyes, grinning cat, thumbs up, party popper, red apple, pizza slice
+a futuristic city street with neon lights, rain, reflections, cyberpunk style, wide angle
+macro photograph of a bee on a sunflower, shallow depth of field, vivid colors
+a bowl of ramen with eggs and green onions on a wooden table, food photography
+""" * 3
+
+def train_bpe(text, n_merges):
+    pat = re.compile(r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[a-z]+|[0-9]|[^\sa-z0-9]+""", re.I)
+    be = bytes_to_unicode()
+    words = collections.Counter()
+    for w in pat.findall(text.lower()):
+        enc = "".join(be[b] for b in w.encode("utf-8"))
+        words[tuple(enc[:-1]) + (enc[-1] + "</w>",)] += 1
+    merges = []
+    for _ in range(n_merges):
+        pairs = collections.Counter()
+        for w, c in words.items():
+            for a, b in zip(w, w[1:]):
+                pairs[(a, b)] += c
+        if not pairs:
+            break
+        best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        merges.append(best)
+        nw = collections.Counter()
+        for w, c in words.items():
+            out, i = [], 0
+            while i < len(w):
+                if i < len(w) - 1 and (w[i], w[i + 1]) == best:
+                    out.append(w[i] + w[i + 1]); i += 2
+                else:
+                    out.append(w[i]); i += 1
+            nw[tuple(out)] += c
+        words = nw
+    vocab = list(be.values())
+    vocab += [v + "</w>" for v in vocab]
+    vocab += ["".join(m) for m in merges]
+    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    return {t: i for i, t in enumerate(vocab)}, merges
+
+os.makedirs(os.path.join(MODEL, "tokenizer"), exist_ok=True)
+vocab, merges = train_bpe(CORPUS, 400)
+tok_dir = os.path.join(MODEL, "tokenizer")
+json.dump(vocab, open(os.path.join(tok_dir, "vocab.json"), "w"), ensure_ascii=False)
+with open(os.path.join(tok_dir, "merges.txt"), "w", encoding="utf-8") as f:
+    f.write("#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n")
+json.dump({"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>",
+           "pad_token": "<|endoftext|>"}, open(os.path.join(tok_dir, "special_tokens_map.json"), "w"))
+json.dump({"model_max_length": 77, "do_lower_case": True, "bos_token": "<|startoftext|>",
+           "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+           "errors": "replace", "add_prefix_space": False, "tokenizer_class": "CLIPTokenizer"},
+          open(os.path.join(tok_dir, "tokenizer_config.json"), "w"))
+tokenizer = CLIPTokenizer.from_pretrained(tok_dir)
+
+# ---------------------------------------------------------------- models
+torch.manual_seed(0)
+text_encoder = CLIPTextModel(CLIPTextConfig(
+    bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"], pad_token_id=vocab["<|endoftext|>"],
+    hidden_size=32, intermediate_size=37, layer_norm_eps=1e-5, num_attention_heads=4, num_hidden_layers=3,
+    vocab_size=len(vocab), max_position_embeddings=77, projection_dim=32)).eval()
+torch.manual_seed(0)
+unet = UNet2DConditionModel(
+    block_out_channels=(32, 32, 64), layers_per_block=2, sample_size=8, in_channels=4, out_channels=4,
+    down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+    cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8).eval()
+torch.manual_seed(0)
+vae = AutoencoderKL(block_out_channels=[16, 16, 32, 32], in_channels=3, out_channels=3, layers_per_block=1,
+                    down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
+                    latent_channels=4, norm_num_groups=8, sample_size=64).eval()
+# random init leaves the VAE's outputs near zero; scale the last conv so images use the range
+with torch.no_grad():
+    vae.decoder.conv_out.weight.mul_(8.0)
+print("params: te %d unet %d vae %d" % tuple(sum(p.numel() for p in m.parameters()) for m in (text_encoder, unet, vae)))
+
+SD15_SCHEDULER = {"_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012,
+                  "beta_schedule": "scaled_linear", "beta_start": 0.00085, "num_train_timesteps": 1000,
+                  "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1,
+                  "trained_betas": None, "clip_sample": False}
+os.makedirs(os.path.join(MODEL, "scheduler"), exist_ok=True)
+json.dump(SD15_SCHEDULER, open(os.path.join(MODEL, "scheduler", "scheduler_config.json"), "w"), indent=2)
+
+# ---------------------------------------------------------------- ONNX export (module-path names kept)
+def export(module, args, path, inputs, outputs, axes):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs, dynamic_axes=axes,
+                      opset_version=17, do_constant_folding=True, dynamo=False)
+
+class TE(torch.nn.Module):
+    def __init__(s, m): super().__init__(); s.m = m
+    def forward(s, input_ids): return s.m(input_ids=input_ids)[0]
+class UN(torch.nn.Module):
+    def __init__(s, m): super().__init__(); s.m = m
+    def forward(s, sample, timestep, encoder_hidden_states): return s.m(sample, timestep, encoder_hidden_states)[0]
+class VD(torch.nn.Module):
+    def __init__(s, m): super().__init__(); s.m = m
+    def forward(s, latent_sample): return s.m.decode(latent_sample).sample
+class VE(torch.nn.Module):
+    def __init__(s, m): super().__init__(); s.m = m
+    def forward(s, sample): return s.m.encode(sample).latent_dist.parameters
+
+with torch.no_grad():
+    export(TE(text_encoder), (torch.zeros(1, 77, dtype=torch.int32),), f"{MODEL}/text_encoder/model.onnx",
+           ["input_ids"], ["last_hidden_state"], {"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"}})
+    export(UN(unet), (torch.randn(2, 4, 8, 12), torch.tensor([1.0]), torch.randn(2, 77, 32)),
+           f"{MODEL}/unet/model.onnx", ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
+           {"sample": {0: "batch", 2: "height", 3: "width"}, "timestep": {0: "steps"},
+            "encoder_hidden_states": {0: "batch", 1: "sequence"}, "out_sample": {0: "batch", 2: "height", 3: "width"}})
+    export(VD(vae), (torch.randn(1, 4, 8, 12),), f"{MODEL}/vae_decoder/model.onnx", ["latent_sample"], ["sample"],
+           {"latent_sample": {0: "batch", 2: "height", 3: "width"}, "sample": {0: "batch", 2: "height", 3: "width"}})
+    export(VE(vae), (torch.randn(1, 3, 64, 96),), f"{MODEL}/vae_encoder/model.onnx", ["sample"], ["latent_parameters"],
+           {"sample": {0: "batch", 2: "height", 3: "width"}, "latent_parameters": {0: "batch", 2: "height", 3: "width"}})
+for name, m in (("text_encoder", text_encoder), ("unet", unet)):
+    m.config.to_json_file(f"{MODEL}/{name}/config.json") if hasattr(m.config, "to_json_file") else None
+json.dump(dict(unet.config), open(f"{MODEL}/unet/config.json", "w"), indent=2, default=list)
+for part in ("vae_decoder", "vae_encoder"):
+    json.dump(dict(vae.config), open(f"{MODEL}/{part}/config.json", "w"), indent=2, default=list)
+json.dump({"_class_name": "OnnxStableDiffusionPipeline", "_diffusers_version": diffusers.__version__,
+           "text_encoder": ["diffusers", "OnnxRuntimeModel"], "unet": ["diffusers", "OnnxRuntimeModel"],
+           "vae_decoder": ["diffusers", "OnnxRuntimeModel"], "vae_encoder": ["diffusers", "OnnxRuntimeModel"],
+           "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "PNDMScheduler"],
+           "safety_checker": [None, None], "feature_extractor": [None, None], "requires_safety_checker": False},
+          open(f"{MODEL}/model_index.json", "w"), indent=2)
+
+# ONNX vs torch sanity (onnxruntime python)
+import onnxruntime as ort
+s = ort.InferenceSession(f"{MODEL}/unet/model.onnx", providers=["CPUExecutionProvider"])
+x, ehs = torch.randn(2, 4, 8, 12), torch.randn(2, 77, 32)
+with torch.no_grad(): ref = unet(x, torch.tensor([500.0]), ehs)[0].numpy()
+got = s.run(None, {"sample": x.numpy(), "timestep": np.array([500.0], np.float32), "encoder_hidden_states": ehs.numpy()})[0]
+print("unet onnx vs torch max abs", float(np.abs(ref - got).max()))
+
+# ---------------------------------------------------------------- reference outputs
+ref = {"diffusers": diffusers.__version__, "transformers": transformers.__version__, "torch": torch.__version__,
+       "tokenizer_class": type(tokenizer).__name__, "noise": [], "tokenizer": [], "runs": []}
+
+for seed, shape in ((0, [1, 4, 8, 12]), (42, [2, 4, 8, 12]), (1234, [1, 4, 5, 7]), (7, [3, 5]), (2**32 + 9, [1, 4, 16, 16])):
+    g = torch.Generator("cpu").manual_seed(seed)
+    first, second = torch.randn(shape, generator=g), torch.randn(shape, generator=g)
+    ref["noise"].append({"seed": seed, "shape": shape, "first": b64(first), "second": b64(second)})
+
+PROMPTS = ["a photo of an astronaut riding a horse", "A Photo Of An ASTRONAUT", "cat, dog; bird! (fish) [tree] {sky}",
+           "  lots   of\tspaces \n newlines  ", "naïve café résumé", "东京 タワー 서울", "emoji 😀🐱 party 🎉",
+           "it's they're we've I'm you'll he'd", "12345 3.14 1,000,000", "<|startoftext|> hi <|endoftext|>",
+           "", "a", "watercolor:1.2 (masterpiece:1.3)", "don't STOP believin'", "snake_case-and-kebab", "ÀÉÎÕÜ ñ ß œ",
+           "https://example.com/a?b=c", "#hashtag @mention $100 %50 ^ & *", "quotes \"double\" 'single' `back`",
+           "tab\tseparated\tvalues", "ümlaut Über straße", "x" * 30, " ".join(["word"] * 90),
+           "Ω≈ç√∫˜µ≤≥÷ math ∑∆", "mixed123abc456 a1b2c3"]
+for p in PROMPTS:
+    ids = tokenizer(p, padding="max_length", max_length=77, truncation=True).input_ids
+    ref["tokenizer"].append({"prompt": p, "ids": ids})
+
+pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                               scheduler=PNDMScheduler.from_config(SD15_SCHEDULER), safety_checker=None,
+                               feature_extractor=None, requires_safety_checker=False)
+pipe.set_progress_bar_config(disable=True)
+i2i = StableDiffusionImg2ImgPipeline(**pipe.components)
+i2i.set_progress_bar_config(disable=True)
+SCHED = {"pndm": (PNDMScheduler, {}), "ddim": (DDIMScheduler, {}), "euler": (EulerDiscreteScheduler, {}),
+         "euler-a": (EulerAncestralDiscreteScheduler, {}), "dpmpp-2m": (DPMSolverMultistepScheduler, {}),
+         "dpmpp-2m-karras": (DPMSolverMultistepScheduler, {"use_karras_sigmas": True}), "lcm": (LCMScheduler, {})}
+rng = np.random.RandomState(3)
+init_image = (rng.rand(64, 96, 3) * 0.6 + np.linspace(0, 0.4, 96)[None, :, None]).astype(np.float32)
+ref["init_image"] = b64(init_image)
+
+def run(name, scheduler, overrides=None, steps=8, seed=42, guidance=7.5, negative="blurry, low quality",
+        batch=1, strength=None, prompt="a photo of an astronaut riding a horse", width=96, height=64):
+    cls, extra = SCHED[scheduler]
+    cfg = dict(SD15_SCHEDULER, **extra, **(overrides or {}))
+    p = i2i if strength is not None else pipe
+    p.scheduler = cls.from_config(cfg)
+    steps_latents = []
+    def cb(pp, i, t, kw):
+        steps_latents.append(kw["latents"].detach().clone().numpy())
+        return kw
+    kwargs = dict(prompt=prompt, negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
+                  num_images_per_prompt=batch, generator=torch.Generator("cpu").manual_seed(seed),
+                  output_type="np", callback_on_step_end=cb)
+    if strength is None:
+        kwargs.update(width=width, height=height)
+    else:
+        kwargs.update(image=torch.from_numpy(init_image).permute(2, 0, 1)[None] * 2 - 1, strength=strength)
+    with torch.no_grad():
+        img = p(**kwargs).images
+    ref["runs"].append({"name": name, "scheduler": scheduler, "schedulerConfig": {k: v for k, v in p.scheduler.config.items()},
+                        "overrides": overrides or {}, "steps": steps, "seed": seed, "guidance": guidance,
+                        "prompt": prompt, "negativePrompt": negative, "batch": batch, "strength": strength,
+                        "width": width if strength is None else 96, "height": height if strength is None else 64,
+                        "timesteps": [float(t) for t in p.scheduler.timesteps],
+                        "latentShape": list(steps_latents[0].shape),
+                        "latents": [b64(l) for l in steps_latents],
+                        "imageShape": list(img.shape), "image": b64(np.clip(img, 0, 1) * 65535 + 0.5, np.uint16)})
+    print(name, "done", img.shape, float(img.mean()))
+
+for s in SCHED:
+    run(s, s, steps=4 if s == "lcm" else 8)
+run("ddim-vpred-trailing", "ddim", {"prediction_type": "v_prediction", "timestep_spacing": "trailing", "rescale_betas_zero_snr": False})
+run("euler-vpred", "euler", {"prediction_type": "v_prediction"})
+run("dpmpp-2m-vpred-linspace", "dpmpp-2m", {"prediction_type": "v_prediction", "timestep_spacing": "linspace"})
+run("ddim-clip-sample", "ddim", {"clip_sample": True, "set_alpha_to_one": True, "steps_offset": 0})
+run("euler-a-batch2", "euler-a", batch=2, seed=7)
+run("dpmpp-2m-nocfg-square", "dpmpp-2m", guidance=1.0, negative=None, width=64, height=64, seed=3)
+run("pndm-prk", "pndm", {"skip_prk_steps": False}, steps=12)
+run("img2img-ddim", "ddim", strength=0.6, steps=10)
+run("img2img-euler", "euler", strength=0.5, steps=10)
+run("img2img-euler-a", "euler-a", strength=0.75, steps=8)
+run("img2img-dpmpp-2m-karras", "dpmpp-2m-karras", strength=0.7, steps=10)
+run("img2img-lcm", "lcm", strength=0.8, steps=4)
+run("img2img-pndm", "pndm", strength=0.7, steps=10)
+
+# prompt embeddings of the main prompt, for bisecting
+ids = tokenizer(["blurry, low quality", "a photo of an astronaut riding a horse"], padding="max_length", max_length=77,
+                truncation=True, return_tensors="pt").input_ids
+with torch.no_grad():
+    ref["promptEmbeds"] = b64(text_encoder(ids)[0].numpy())
+json.dump(ref, open(os.path.join(OUT, "reference.json"), "w"))
+print("wrote", OUT, os.path.getsize(os.path.join(OUT, "reference.json")))
