@@ -21,6 +21,11 @@ MODEL = os.path.join(OUT, "tiny-sd")
 torch.use_deterministic_algorithms(True)
 
 
+def jsonable(v):
+    # JSON has no infinities: diffusers' configs do (lambda_min_clipped = -inf)
+    return str(v) if isinstance(v, float) and not np.isfinite(v) else v
+
+
 def b64(a, dtype=np.float32):
     return base64.b64encode(np.ascontiguousarray(np.asarray(a, dtype=dtype)).tobytes()).decode()
 
@@ -225,7 +230,7 @@ def run(name, scheduler, overrides=None, steps=8, seed=42, guidance=7.5, negativ
         kwargs.update(image=torch.from_numpy(init_image).permute(2, 0, 1)[None] * 2 - 1, strength=strength)
     with torch.no_grad():
         img = p(**kwargs).images
-    ref["runs"].append({"name": name, "scheduler": scheduler, "schedulerConfig": {k: v for k, v in p.scheduler.config.items()},
+    ref["runs"].append({"name": name, "scheduler": scheduler, "schedulerConfig": {k: jsonable(v) for k, v in p.scheduler.config.items()},
                         "overrides": overrides or {}, "steps": steps, "seed": seed, "guidance": guidance,
                         "prompt": prompt, "negativePrompt": negative, "batch": batch, "strength": strength,
                         "width": width if strength is None else 96, "height": height if strength is None else 64,

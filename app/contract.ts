@@ -1,0 +1,57 @@
+/**
+ * The one typed contract between processes: what a run asks for, what it reports, what it returns.
+ * Pure: imports nothing of node, electron or the DOM (enforced by test/unit/boundaries.test.ts).
+ */
+import { z } from 'zod';
+
+export const SCHEDULER_NAMES = ['pndm', 'ddim', 'euler', 'euler-a', 'dpmpp-2m', 'dpmpp-2m-karras', 'lcm'] as const;
+export const SchedulerName = z.enum(SCHEDULER_NAMES);
+
+/** The inputs of one generation (txt2img, or img2img when an init image is given). */
+export const GenerateParams = z
+  .object({
+    prompt: z.string(),
+    negativePrompt: z.string().default(''),
+    seed: z.number().int('seed must be an integer').min(0, 'seed must be >= 0').max(Number.MAX_SAFE_INTEGER),
+    /** Defaults: 50 steps and guidance 7.5 (diffusers' pipeline defaults); size from the model folder. */
+    steps: z.number().int('steps must be an integer').min(1, 'steps must be >= 1').max(1000, 'steps must be <= 1000').default(50),
+    guidance: z.number().min(0, 'guidance must be >= 0').max(100, 'guidance must be <= 100').default(7.5),
+    width: z.number().int('width must be an integer').positive('width must be positive').optional(),
+    height: z.number().int('height must be an integer').positive('height must be positive').optional(),
+    scheduler: SchedulerName.optional(),
+    batch: z.number().int('batch must be an integer').min(1, 'batch must be >= 1').max(16, 'batch must be <= 16').default(1),
+    /** img2img only: how much of the schedule to run from the init image (0 < strength <= 1). */
+    strength: z.number().gt(0, 'strength must be > 0').max(1, 'strength must be <= 1').optional(),
+  })
+  .strict();
+export type GenerateParams = z.infer<typeof GenerateParams>;
+export type GenerateParamsInput = z.input<typeof GenerateParams>;
+
+export const Stage = z.enum(['text-encoder', 'vae-encoder', 'denoise', 'vae-decoder']);
+export type Stage = z.infer<typeof Stage>;
+
+/** Progress a run reports as it goes. `onnxMs` is time inside session.run; the rest is engine overhead. */
+export const RunEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('stage'), stage: Stage, ms: z.number(), onnxMs: z.number() }),
+  z.object({ type: z.literal('step'), step: z.number().int(), steps: z.number().int(), timestep: z.number(), ms: z.number(), onnxMs: z.number() }),
+]);
+export type RunEvent = z.infer<typeof RunEvent>;
+
+export const Timings = z.object({
+  textEncoderMs: z.number(),
+  vaeEncoderMs: z.number(),
+  /** Wall time of each denoising step, and the session.run part of it. */
+  stepMs: z.array(z.number()),
+  stepOnnxMs: z.array(z.number()),
+  denoiseMs: z.number(),
+  vaeDecoderMs: z.number(),
+  totalMs: z.number(),
+  onnxMs: z.number(),
+  overheadMs: z.number(),
+});
+export type Timings = z.infer<typeof Timings>;
+
+/** Human-readable form of the first validation issue, with its field. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+}

@@ -1,0 +1,61 @@
+import { existsSync } from 'node:fs';
+import { Float16Array } from '@petamoriken/float16';
+import ort from 'onnxruntime-node';
+
+export type OrtSession = ort.InferenceSession;
+export type SessionOptions = ort.InferenceSession.SessionOptions;
+
+/** Opens one ONNX graph; the error names the file (external data `model.onnx_data` is found beside it by ORT). */
+export async function openSession(path: string, options: SessionOptions): Promise<OrtSession> {
+  if (!existsSync(path)) throw new Error(`${path}: missing (expected an ONNX graph)`);
+  try {
+    return await ort.InferenceSession.create(path, options);
+  } catch (e) {
+    throw new Error(`${path}: onnxruntime could not load it (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+export interface InputSpec {
+  name: string;
+  type: string;
+  shape: readonly (number | string)[];
+}
+
+/** An input's declared name, element type and shape, read from the session (never assumed). */
+export function inputSpec(session: OrtSession, name: string, file: string): InputSpec {
+  const meta = session.inputMetadata.find((m) => m.name === name);
+  if (!meta) throw new Error(`${file}: expected an input named "${name}" (found ${session.inputNames.join(', ')})`);
+  if (!meta.isTensor) throw new Error(`${file}: input "${name}" is not a tensor`);
+  return { name, type: meta.type, shape: meta.shape };
+}
+
+export function tensor(type: string, data: Float32Array | Int32Array | BigInt64Array, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor(type as 'float32', data as Float32Array, dims);
+}
+
+/** Converts float32 data to what an input declares (float32, float16 or an integer type). */
+export function asInput(spec: InputSpec, data: Float32Array | Int32Array, dims: readonly number[]): ort.Tensor {
+  switch (spec.type) {
+    case 'float32':
+      return new ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), dims);
+    case 'float16':
+      // ORT's node binding takes float16 as raw bits in a Uint16Array
+      return new ort.Tensor('float16', new Uint16Array(Float16Array.from(data).buffer), dims);
+    case 'int32':
+      return new ort.Tensor('int32', data instanceof Int32Array ? data : Int32Array.from(data, Math.round), dims);
+    case 'int64':
+      return new ort.Tensor('int64', BigInt64Array.from(data, (v) => BigInt(Math.round(v))), dims);
+    default:
+      throw new Error(`input "${spec.name}" has element type ${spec.type}, which the engine does not feed`);
+  }
+}
+
+/** An output as float32, whatever its element type. */
+export function toFloat32(t: ort.Tensor): Float32Array {
+  if (t.type === 'float32') return t.data as Float32Array;
+  if (t.type === 'float16') {
+    const bits = t.data as Uint16Array;
+    return Float32Array.from(new Float16Array(bits.buffer, bits.byteOffset, bits.length));
+  }
+  throw new Error(`output of element type ${t.type} where float32 or float16 was expected`);
+}

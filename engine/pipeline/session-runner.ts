@@ -1,0 +1,37 @@
+import type ort from 'onnxruntime-node';
+import { asInput, inputSpec, toFloat32, type InputSpec, type OrtSession } from '../model/onnx-session';
+
+/**
+ * One ONNX graph with its declared inputs, timed around session.run alone (monotonic clock),
+ * so the engine's own overhead can be reported apart from inference.
+ */
+export class Graph {
+  private readonly specs = new Map<string, InputSpec>();
+  onnxMs = 0;
+
+  constructor(readonly session: OrtSession, readonly file: string, inputs: readonly string[]) {
+    for (const name of inputs) this.specs.set(name, inputSpec(session, name, file));
+  }
+
+  spec(name: string): InputSpec {
+    return this.specs.get(name)!;
+  }
+
+  async run(feeds: Record<string, { data: Float32Array | Int32Array; dims: readonly number[] }>, output?: string): Promise<{ data: Float32Array; dims: number[] }> {
+    const inputs: Record<string, ort.Tensor> = {};
+    for (const [name, v] of Object.entries(feeds)) inputs[name] = asInput(this.spec(name), v.data, v.dims);
+    const t0 = performance.now();
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await this.session.run(inputs);
+    } catch (e) {
+      const shapes = Object.entries(feeds).map(([k, v]) => `${k}[${v.dims.join('x')}]`).join(', ');
+      throw new Error(`${this.file}: inference failed on ${shapes}: ${(e as Error).message.split('\n')[0]}`);
+    } finally {
+      this.onnxMs += performance.now() - t0;
+    }
+    const name = output ?? this.session.outputNames[0]!;
+    const t = out[name] as ort.Tensor;
+    return { data: toFloat32(t), dims: t.dims.map(Number) };
+  }
+}

@@ -1,0 +1,61 @@
+import { addNoiseAlphaBar, alphasCumprod, BETA_DEFAULTS, oneOf, resolveConfig, spacedTimesteps } from './schedule';
+import { lincomb, type Scheduler, type SchedulerConfig } from './scheduler';
+
+const DEFAULTS = { ...BETA_DEFAULTS, clip_sample: true, clip_sample_range: 1.0, set_alpha_to_one: true, thresholding: false };
+
+/** DDIM (Song et al. 2020), deterministic (eta = 0) as diffusers' pipelines call it. */
+export class DDIMScheduler implements Scheduler {
+  readonly config: typeof DEFAULTS;
+  readonly initNoiseSigma = 1;
+  readonly order = 1;
+  timesteps: number[] = [];
+  private readonly ac: Float32Array;
+  private readonly finalAlphaCumprod: number;
+  private n = 0;
+
+  constructor(file: SchedulerConfig) {
+    this.config = resolveConfig('ddim', DEFAULTS, file);
+    oneOf('ddim', 'prediction_type', this.config.prediction_type, ['epsilon', 'v_prediction', 'sample']);
+    if (this.config.thresholding) throw new Error('scheduler ddim: thresholding is not supported');
+    this.ac = alphasCumprod('ddim', this.config);
+    this.finalAlphaCumprod = this.config.set_alpha_to_one ? 1 : this.ac[0]!;
+  }
+
+  setTimesteps(n: number): void {
+    this.timesteps = spacedTimesteps('ddim', this.config, n);
+    this.n = n;
+  }
+
+  setBeginIndex(): void {}
+
+  scaleModelInput(sample: Float32Array): Float32Array {
+    return sample;
+  }
+
+  step(eps: Float32Array, t: number, x: Float32Array): Float32Array {
+    const prev = t - Math.floor(this.config.num_train_timesteps / this.n);
+    const a = this.ac[t]!;
+    const aPrev = prev >= 0 ? this.ac[prev]! : this.finalAlphaCumprod;
+    const b = 1 - a;
+    let x0: Float32Array, e: Float32Array;
+    if (this.config.prediction_type === 'epsilon') {
+      x0 = lincomb(1 / Math.sqrt(a), x, -Math.sqrt(b) / Math.sqrt(a), eps);
+      e = eps;
+    } else if (this.config.prediction_type === 'v_prediction') {
+      x0 = lincomb(Math.sqrt(a), x, -Math.sqrt(b), eps);
+      e = lincomb(Math.sqrt(a), eps, Math.sqrt(b), x);
+    } else {
+      x0 = eps;
+      e = lincomb(1 / Math.sqrt(b), x, -Math.sqrt(a) / Math.sqrt(b), eps);
+    }
+    if (this.config.clip_sample) {
+      const r = this.config.clip_sample_range;
+      x0 = x0.map((v) => Math.min(r, Math.max(-r, v)));
+    }
+    return lincomb(Math.sqrt(aPrev), x0, Math.sqrt(1 - aPrev), e);
+  }
+
+  addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {
+    return addNoiseAlphaBar(this.ac, x0, noise, t);
+  }
+}

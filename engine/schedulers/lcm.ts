@@ -1,0 +1,79 @@
+import { addNoiseAlphaBar, alphasCumprod, BETA_DEFAULTS, linspace, oneOf, resolveConfig } from './schedule';
+import { lincomb, type Scheduler, type SchedulerConfig } from './scheduler';
+import { StepIndex } from './sigmas';
+
+const DEFAULTS = {
+  ...BETA_DEFAULTS,
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  original_inference_steps: 50,
+  clip_sample: false,
+  clip_sample_range: 1.0,
+  set_alpha_to_one: true,
+  timestep_scaling: 10.0,
+  thresholding: false,
+};
+
+/** Latent consistency model sampling (Luo et al. 2023): predict x0 with the consistency boundary, re-noise. */
+export class LCMScheduler implements Scheduler {
+  readonly config: typeof DEFAULTS;
+  readonly initNoiseSigma = 1;
+  readonly order = 1;
+  timesteps: number[] = [];
+  private readonly ac: Float32Array;
+  private readonly finalAlphaCumprod: number;
+  private readonly index = new StepIndex();
+
+  constructor(file: SchedulerConfig) {
+    this.config = resolveConfig('lcm', DEFAULTS, file);
+    oneOf('lcm', 'prediction_type', this.config.prediction_type, ['epsilon', 'v_prediction', 'sample']);
+    if (this.config.thresholding) throw new Error('scheduler lcm: thresholding is not supported');
+    this.ac = alphasCumprod('lcm', this.config);
+    this.finalAlphaCumprod = this.config.set_alpha_to_one ? 1 : this.ac[0]!;
+  }
+
+  setTimesteps(n: number): void {
+    const T = this.config.num_train_timesteps;
+    const original = this.config.original_inference_steps;
+    if (original > T) throw new Error(`scheduler lcm: original_inference_steps ${original} exceeds the ${T} training timesteps`);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`scheduler lcm: steps must be a positive integer, got ${n}`);
+    if (n > original) throw new Error(`scheduler lcm: ${n} steps cannot be more than original_inference_steps (${original})`);
+    const k = Math.floor(T / original);
+    const origin = Array.from({ length: original }, (_, i) => (i + 1) * k - 1).reverse();
+    this.timesteps = Array.from(linspace(0, original, n + 1).subarray(0, n), (v) => origin[Math.floor(v)]!);
+    this.index.reset();
+  }
+
+  setBeginIndex(i: number): void {
+    this.index.setBegin(i);
+  }
+
+  scaleModelInput(x: Float32Array): Float32Array {
+    return x;
+  }
+
+  step(out: Float32Array, t: number, x: Float32Array, noise: () => Float32Array): Float32Array {
+    const i = this.index.get(this.timesteps, t);
+    const prevT = i + 1 < this.timesteps.length ? this.timesteps[i + 1]! : t;
+    const a = this.ac[t]!, aPrev = prevT >= 0 ? this.ac[prevT]! : this.finalAlphaCumprod;
+    const b = 1 - a;
+    const st = t * this.config.timestep_scaling;
+    const cSkip = 0.25 / (st * st + 0.25);
+    const cOut = st / Math.sqrt(st * st + 0.25);
+    let x0 = this.config.prediction_type === 'epsilon' ? lincomb(1 / Math.sqrt(a), x, -Math.sqrt(b) / Math.sqrt(a), out)
+      : this.config.prediction_type === 'v_prediction' ? lincomb(Math.sqrt(a), x, -Math.sqrt(b), out) : out;
+    if (this.config.clip_sample) {
+      const r = this.config.clip_sample_range;
+      x0 = x0.map((v) => Math.min(r, Math.max(-r, v)));
+    }
+    const denoised = lincomb(cOut, x0, cSkip, x);
+    this.index.advance();
+    if (i === this.timesteps.length - 1) return denoised;
+    return lincomb(Math.sqrt(aPrev), denoised, Math.sqrt(1 - aPrev), noise());
+  }
+
+  addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {
+    return addNoiseAlphaBar(this.ac, x0, noise, t);
+  }
+}
