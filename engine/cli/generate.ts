@@ -1,0 +1,79 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import type { GenerateParamsInput } from '../../app/contract';
+import { infotext } from '../image/infotext';
+import { readPng, writePng } from '../image/png';
+import { loadModel, modelHash } from '../model/model';
+import { generate } from '../pipeline/stable-diffusion';
+
+export interface GenerateFlags {
+  model: string;
+  prompt: string;
+  negativePrompt?: string;
+  seed: number;
+  steps?: number;
+  guidance?: number;
+  width?: number;
+  height?: number;
+  scheduler?: string;
+  initImage?: string;
+  strength?: number;
+  batch?: number;
+  out: string;
+  json?: boolean;
+}
+
+/** `generate`: one run from flags, PNGs with infotext, optional one-line JSON result. */
+export async function runGenerate(f: GenerateFlags): Promise<void> {
+  const initImage = f.initImage ? readPng(f.initImage) : undefined;
+  const model = await loadModel(f.model, { executionProviders: ['cpu'] });
+  const bar = process.stderr.isTTY && !f.json
+    ? new cliProgress.SingleBar({ stream: process.stderr, format: 'denoising {bar} {value}/{total} steps | {duration_formatted} elapsed, eta {eta_formatted}' }, cliProgress.Presets.shades_classic)
+    : undefined;
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const params: GenerateParamsInput = {
+      prompt: f.prompt, negativePrompt: f.negativePrompt, seed: f.seed, steps: f.steps, guidance: f.guidance,
+      width: f.width, height: f.height, scheduler: f.scheduler as GenerateParamsInput['scheduler'], batch: f.batch, strength: f.strength,
+    };
+    const res = await generate(model, params, {
+      initImage,
+      signal: abort.signal,
+      onEvent: (e) => {
+        if (e.type !== 'step' || !bar) return;
+        if (e.step === 1) bar.start(e.steps, 0);
+        bar.update(e.step);
+      },
+    });
+    bar?.stop();
+    const hash = await modelHash(model.dir);
+    const text = infotext(res.params, { 'Model hash': hash, Model: model.name, Provider: 'cpu' });
+    const out = resolve(f.out);
+    await mkdir(dirname(out), { recursive: true });
+    const outputs = res.images.map((img, i) => {
+      const path = res.images.length === 1 ? out : `${out.slice(0, out.length - extname(out).length)}-${i + 1}${extname(out) || '.png'}`;
+      writePng(path, img, { parameters: text });
+      return path;
+    });
+    if (f.json) {
+      console.log(JSON.stringify({ outputs, params: res.params, timings: res.timings, provider: 'cpu', model: { dir: model.dir, hash }, loadMs: model.loadMs }));
+    } else {
+      const t = res.timings;
+      console.error(`text encoder ${t.textEncoderMs.toFixed(0)} ms, ${t.stepMs.length} UNet steps ${t.denoiseMs.toFixed(0)} ms, VAE decode ${t.vaeDecoderMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms (onnxruntime ${t.onnxMs.toFixed(0)} ms, engine ${t.overheadMs.toFixed(0)} ms)`);
+      for (const p of outputs) console.log(p);
+    }
+  } finally {
+    bar?.stop();
+    process.off('SIGINT', onSigint);
+    await model.release();
+  }
+}
+
+export function defaultModelDir(): string | undefined {
+  const dir = resolve(dirname(new URL(import.meta.url).pathname), '../../assets/models/emoji-sd');
+  return existsSync(`${dir}/model_index.json`) ? dir : undefined;
+}

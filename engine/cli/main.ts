@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SCHEDULER_NAMES } from '../../app/contract';
+import { defaultModelDir, runGenerate, type GenerateFlags } from './generate';
+
+const int = (name: string) => (v: string): number => {
+  if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be an integer, got "${v}"`);
+  return Number(v);
+};
+const num = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
+  return n;
+};
+
+const program = new Command('engine').description('Diffusion A/B Studio engine: Stable Diffusion (diffusers ONNX folders) on onnxruntime-node');
+
+program
+  .command('generate')
+  .description('generate images from a prompt (txt2img), or from an init image (img2img)')
+  .option('--model <dir>', 'diffusers ONNX model folder (default: the embedded model)')
+  .requiredOption('--prompt <text>', 'what to draw')
+  .option('--negative-prompt <text>', 'what to steer away from (with guidance > 1)', '')
+  .option('--seed <n>', 'seed of the torch-compatible generator', int('--seed'), 0)
+  .option('--steps <n>', 'denoising steps (default 50)', int('--steps'))
+  .option('--guidance <scale>', 'classifier-free guidance scale; <= 1 turns guidance off (default 7.5)', num('--guidance'))
+  .option('--width <px>', 'image width, a multiple of 8 (default: the model\'s)', int('--width'))
+  .option('--height <px>', 'image height, a multiple of 8 (default: the model\'s)', int('--height'))
+  .addOption(new Option('--scheduler <name>', 'sampler (default: the model folder\'s scheduler)').choices(SCHEDULER_NAMES))
+  .option('--init-image <png>', 'start from this image (img2img); its size sets the output size')
+  .option('--strength <0..1>', 'img2img: how much of the schedule to run (default 0.8)', num('--strength'))
+  .option('--batch <n>', 'images per prompt', int('--batch'))
+  .option('--out <png>', 'output PNG (with -1, -2... when --batch > 1)', 'out.png')
+  .option('--json', 'print the run\'s result (timings, provider, outputs) as one JSON line')
+  .action(async (opts: Omit<GenerateFlags, 'model'> & { model?: string }) => {
+    const model = opts.model ?? defaultModelDir();
+    if (!model) throw new Error('no --model given and the embedded model (assets/models/emoji-sd) is not installed');
+    await runGenerate({ ...opts, model });
+  });
+
+program.parseAsync(process.argv).catch((e: Error) => {
+  console.error(`error: ${e.message}`);
+  process.exit(e.name === 'CancelledError' ? 130 : 1);
+});

@@ -1,0 +1,12 @@
+/** The engine's public API: pure Node, no Electron or React (test/unit/boundaries.test.ts). */
+export { loadModel, inspectModel, modelHash, type LoadedModel, type ModelInfo } from './model/model';
+export { generate, CancelledError, type GenerateOptions, type GenerateResult } from './pipeline/stable-diffusion';
+export type { ResolvedParams } from './pipeline/check-inputs';
+export { SCHEDULER_NAMES, createScheduler, defaultSchedulerName } from './schedulers/registry';
+export type { Scheduler } from './schedulers/scheduler';
+export { TorchGenerator } from './noise/generator';
+export { loadClipTokenizer } from './tokenizer/clip';
+export { readPng, writePng, encodePng } from './image/png';
+export { infotext } from './image/infotext';
+export { psnr } from './image/metrics';
+export type { RgbImage } from './image/rgb';

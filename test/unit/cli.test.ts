@@ -1,0 +1,49 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { readPng } from '../../engine/image/png';
+import { FIXTURE_MODEL } from '../parity/reference';
+
+const run = promisify(execFile);
+const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', ...args], { cwd: join(__dirname, '../..') });
+
+describe('engine CLI', () => {
+  it('generate writes a PNG with A1111 infotext and prints the result as one JSON line', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'cli-')), 'cat.png');
+    const { stdout } = await cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'a cat, naïve café', '--negative-prompt', 'blurry',
+      '--seed', '42', '--steps', '4', '--scheduler', 'euler', '--width', '96', '--height', '64', '--guidance', '6', '--out', out, '--json');
+    const result = JSON.parse(stdout.trim());
+    expect(result.outputs).toEqual([out]);
+    expect(result.provider).toBe('cpu');
+    expect(result.timings.stepMs).toHaveLength(4);
+    const png = readPng(out);
+    expect([png.width, png.height]).toEqual([96, 64]);
+    expect(png.text.parameters).toMatch(/^a cat, naïve café\nNegative prompt: blurry\nSteps: 4, Sampler: Euler, CFG scale: 6, Seed: 42, Size: 96x64, Model hash: [0-9a-f]{12}, Model: tiny-sd, Provider: cpu$/);
+  });
+
+  it('img2img from a PNG, batch of 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+    await cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--steps', '2', '--width', '96', '--height', '64', '--out', join(dir, 'init.png'));
+    const { stdout } = await cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'y', '--steps', '4', '--init-image', join(dir, 'init.png'),
+      '--strength', '0.5', '--batch', '2', '--out', join(dir, 'b.png'), '--json');
+    const r = JSON.parse(stdout.trim());
+    expect(r.outputs).toEqual([join(dir, 'b-1.png'), join(dir, 'b-2.png')]);
+    expect(readPng(r.outputs[1]).text.parameters).toContain('Denoising strength: 0.5');
+  });
+
+  it('--help lists every option', async () => {
+    const { stdout } = await cli('generate', '--help');
+    for (const flag of ['--model', '--prompt', '--negative-prompt', '--seed', '--steps', '--guidance', '--width', '--height',
+      '--scheduler', '--init-image', '--strength', '--batch', '--out', '--json']) expect(stdout).toContain(flag);
+  });
+
+  it('bad flags fail with a message and a non-zero exit', async () => {
+    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--steps', 'ten')).rejects.toMatchObject({ stderr: expect.stringContaining('--steps must be an integer, got "ten"') });
+    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--scheduler', 'heun')).rejects.toMatchObject({ stderr: expect.stringContaining("argument 'heun' is invalid") });
+    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--width', '100', '--steps', '1')).rejects.toMatchObject({ stderr: expect.stringContaining('width 100 is not a multiple of 8') });
+    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--init-image', '/nonexistent.png')).rejects.toMatchObject({ stderr: expect.stringContaining('/nonexistent.png: cannot read the image') });
+  });
+});

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel, type LoadedModel } from '../../engine/model/model';
+import { CancelledError, generate } from '../../engine/pipeline/stable-diffusion';
+import { FIXTURE_MODEL } from '../parity/reference';
+
+let model: LoadedModel;
+beforeAll(async () => {
+  model = await loadModel(FIXTURE_MODEL);
+});
+afterAll(async () => model.release());
+
+const base = { prompt: 'a cat', seed: 1, steps: 2 };
+const img = (w: number, h: number) => ({ width: w, height: h, data: new Float32Array(w * h * 3).fill(0.5) });
+
+describe('generate: bad inputs are refused with the reason', () => {
+  const cases: [string, Record<string, unknown>, string][] = [
+    ['width not a multiple of 8', { width: 100 }, 'width 100 is not a multiple of 8'],
+    ['height not a multiple of 8', { height: 36 }, 'height 36 is not a multiple of 8'],
+    ['size the UNet cannot downsample', { width: 40 }, "width 40: this model's UNet needs multiples of 32 pixels (VAE x8, UNet x4)"],
+    ['negative seed', { seed: -1 }, 'seed: seed must be >= 0'],
+    ['fractional seed', { seed: 1.5 }, 'seed: seed must be an integer'],
+    ['zero steps', { steps: 0 }, 'steps: steps must be >= 1'],
+    ['too many steps', { steps: 1001 }, 'steps: steps must be <= 1000'],
+    ['batch 0', { batch: 0 }, 'batch: batch must be >= 1'],
+    ['negative guidance', { guidance: -1 }, 'guidance: guidance must be >= 0'],
+    ['unknown scheduler', { scheduler: 'heun' }, 'scheduler: Invalid option'],
+    ['unknown field', { sampler: 'euler' }, 'Unrecognized key: "sampler"'],
+    ['strength without init image', { strength: 0.5 }, 'strength applies to img2img only'],
+    ['strength out of range', { strength: 1.5 }, 'strength: strength must be <= 1'],
+  ];
+  for (const [name, extra, message] of cases) {
+    it(name, async () => {
+      await expect(generate(model, { ...base, ...extra } as never)).rejects.toThrow(message);
+    });
+  }
+  it('init image size differs from the size asked for', async () => {
+    await expect(generate(model, { ...base, width: 64, height: 64 }, { initImage: img(96, 64) })).rejects.toThrow(
+      'the init image is 96x64 but 64x64 was asked for',
+    );
+  });
+  it('strength too low for the steps', async () => {
+    await expect(generate(model, { ...base, steps: 2, strength: 0.3 }, { initImage: img(96, 64) })).rejects.toThrow(
+      'steps 2 x strength 0.3 leaves no denoising step',
+    );
+  });
+});
+
+describe('generate: runs, events, cancellation', () => {
+  it('non-square sizes come out height x width (NCHW is height first)', async () => {
+    const r = await generate(model, { ...base, width: 96, height: 32 });
+    expect([r.images[0]!.width, r.images[0]!.height]).toEqual([96, 32]);
+  });
+  it('reports stage and step events with session time apart from overhead', async () => {
+    const events: string[] = [];
+    const r = await generate(model, { ...base, steps: 3, scheduler: 'ddim' }, { onEvent: (e) => events.push(e.type === 'stage' ? e.stage : `step ${e.step}/${e.steps}`) });
+    expect(events).toEqual(['text-encoder', 'step 1/3', 'step 2/3', 'step 3/3', 'denoise', 'vae-decoder']);
+    expect(r.timings.stepMs).toHaveLength(3);
+    expect(r.timings.onnxMs).toBeGreaterThan(0);
+    expect(r.timings.onnxMs + r.timings.overheadMs).toBeCloseTo(r.timings.totalMs, 6);
+  });
+  it('the same seed gives the same image; another seed does not', async () => {
+    const a = await generate(model, base), b = await generate(model, base), c = await generate(model, { ...base, seed: 2 });
+    expect(a.images[0]!.data).toEqual(b.images[0]!.data);
+    expect(a.images[0]!.data).not.toEqual(c.images[0]!.data);
+  });
+  it('cancellation stops at the next step and rejects with CancelledError', async () => {
+    const abort = new AbortController();
+    let steps = 0;
+    const run = generate(model, { ...base, steps: 40 }, {
+      signal: abort.signal,
+      onEvent: (e) => {
+        if (e.type === 'step' && ++steps === 2) abort.abort();
+      },
+    });
+    await expect(run).rejects.toBeInstanceOf(CancelledError);
+    expect(steps).toBe(2);
+    // the model stays usable after a cancelled run
+    await expect(generate(model, base)).resolves.toBeTruthy();
+  });
+});
