@@ -6,6 +6,7 @@ import { z } from 'zod';
 
 export const SCHEDULER_NAMES = ['pndm', 'ddim', 'euler', 'euler-a', 'dpmpp-2m', 'dpmpp-2m-karras', 'lcm'] as const;
 export const SchedulerName = z.enum(SCHEDULER_NAMES);
+export type SchedulerName = z.infer<typeof SchedulerName>;
 
 /** The inputs of one generation (txt2img, or img2img when an init image is given). */
 export const GenerateParams = z

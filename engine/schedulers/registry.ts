@@ -4,6 +4,7 @@ import { EulerScheduler } from './euler';
 import { EulerAncestralScheduler } from './euler-ancestral';
 import { LCMScheduler } from './lcm';
 import { PNDMScheduler } from './pndm';
+import { SCHEDULER_NAMES, type SchedulerName } from '../../app/contract';
 import type { Scheduler, SchedulerConfig } from './scheduler';
 
 /** Scheduler names as the CLI and the studio spell them; one line each. */
@@ -15,10 +16,9 @@ export const SCHEDULERS = {
   'dpmpp-2m': (c: SchedulerConfig) => new DPMSolverMultistepScheduler(c, { use_karras_sigmas: false }),
   'dpmpp-2m-karras': (c: SchedulerConfig) => new DPMSolverMultistepScheduler(c, { use_karras_sigmas: true }),
   lcm: (c: SchedulerConfig) => new LCMScheduler(c),
-} satisfies Record<string, (config: SchedulerConfig) => Scheduler>;
+} satisfies Record<SchedulerName, (config: SchedulerConfig) => Scheduler>;
 
-export type SchedulerName = keyof typeof SCHEDULERS;
-export const SCHEDULER_NAMES = Object.keys(SCHEDULERS) as SchedulerName[];
+export { SCHEDULER_NAMES, type SchedulerName };
 
 /** diffusers class names in scheduler_config.json, for the model's default scheduler. */
 const BY_CLASS: Record<string, SchedulerName> = {
