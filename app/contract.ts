@@ -56,3 +56,20 @@ export type Timings = z.infer<typeof Timings>;
 export function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
 }
+
+/** What one variant's run returns across the process boundary (images travel as PNG bytes). */
+export const RunResult = z.object({
+  /** The provider that actually ran (differs from the variant's only with allowFallback). */
+  provider: z.string(),
+  fellBack: z.boolean(),
+  params: z.record(z.string(), z.unknown()),
+  timings: Timings,
+  /** Session creation and graph preparation for this variant; 0 when the sessions were warm. */
+  prepareMs: z.number(),
+  firstRun: z.boolean(),
+  /** Indices of the steps that ran the full UNet (all of them without DeepCache). */
+  fullSteps: z.array(z.number().int()),
+  summary: z.string(),
+  model: z.object({ dir: z.string(), name: z.string(), hash: z.string() }),
+});
+export type RunResult = z.infer<typeof RunResult>;

@@ -10,3 +10,6 @@ export { readPng, writePng, encodePng } from './image/png';
 export { infotext } from './image/infotext';
 export { psnr } from './image/metrics';
 export type { RgbImage } from './image/rgb';
+export { Engine, type RunOptions } from './engine';
+export { detectProviders, probeProvider, type ProviderStatus } from './accelerations/provider';
+export { describeVariant, validateVariant } from './accelerations/registry';

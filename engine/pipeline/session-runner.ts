@@ -1,6 +1,8 @@
 import type ort from 'onnxruntime-node';
 import { asInput, inputSpec, toFloat32, type InputSpec, type OrtSession } from '../model/onnx-session';
 
+export type Feeds = Record<string, { data: Float32Array | Int32Array; dims: readonly number[] }>;
+
 /**
  * One ONNX graph with its declared inputs, timed around session.run alone (monotonic clock),
  * so the engine's own overhead can be reported apart from inference.
@@ -17,7 +19,13 @@ export class Graph {
     return this.specs.get(name)!;
   }
 
-  async run(feeds: Record<string, { data: Float32Array | Int32Array; dims: readonly number[] }>, output?: string): Promise<{ data: Float32Array; dims: number[] }> {
+  async run(feeds: Feeds, output?: string): Promise<{ data: Float32Array; dims: number[] }> {
+    const all = await this.runAll(feeds);
+    return all[output ?? this.session.outputNames[0]!]!;
+  }
+
+  /** Every output, by name. */
+  async runAll(feeds: Feeds): Promise<Record<string, { data: Float32Array; dims: number[] }>> {
     const inputs: Record<string, ort.Tensor> = {};
     for (const [name, v] of Object.entries(feeds)) inputs[name] = asInput(this.spec(name), v.data, v.dims);
     const t0 = performance.now();
@@ -30,8 +38,8 @@ export class Graph {
     } finally {
       this.onnxMs += performance.now() - t0;
     }
-    const name = output ?? this.session.outputNames[0]!;
-    const t = out[name] as ort.Tensor;
-    return { data: toFloat32(t), dims: t.dims.map(Number) };
+    const res: Record<string, { data: Float32Array; dims: number[] }> = {};
+    for (const [name, t] of Object.entries(out)) res[name] = { data: toFloat32(t as ort.Tensor), dims: (t as ort.Tensor).dims.map(Number) };
+    return res;
   }
 }

@@ -15,7 +15,23 @@ export interface GenerateOptions {
   onEvent?: (event: RunEvent) => void;
   /** Latents after each step (previews, parity tests). */
   onLatents?: (step: number, latents: Float32Array, dims: readonly number[]) => void;
+  /** Accelerations acting in the loop: wrap the UNet call; how many steps keep guidance. */
+  loop?: {
+    wrapUnet?(next: UnetFn, loop: LoopGraphs): UnetFn;
+    guidedSteps?(steps: number): number;
+  };
 }
+
+export interface LoopGraphs {
+  /** The timesteps the loop visits, and the scheduler's whole list (img2img visits a suffix). */
+  timesteps: readonly number[];
+  allTimesteps: readonly number[];
+  /** The UNet and any extra graphs the variant opened (DeepCache's unet_shallow), timed. */
+  graphs: Map<string, Graph>;
+}
+
+/** The UNet as the loop calls it (batch already doubled when guided). */
+export type UnetFn = (step: number, t: number, sample: Float32Array, dims: number[], emb: { data: Float32Array; dims: number[] }) => Promise<Float32Array>;
 
 export interface GenerateResult {
   params: ResolvedParams;
@@ -40,12 +56,13 @@ export async function generate(model: LoadedModel, input: GenerateParamsInput, o
   const vae = new Graph(model.sessions.vae_decoder, 'vae_decoder/model.onnx', ['latent_sample']);
   const enc = opts.initImage ? new Graph(model.sessions.vae_encoder!, 'vae_encoder/model.onnx', ['sample']) : undefined;
   const stageMs: Record<Stage, number> = { 'text-encoder': 0, 'vae-encoder': 0, denoise: 0, 'vae-decoder': 0 };
-  const stage = async <T>(name: Stage, g: Graph | undefined, fn: () => Promise<T>): Promise<T> => {
+  /** Runs one stage, timing it and the session.run time `clock` accumulates during it. */
+  const stage = async <T>(name: Stage, clock: () => number, fn: () => Promise<T>): Promise<T> => {
     if (signal?.aborted) throw new CancelledError();
-    const s = performance.now(), before = g?.onnxMs ?? 0;
+    const s = performance.now(), before = clock();
     const r = await fn();
     stageMs[name] = performance.now() - s;
-    onEvent?.({ type: 'stage', stage: name, ms: stageMs[name], onnxMs: (g?.onnxMs ?? 0) - before });
+    onEvent?.({ type: 'stage', stage: name, ms: stageMs[name], onnxMs: clock() - before });
     return r;
   };
   const gen = new TorchGenerator(p.seed);
@@ -55,7 +72,7 @@ export async function generate(model: LoadedModel, input: GenerateParamsInput, o
   const shape = [p.batch, model.latentChannels, p.height / f, p.width / f];
 
   // 1. prompt → embeddings
-  const emb = await stage('text-encoder', te, () => encodePrompt(te, model.tokenizer, p.prompt, p.negativePrompt, p.batch, cfg));
+  const emb = await stage('text-encoder', () => te.onnxMs, () => encodePrompt(te, model.tokenizer, p.prompt, p.negativePrompt, p.batch, cfg));
   // 2. timesteps (img2img skips the first 1 - strength of them)
   scheduler.setTimesteps(p.steps);
   let timesteps = scheduler.timesteps;
@@ -65,7 +82,7 @@ export async function generate(model: LoadedModel, input: GenerateParamsInput, o
     const start = (p.steps - Math.min(Math.floor(p.steps * p.strength), p.steps)) * scheduler.order;
     timesteps = timesteps.slice(start);
     scheduler.setBeginIndex(start);
-    const x0 = await stage('vae-encoder', enc, () => encodeImage(enc!, opts.initImage!, model.latentChannels, model.scalingFactor, p.batch, gen));
+    const x0 = await stage('vae-encoder', () => enc!.onnxMs, () => encodeImage(enc!, opts.initImage!, model.latentChannels, model.scalingFactor, p.batch, gen));
     latents = scheduler.addNoise(x0, gen.randn(shape), timesteps[0]!);
   } else {
     latents = scale(gen.randn(shape), scheduler.initNoiseSigma);
@@ -73,26 +90,30 @@ export async function generate(model: LoadedModel, input: GenerateParamsInput, o
   // 4. denoising loop
   const stepMs: number[] = [], stepOnnxMs: number[] = [];
   const tDims = unet.spec('timestep').shape.length === 0 ? [] : [1];
-  await stage('denoise', unet, async () => {
+  const base: UnetFn = async (_i, t, data, dims, e) =>
+    (await unet.run({ sample: { data, dims }, timestep: { data: Float32Array.of(t), dims: tDims }, encoder_hidden_states: e })).data;
+  const graphs = new Map<string, Graph>([['unet', unet], ...[...model.extras].map(([k, s]): [string, Graph] => [k, new Graph(s, model.files[k] ?? k, s.inputNames)])]);
+  const predict = opts.loop?.wrapUnet?.(base, { timesteps, allTimesteps: scheduler.timesteps, graphs }) ?? base;
+  const guided = cfg ? (opts.loop?.guidedSteps?.(timesteps.length) ?? timesteps.length) : 0;
+  const condEmb = cfg ? { data: emb.data.subarray(emb.data.length / 2), dims: [p.batch, ...emb.dims.slice(1)] } : emb;
+  const loopOnnxMs = (): number => [...graphs.values()].reduce((a, g) => a + g.onnxMs, 0);
+  await stage('denoise', loopOnnxMs, async () => {
     for (const [i, t] of timesteps.entries()) {
       if (signal?.aborted) throw new CancelledError();
-      const s = performance.now(), before = unet.onnxMs;
-      const x = scheduler.scaleModelInput(cfg ? repeat(latents, 2) : latents, t);
-      const out = await unet.run({
-        sample: { data: x, dims: [cfg ? 2 * p.batch : p.batch, ...shape.slice(1)] },
-        timestep: { data: Float32Array.of(t), dims: tDims },
-        encoder_hidden_states: emb,
-      });
-      latents = scheduler.step(cfg ? guide(out.data, p.guidance) : out.data, t, latents, () => gen.randn(shape));
+      const s = performance.now(), before = loopOnnxMs();
+      const g = i < guided; // CFG truncation: later steps run the conditional branch alone
+      const x = scheduler.scaleModelInput(g ? repeat(latents, 2) : latents, t);
+      const out = await predict(i, t, x, [g ? 2 * p.batch : p.batch, ...shape.slice(1)], g ? emb : condEmb);
+      latents = scheduler.step(g ? guide(out, p.guidance) : out, t, latents, () => gen.randn(shape));
       stepMs.push(performance.now() - s);
-      stepOnnxMs.push(unet.onnxMs - before);
+      stepOnnxMs.push(loopOnnxMs() - before);
       opts.onLatents?.(i, latents, shape);
       onEvent?.({ type: 'step', step: i + 1, steps: timesteps.length, timestep: t, ms: stepMs[i]!, onnxMs: stepOnnxMs[i]! });
     }
   });
   // 5. latents → images, one at a time (bounded memory)
   const per = latents.length / p.batch;
-  const images = await stage('vae-decoder', vae, async () => {
+  const images = await stage('vae-decoder', () => vae.onnxMs, async () => {
     const out: RgbImage[] = [];
     for (let b = 0; b < p.batch; b++) {
       const z = scale(latents.subarray(b * per, (b + 1) * per), 1 / model.scalingFactor);
@@ -102,7 +123,7 @@ export async function generate(model: LoadedModel, input: GenerateParamsInput, o
     return out;
   });
   const totalMs = performance.now() - t0;
-  const onnxMs = te.onnxMs + unet.onnxMs + vae.onnxMs + (enc?.onnxMs ?? 0);
+  const onnxMs = te.onnxMs + loopOnnxMs() + vae.onnxMs + (enc?.onnxMs ?? 0);
   const timings: Timings = {
     textEncoderMs: stageMs['text-encoder'], vaeEncoderMs: stageMs['vae-encoder'], stepMs, stepOnnxMs,
     denoiseMs: stageMs.denoise, vaeDecoderMs: stageMs['vae-decoder'], totalMs, onnxMs, overheadMs: totalMs - onnxMs,

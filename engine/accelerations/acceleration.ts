@@ -1,0 +1,45 @@
+import type { Variant } from '../../app/variant';
+import type { SessionOptions } from '../model/onnx-session';
+import type { LoopGraphs, UnetFn } from '../pipeline/stable-diffusion';
+
+export type { UnetFn };
+
+/** What an acceleration may change before sessions are created. */
+export interface PrepareContext {
+  variant: Variant;
+  modelDir: string;
+  /** onnxruntime session options shared by every graph of the variant (providers, optimisation). */
+  sessionOptions: SessionOptions;
+  /** Where derived graphs are cached (content-keyed), and the variant's notes for the result. */
+  cacheDir: string;
+  /**
+   * The ONNX file each graph will be opened from, by part (text_encoder, unet, vae_decoder,
+   * vae_encoder) plus extra graphs (unet_shallow); rewriting accelerations write derived graphs to
+   * cacheDir and point here.
+   */
+  graphs: Record<string, string>;
+  /** The provider that will actually run (set by the provider acceleration). */
+  provider: string;
+  fellBack: boolean;
+}
+
+export interface LoopContext extends LoopGraphs {
+  variant: Variant;
+  /** Steps that ran the full UNet, filled by accelerations that skip work. */
+  fullSteps: Set<number>;
+}
+
+/**
+ * One acceleration: an id, when it applies, a one-line description, and hooks at the two places
+ * an acceleration can act: the model's graphs/sessions, and the denoising loop's UNet call.
+ */
+export interface Acceleration {
+  id: string;
+  enabled(v: Variant): boolean;
+  describe(v: Variant): string;
+  /** A reason this variant cannot run (conflicting options), or undefined. */
+  validate?(v: Variant): string | undefined;
+  prepare?(ctx: PrepareContext): Promise<void>;
+  /** Wraps the UNet call of the denoising loop. */
+  wrapUnet?(next: UnetFn, ctx: LoopContext): UnetFn;
+}

@@ -1,0 +1,147 @@
+import { existsSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DeepCacheOptions, Variant } from '../../app/variant';
+import { cloneModel, readModel, writeModel, type ModelProto } from '../onnx/model-proto';
+import { cutAt, externalInputs, nodesUnder, producers, withExtraOutput } from '../onnx/partition';
+import type { Acceleration } from './acceleration';
+
+/**
+ * DeepCache (Ma et al. 2023) by graph partitioning, no model code: from unet/model.onnx derive
+ * (a) the full UNet that also outputs the deep feature entering the up-path layer at the branch,
+ * (b) a shallow UNet taking that feature as an input, pruned to conv_in, the down-path layers
+ * shallower than the branch, the up-path layers at or shallower than it, and conv_out.
+ * Branch b is DeepCache's cache_branch_id: block b // 3 and layer b % 3, counted from the outside.
+ */
+export const FEATURE = 'deepcache_feature';
+
+export interface Partition {
+  feature: string;
+  upBlock: number;
+  resnet: number;
+}
+
+/** Finds the tensor DeepCache caches for a branch; every failure names what the graph lacks. */
+export function locateBranch(model: ModelProto, branch: number, file: string): Partition {
+  const g = model.graph!;
+  const names = (g.node ?? []).map((n) => n.name ?? '');
+  const ups = new Set(names.flatMap((n) => [...n.matchAll(/(?:^|\/)up_blocks\.(\d+)\//g)].map((m) => Number(m[1]))));
+  if (ups.size === 0) {
+    throw new Error(`${file}: no nodes named .../up_blocks.N/... — DeepCache needs module-path node names (export with torch.onnx.export(..., dynamo=False))`);
+  }
+  const nUp = Math.max(...ups) + 1;
+  const block = Math.floor(branch / 3), layer = branch % 3;
+  if (block >= nUp) throw new Error(`${file}: branch ${branch} needs up block ${block} from the outside, but this UNet has ${nUp} up blocks (use a branch < ${nUp * 3})`);
+  const upBlock = nUp - 1 - block;
+  const resnets = new Set(names.flatMap((n) => [...n.matchAll(new RegExp(`(?:^|/)up_blocks\\.${upBlock}/resnets\\.(\\d+)/`, 'g'))].map((m) => Number(m[1]))));
+  if (resnets.size === 0) throw new Error(`${file}: up_blocks.${upBlock} has no nodes named .../resnets.N/...; DeepCache cannot place branch ${branch}`);
+  const nLayers = Math.max(...resnets) + 1;
+  if (layer >= nLayers) throw new Error(`${file}: branch ${branch} needs layer ${layer} of up_blocks.${upBlock}, which has ${nLayers} layers`);
+  const resnet = nLayers - 1 - layer;
+  const scope = nodesUnder(g, `up_blocks.${upBlock}/resnets.${resnet}`);
+  const producer = producers(g);
+  const concat = externalInputs(g, scope).map((t) => producer.get(t)!).find((n) => n.opType === 'Concat');
+  if (!concat) throw new Error(`${file}: up_blocks.${upBlock}/resnets.${resnet} does not read a Concat of (hidden, skip); DeepCache cannot place branch ${branch}`);
+  return { feature: concat.input![0]!, upBlock, resnet };
+}
+
+/** Writes (once) and returns the full and shallow graphs for this branch, cached by model hash. */
+export function partitionUnet(unetPath: string, branch: number, cacheDir: string): { full: string; shallow: string } {
+  const dir = join(cacheDir, `deepcache-b${branch}`);
+  const full = join(dir, 'unet_full.onnx'), shallow = join(dir, 'unet_shallow.onnx');
+  if (existsSync(full) && existsSync(shallow)) return { full, shallow };
+  const model = readModel(unetPath);
+  const { feature } = locateBranch(model, branch, unetPath);
+  const rename = (m: ModelProto) => renameTensor(m, feature, FEATURE);
+  writeModel(full, withExtraOutput(rename(model), FEATURE, 4));
+  writeModel(shallow, cutAt(rename(model), FEATURE, 4));
+  // weights stored as external data stay beside the original graph; link them next to ours
+  const data = join(unetPath, '..', 'model.onnx_data');
+  if (existsSync(data) && !existsSync(join(dir, 'model.onnx_data'))) symlinkSync(data, join(dir, 'model.onnx_data'));
+  return { full, shallow };
+}
+
+function renameTensor(model: ModelProto, from: string, to: string): ModelProto {
+  const copy = cloneModel(model);
+  for (const n of copy.graph!.node!) {
+    n.input = n.input!.map((i) => (i === from ? to : i));
+    n.output = n.output!.map((o) => (o === from ? to : o));
+  }
+  return copy;
+}
+
+/**
+ * Steps (indices into the loop) that run the full UNet. Uniform follows the reference helper:
+ * full when (index in the scheduler's timesteps − first index) % N == 0, index by first occurrence.
+ */
+export function fullSteps(o: DeepCacheOptions, timesteps: readonly number[], all: readonly number[]): Set<number> {
+  const n = timesteps.length;
+  if (Array.isArray(o.schedule)) {
+    const bad = o.schedule.filter((s) => s >= n);
+    if (bad.length) throw new Error(`deepcache.schedule lists step ${bad[0]}, but the run has ${n} steps (0..${n - 1})`);
+    if (!o.schedule.includes(0)) throw new Error('deepcache.schedule must include step 0: the first step fills the cache');
+    return new Set(o.schedule);
+  }
+  if (o.schedule === 'nonuniform') return new Set(nonUniform(n, o.interval));
+  const idx = timesteps.map((t) => all.indexOf(t));
+  return new Set(idx.flatMap((k, i) => ((k - idx[0]!) % o.interval === 0 ? [i] : [])));
+}
+
+/**
+ * The DeepCache paper's non-uniform schedule: as many full steps as uniform would take, packed
+ * quadratically around a centre (30% of the way in, where features change fastest), as its
+ * pipeline's sample_from_quad_center does, including its reading of (−c)^(1/p) as complex.
+ */
+export function nonUniform(n: number, interval: number): number[] {
+  const slow = Math.ceil(n / interval);
+  const center = Math.round(0.3 * n);
+  if (slow >= n) return Array.from({ length: n }, (_, i) => i);
+  for (let pow = 1.4; pow > 1; pow -= 0.02) {
+    // (-center)^(1/pow) = center^(1/pow) · e^{iπ/pow}
+    const r = center ** (1 / pow), ar = r * Math.cos(Math.PI / pow), ai = r * Math.sin(Math.PI / pow);
+    const b = (n - center) ** (1 / pow);
+    const vals = new Set<number>();
+    for (let k = 0; k <= slow; k++) {
+      const re = ar + ((b - ar) * k) / slow, im = ai - (ai * k) / slow;
+      const mag = Math.hypot(re, im) ** pow, arg = Math.atan2(im, re) * pow;
+      vals.add(Math.trunc(mag * Math.cos(arg)));
+    }
+    const sorted = [...vals].sort((x, y) => x - y).slice(1, -1);
+    const idx = [0, ...sorted.map((x) => x + center)];
+    if (idx.length === slow) return idx.filter((i) => i >= 0 && i < n);
+  }
+  throw new Error(`deepcache: no non-uniform schedule of ${slow} full steps fits ${n} steps; use the uniform schedule`);
+}
+
+export const deepcache: Acceleration = {
+  id: 'deepcache',
+  enabled: (v: Variant) => v.deepcache !== undefined,
+  describe: (v) => `DeepCache N=${v.deepcache!.interval} branch ${v.deepcache!.branch} ${Array.isArray(v.deepcache!.schedule) ? `full at [${v.deepcache!.schedule}]` : v.deepcache!.schedule}`,
+  async prepare(ctx) {
+    const { full, shallow } = partitionUnet(ctx.graphs.unet!, ctx.variant.deepcache!.branch, ctx.cacheDir);
+    ctx.graphs.unet = full;
+    ctx.graphs.unet_shallow = shallow;
+  },
+  wrapUnet(_next, ctx) {
+    const full = fullSteps(ctx.variant.deepcache!, ctx.timesteps, ctx.allTimesteps);
+    const shallow = ctx.graphs.get('unet_shallow')!;
+    const unet = ctx.graphs.get('unet')!;
+    let cache: { data: Float32Array; dims: number[] } | undefined;
+    return async (step, t, sample, dims, emb) => {
+      const batch = dims[0]!;
+      const feeds = { sample: { data: sample, dims }, timestep: { data: Float32Array.of(t), dims: unet.spec('timestep').shape.length ? [1] : [] }, encoder_hidden_states: emb };
+      if (full.has(step) || !cache) {
+        ctx.fullSteps.add(step);
+        const out = await unet.runAll(feeds);
+        cache = out[FEATURE]!;
+        return out[unet.session.outputNames[0]!]!.data;
+      }
+      // guidance dropped since the last full step (CFG truncation): keep the conditional half
+      let feature = cache;
+      if (cache.dims[0] !== batch) {
+        const per = cache.data.length / cache.dims[0]!;
+        feature = { data: cache.data.subarray(cache.data.length - batch * per), dims: [batch, ...cache.dims.slice(1)] };
+      }
+      return (await shallow.run({ ...feeds, [FEATURE]: feature })).data;
+    };
+  },
+};

@@ -1,0 +1,29 @@
+import type { Variant } from '../../app/variant';
+import type { Acceleration } from './acceleration';
+import { cfg } from './cfg';
+import { compile } from './compile';
+import { deepcache } from './deepcache';
+import { provider } from './provider';
+
+/** Every acceleration, in the order they prepare a variant (graph rewrites before partitioning); one line each. */
+export const ACCELERATIONS: Acceleration[] = [
+  provider,
+  compile,
+  deepcache,
+  cfg,
+];
+
+export function enabledFor(v: Variant): Acceleration[] {
+  return ACCELERATIONS.filter((a) => a.enabled(v));
+}
+
+/** Conflicting options are validation errors, listed together. */
+export function validateVariant(v: Variant): void {
+  const problems = ACCELERATIONS.flatMap((a) => a.validate?.(v) ?? []);
+  if (problems.length) throw new Error(`variant "${v.label}": ${problems.join('; ')}`);
+}
+
+/** The one-line summary the studio shows for a variant. */
+export function describeVariant(v: Variant): string {
+  return enabledFor(v).map((a) => a.describe(v)).join(', ');
+}

@@ -1,0 +1,101 @@
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { describeIssues, type RunResult } from '../app/contract';
+import { RunRequest, type Variant } from '../app/variant';
+import type { LoopContext, PrepareContext } from './accelerations/acceleration';
+import { guidedSteps } from './accelerations/cfg';
+import { describeVariant, enabledFor, validateVariant } from './accelerations/registry';
+import type { RgbImage } from './image/rgb';
+import { inspectModel, loadModel, modelHash, PARTS, type LoadedModel } from './model/model';
+import { generate, type GenerateOptions } from './pipeline/stable-diffusion';
+
+interface Prepared {
+  model: LoadedModel;
+  provider: string;
+  fellBack: boolean;
+  prepareMs: number;
+  runs: number;
+  hash: string;
+}
+
+export type RunOptions = Pick<GenerateOptions, 'signal' | 'onEvent' | 'onLatents' | 'initImage'>;
+
+/** The variant fields that change graphs or sessions: two variants equal on these share sessions. */
+const sessionKey = (model: string, v: Variant): string =>
+  JSON.stringify([model, v.provider, v.allowFallback, v.precision, v.optLevel, v.fusedAttention, v.deepcache?.branch, v.loras, v.lcmLora]);
+
+/**
+ * Runs variants: prepares each one's graphs and sessions once (kept warm for the next run, a few
+ * at a time), then generates. Knows nothing of Electron or the UI.
+ */
+export class Engine {
+  private readonly prepared = new Map<string, Promise<Prepared>>();
+
+  constructor(readonly cacheRoot = join(homedir(), '.cache', 'diffusion-ab-studio'), private readonly keepWarm = 4) {}
+
+  async run(request: unknown, opts: RunOptions = {}): Promise<{ result: RunResult; images: RgbImage[] }> {
+    const parsed = RunRequest.safeParse(request);
+    if (!parsed.success) throw new Error(`invalid run request: ${describeIssues(parsed.error)}`);
+    const { model: dir, params, variant } = parsed.data;
+    validateVariant(variant);
+    const key = sessionKey(dir, variant);
+    let entry = this.prepared.get(key);
+    if (!entry) {
+      entry = this.prepare(dir, variant);
+      this.prepared.set(key, entry);
+      entry.catch(() => this.prepared.delete(key));
+      await this.evict();
+    }
+    const p = await entry;
+    const firstRun = p.runs++ === 0;
+    const loopCtx = { variant, fullSteps: new Set<number>() } as Omit<LoopContext, keyof import('./pipeline/stable-diffusion').LoopGraphs>;
+    const accs = enabledFor(variant);
+    const res = await generate(p.model, params, {
+      ...opts,
+      loop: {
+        wrapUnet: (next, graphs) => {
+          const ctx: LoopContext = { ...loopCtx, ...graphs };
+          return accs.reduce((fn, a) => a.wrapUnet?.(fn, ctx) ?? fn, next);
+        },
+        guidedSteps: (n) => guidedSteps(variant, params.guidance, n),
+      },
+    });
+    const steps = res.timings.stepMs.length;
+    const full = loopCtx.fullSteps.size ? [...loopCtx.fullSteps].sort((a, b) => a - b) : Array.from({ length: steps }, (_, i) => i);
+    const result: RunResult = {
+      provider: p.provider, fellBack: p.fellBack, params: res.params as unknown as Record<string, unknown>, timings: res.timings,
+      prepareMs: firstRun ? p.prepareMs : 0, firstRun, fullSteps: full, summary: describeVariant(variant),
+      model: { dir: p.model.dir, name: p.model.name, hash: p.hash },
+    };
+    return { result, images: res.images };
+  }
+
+  private async prepare(dir: string, variant: Variant): Promise<Prepared> {
+    const t0 = performance.now();
+    const info = inspectModel(dir);
+    const hash = await modelHash(info.dir);
+    const cacheDir = join(this.cacheRoot, hash);
+    mkdirSync(cacheDir, { recursive: true });
+    const graphs = Object.fromEntries(PARTS.map((p) => [p, join(info.dir, p, 'model.onnx')]));
+    const ctx: PrepareContext = { variant, modelDir: info.dir, sessionOptions: {}, cacheDir, graphs, provider: 'cpu', fellBack: false };
+    for (const a of enabledFor(variant)) await a.prepare?.(ctx);
+    const model = await loadModel(info.dir, ctx.sessionOptions, ctx.graphs);
+    return { model, provider: ctx.provider, fellBack: ctx.fellBack, prepareMs: performance.now() - t0, runs: 0, hash };
+  }
+
+  /** Keeps the most recent few variants warm; older sessions are released. */
+  private async evict(): Promise<void> {
+    while (this.prepared.size > this.keepWarm) {
+      const [key, old] = this.prepared.entries().next().value as [string, Promise<Prepared>];
+      this.prepared.delete(key);
+      await old.then((p) => p.model.release(), () => undefined);
+    }
+  }
+
+  async release(): Promise<void> {
+    const all = [...this.prepared.values()];
+    this.prepared.clear();
+    await Promise.all(all.map((p) => p.then((x) => x.model.release(), () => undefined)));
+  }
+}
