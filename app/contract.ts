@@ -66,6 +66,8 @@ export const RunResult = z.object({
   timings: Timings,
   /** Session creation and graph preparation for this variant; 0 when the sessions were warm. */
   prepareMs: z.number(),
+  /** Its parts: e.g. lora.loadMs (reading the files), lora.applyMs (merging), sessionsMs. */
+  prepareSteps: z.record(z.string(), z.number()),
   firstRun: z.boolean(),
   /** Indices of the steps that ran the full UNet (all of them without DeepCache). */
   fullSteps: z.array(z.number().int()),

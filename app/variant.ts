@@ -36,7 +36,15 @@ export const Variant = z
     fusedAttention: z.boolean().default(false),
     deepcache: DeepCacheOptions.optional(),
     loras: z.array(LoraRef).max(8).default([]),
-    lcmLora: z.object({ path: z.string().min(1) }).strict().optional(),
+    /** LCM-LoRA: merged like a LoRA, and the run switches to the LCM scheduler with few steps and low guidance. */
+    lcmLora: z
+      .object({
+        path: z.string().min(1),
+        steps: z.number().int().min(2, 'lcmLora.steps must be >= 2').max(8, 'lcmLora.steps must be <= 8').default(4),
+        guidance: z.number().min(0).max(3, 'lcmLora.guidance must be <= 3 (LCM wants little or no guidance)').default(1),
+      })
+      .strict()
+      .optional(),
     /** Drop the unconditional branch after this fraction of the steps (1 = never). */
     cfgTruncation: z.number().gt(0, 'cfgTruncation must be > 0').max(1, 'cfgTruncation must be <= 1').default(1),
   })

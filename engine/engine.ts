@@ -15,6 +15,7 @@ interface Prepared {
   provider: string;
   fellBack: boolean;
   prepareMs: number;
+  prepareSteps: Record<string, number>;
   runs: number;
   hash: string;
 }
@@ -37,7 +38,8 @@ export class Engine {
   async run(request: unknown, opts: RunOptions = {}): Promise<{ result: RunResult; images: RgbImage[] }> {
     const parsed = RunRequest.safeParse(request);
     if (!parsed.success) throw new Error(`invalid run request: ${describeIssues(parsed.error)}`);
-    const { model: dir, params, variant } = parsed.data;
+    const { model: dir, variant } = parsed.data;
+    const params = enabledFor(variant).reduce((p, a) => a.adjustParams?.(p, variant) ?? p, parsed.data.params);
     validateVariant(variant);
     const key = sessionKey(dir, variant);
     let entry = this.prepared.get(key);
@@ -65,7 +67,7 @@ export class Engine {
     const full = loopCtx.fullSteps.size ? [...loopCtx.fullSteps].sort((a, b) => a - b) : Array.from({ length: steps }, (_, i) => i);
     const result: RunResult = {
       provider: p.provider, fellBack: p.fellBack, params: res.params as unknown as Record<string, unknown>, timings: res.timings,
-      prepareMs: firstRun ? p.prepareMs : 0, firstRun, fullSteps: full, summary: describeVariant(variant),
+      prepareMs: firstRun ? p.prepareMs : 0, prepareSteps: firstRun ? p.prepareSteps : {}, firstRun, fullSteps: full, summary: describeVariant(variant),
       model: { dir: p.model.dir, name: p.model.name, hash: p.hash },
     };
     return { result, images: res.images };
@@ -78,10 +80,12 @@ export class Engine {
     const cacheDir = join(this.cacheRoot, hash);
     mkdirSync(cacheDir, { recursive: true });
     const graphs = Object.fromEntries(PARTS.map((p) => [p, join(info.dir, p, 'model.onnx')]));
-    const ctx: PrepareContext = { variant, modelDir: info.dir, sessionOptions: {}, cacheDir, graphs, provider: 'cpu', fellBack: false };
+    const ctx: PrepareContext = { variant, modelDir: info.dir, sessionOptions: {}, cacheDir, graphs, provider: 'cpu', fellBack: false, timings: {} };
     for (const a of enabledFor(variant)) await a.prepare?.(ctx);
+    const t1 = performance.now();
     const model = await loadModel(info.dir, ctx.sessionOptions, ctx.graphs);
-    return { model, provider: ctx.provider, fellBack: ctx.fellBack, prepareMs: performance.now() - t0, runs: 0, hash };
+    ctx.timings.sessionsMs = performance.now() - t1;
+    return { model, provider: ctx.provider, fellBack: ctx.fellBack, prepareMs: performance.now() - t0, prepareSteps: ctx.timings, runs: 0, hash };
   }
 
   /** Keeps the most recent few variants warm; older sessions are released. */

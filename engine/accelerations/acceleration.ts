@@ -1,3 +1,4 @@
+import type { GenerateParams } from '../../app/contract';
 import type { Variant } from '../../app/variant';
 import type { SessionOptions } from '../model/onnx-session';
 import type { LoopGraphs, UnetFn } from '../pipeline/stable-diffusion';
@@ -21,6 +22,8 @@ export interface PrepareContext {
   /** The provider that will actually run (set by the provider acceleration). */
   provider: string;
   fellBack: boolean;
+  /** Milliseconds of each preparation step (e.g. lora.loadMs, lora.applyMs), reported with the run. */
+  timings: Record<string, number>;
 }
 
 export interface LoopContext extends LoopGraphs {
@@ -40,6 +43,8 @@ export interface Acceleration {
   /** A reason this variant cannot run (conflicting options), or undefined. */
   validate?(v: Variant): string | undefined;
   prepare?(ctx: PrepareContext): Promise<void>;
+  /** Changes the run's inputs for this variant (LCM-LoRA: its scheduler, steps and guidance). */
+  adjustParams?(params: GenerateParams, v: Variant): GenerateParams;
   /** Wraps the UNet call of the denoising loop. */
   wrapUnet?(next: UnetFn, ctx: LoopContext): UnetFn;
 }

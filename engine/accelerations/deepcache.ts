@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeepCacheOptions, Variant } from '../../app/variant';
@@ -46,7 +47,8 @@ export function locateBranch(model: ModelProto, branch: number, file: string): P
 
 /** Writes (once) and returns the full and shallow graphs for this branch, cached by model hash. */
 export function partitionUnet(unetPath: string, branch: number, cacheDir: string): { full: string; shallow: string } {
-  const dir = join(cacheDir, `deepcache-b${branch}`);
+  // keyed by the source graph too: a LoRA-merged or rewritten UNet partitions into its own files
+  const dir = join(cacheDir, `deepcache-b${branch}-${createHash('sha256').update(unetPath).digest('hex').slice(0, 12)}`);
   const full = join(dir, 'unet_full.onnx'), shallow = join(dir, 'unet_shallow.onnx');
   if (existsSync(full) && existsSync(shallow)) return { full, shallow };
   const model = readModel(unetPath);

@@ -3,12 +3,16 @@ import type { Acceleration } from './acceleration';
 import { cfg } from './cfg';
 import { compile } from './compile';
 import { deepcache } from './deepcache';
+import { lcmLora } from './lcm-lora';
+import { lora } from './lora';
 import { provider } from './provider';
 
 /** Every acceleration, in the order they prepare a variant (graph rewrites before partitioning); one line each. */
 export const ACCELERATIONS: Acceleration[] = [
   provider,
   compile,
+  lora,
+  lcmLora,
   deepcache,
   cfg,
 ];

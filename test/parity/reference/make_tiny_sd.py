@@ -14,7 +14,8 @@ from diffusers import (AutoencoderKL, UNet2DConditionModel, StableDiffusionPipel
                        StableDiffusionImg2ImgPipeline, PNDMScheduler, DDIMScheduler,
                        EulerDiscreteScheduler, EulerAncestralDiscreteScheduler,
                        DPMSolverMultistepScheduler, LCMScheduler)
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from transformers import CLIPTokenizer
+from tiny_sd_models import build_models
 
 OUT = sys.argv[1]
 MODEL = os.path.join(OUT, "tiny-sd")
@@ -100,25 +101,8 @@ json.dump({"model_max_length": 77, "do_lower_case": True, "bos_token": "<|starto
           open(os.path.join(tok_dir, "tokenizer_config.json"), "w"))
 tokenizer = CLIPTokenizer.from_pretrained(tok_dir)
 
-# ---------------------------------------------------------------- models
-torch.manual_seed(0)
-text_encoder = CLIPTextModel(CLIPTextConfig(
-    bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"], pad_token_id=vocab["<|endoftext|>"],
-    hidden_size=32, intermediate_size=37, layer_norm_eps=1e-5, num_attention_heads=4, num_hidden_layers=3,
-    vocab_size=len(vocab), max_position_embeddings=77, projection_dim=32)).eval()
-torch.manual_seed(0)
-unet = UNet2DConditionModel(
-    block_out_channels=(32, 32, 64), layers_per_block=2, sample_size=8, in_channels=4, out_channels=4,
-    down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-    cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8).eval()
-torch.manual_seed(0)
-vae = AutoencoderKL(block_out_channels=[16, 16, 32, 32], in_channels=3, out_channels=3, layers_per_block=1,
-                    down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
-                    latent_channels=4, norm_num_groups=8, sample_size=64).eval()
-# random init leaves the VAE's outputs near zero; scale the last conv so images use the range
-with torch.no_grad():
-    vae.decoder.conv_out.weight.mul_(8.0)
+# ---------------------------------------------------------------- models (tiny_sd_models.py)
+text_encoder, unet, vae = build_models(vocab)
 print("params: te %d unet %d vae %d" % tuple(sum(p.numel() for p in m.parameters()) for m in (text_encoder, unet, vae)))
 
 SD15_SCHEDULER = {"_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012,
