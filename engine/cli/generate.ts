@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import type { GenerateParamsInput } from '../../app/contract';
+import { Engine } from '../engine';
 import { infotext } from '../image/infotext';
 import { readPng, writePng } from '../image/png';
-import { loadModel, modelHash } from '../model/model';
-import { generate } from '../pipeline/stable-diffusion';
+import type { ResolvedParams } from '../pipeline/check-inputs';
+import { variantFromFlags, type VariantFlags } from './variant-flags';
 
-export interface GenerateFlags {
+export interface GenerateFlags extends VariantFlags {
   model: string;
   prompt: string;
   negativePrompt?: string;
@@ -25,10 +25,11 @@ export interface GenerateFlags {
   json?: boolean;
 }
 
-/** `generate`: one run from flags, PNGs with infotext, optional one-line JSON result. */
+/** `generate`: one run of one variant from flags; PNGs with infotext; optionally the result as one JSON line. */
 export async function runGenerate(f: GenerateFlags): Promise<void> {
   const initImage = f.initImage ? readPng(f.initImage) : undefined;
-  const model = await loadModel(f.model, { executionProviders: ['cpu'] });
+  const variant = variantFromFlags(f);
+  const engine = new Engine();
   const bar = process.stderr.isTTY && !f.json
     ? new cliProgress.SingleBar({ stream: process.stderr, format: 'denoising {bar} {value}/{total} steps | {duration_formatted} elapsed, eta {eta_formatted}' }, cliProgress.Presets.shades_classic)
     : undefined;
@@ -36,11 +37,11 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
   const onSigint = (): void => abort.abort();
   process.once('SIGINT', onSigint);
   try {
-    const params: GenerateParamsInput = {
+    const params = {
       prompt: f.prompt, negativePrompt: f.negativePrompt, seed: f.seed, steps: f.steps, guidance: f.guidance,
-      width: f.width, height: f.height, scheduler: f.scheduler as GenerateParamsInput['scheduler'], batch: f.batch, strength: f.strength,
+      width: f.width, height: f.height, scheduler: f.scheduler, batch: f.batch, strength: f.strength,
     };
-    const res = await generate(model, params, {
+    const { result, images } = await engine.run({ model: f.model, params, variant }, {
       initImage,
       signal: abort.signal,
       onEvent: (e) => {
@@ -50,26 +51,27 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
       },
     });
     bar?.stop();
-    const hash = await modelHash(model.dir);
-    const text = infotext(res.params, { 'Model hash': hash, Model: model.name, Provider: 'cpu' });
+    const text = infotext(result.params as unknown as ResolvedParams, {
+      'Model hash': result.model.hash, Model: result.model.name, Provider: result.provider, ...(result.summary ? { Accelerations: result.summary } : {}),
+    });
     const out = resolve(f.out);
     await mkdir(dirname(out), { recursive: true });
-    const outputs = res.images.map((img, i) => {
-      const path = res.images.length === 1 ? out : `${out.slice(0, out.length - extname(out).length)}-${i + 1}${extname(out) || '.png'}`;
+    const outputs = images.map((img, i) => {
+      const path = images.length === 1 ? out : `${out.slice(0, out.length - extname(out).length)}-${i + 1}${extname(out) || '.png'}`;
       writePng(path, img, { parameters: text });
       return path;
     });
     if (f.json) {
-      console.log(JSON.stringify({ outputs, params: res.params, timings: res.timings, provider: 'cpu', model: { dir: model.dir, hash }, loadMs: model.loadMs }));
+      console.log(JSON.stringify({ outputs, ...result }));
     } else {
-      const t = res.timings;
-      console.error(`text encoder ${t.textEncoderMs.toFixed(0)} ms, ${t.stepMs.length} UNet steps ${t.denoiseMs.toFixed(0)} ms, VAE decode ${t.vaeDecoderMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms (onnxruntime ${t.onnxMs.toFixed(0)} ms, engine ${t.overheadMs.toFixed(0)} ms)`);
+      const t = result.timings;
+      console.error(`${result.summary}\ntext encoder ${t.textEncoderMs.toFixed(0)} ms, ${t.stepMs.length} UNet steps ${t.denoiseMs.toFixed(0)} ms, VAE decode ${t.vaeDecoderMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms (onnxruntime ${t.onnxMs.toFixed(0)} ms, engine ${t.overheadMs.toFixed(0)} ms); preparation ${result.prepareMs.toFixed(0)} ms`);
       for (const p of outputs) console.log(p);
     }
   } finally {
     bar?.stop();
     process.off('SIGINT', onSigint);
-    await model.release();
+    await engine.release();
   }
 }
 

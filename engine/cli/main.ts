@@ -1,21 +1,12 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { SCHEDULER_NAMES } from '../../app/contract';
 import { defaultModelDir, runGenerate, type GenerateFlags } from './generate';
-
-const int = (name: string) => (v: string): number => {
-  if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be an integer, got "${v}"`);
-  return Number(v);
-};
-const num = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
-  return n;
-};
+import { addVariantFlags, intArg as int, numArg as num } from './variant-flags';
 
 const program = new Command('engine').description('Diffusion A/B Studio engine: Stable Diffusion (diffusers ONNX folders) on onnxruntime-node');
 
-program
+addVariantFlags(program
   .command('generate')
   .description('generate images from a prompt (txt2img), or from an init image (img2img)')
   .option('--model <dir>', 'diffusers ONNX model folder (default: the embedded model)')
@@ -31,7 +22,7 @@ program
   .option('--strength <0..1>', 'img2img: how much of the schedule to run (default 0.8)', num('--strength'))
   .option('--batch <n>', 'images per prompt', int('--batch'))
   .option('--out <png>', 'output PNG (with -1, -2... when --batch > 1)', 'out.png')
-  .option('--json', 'print the run\'s result (timings, provider, outputs) as one JSON line')
+  .option('--json', 'print the run\'s result (timings, provider, outputs) as one JSON line'))
   .action(async (opts: Omit<GenerateFlags, 'model'> & { model?: string }) => {
     const model = opts.model ?? defaultModelDir();
     if (!model) throw new Error('no --model given and the embedded model (assets/models/emoji-sd) is not installed');

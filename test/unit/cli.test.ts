@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,7 +21,7 @@ describe('engine CLI', () => {
     expect(result.timings.stepMs).toHaveLength(4);
     const png = readPng(out);
     expect([png.width, png.height]).toEqual([96, 64]);
-    expect(png.text.parameters).toMatch(/^a cat, naïve café\nNegative prompt: blurry\nSteps: 4, Sampler: Euler, CFG scale: 6, Seed: 42, Size: 96x64, Model hash: [0-9a-f]{12}, Model: tiny-sd, Provider: cpu$/);
+    expect(png.text.parameters).toMatch(/^a cat, naïve café\nNegative prompt: blurry\nSteps: 4, Sampler: Euler, CFG scale: 6, Seed: 42, Size: 96x64, Model hash: [0-9a-f]{12}, Model: tiny-sd, Provider: cpu, Accelerations: "provider cpu, graph optimisation all"$/);
   });
 
   it('img2img from a PNG, batch of 2', async () => {
@@ -45,5 +45,26 @@ describe('engine CLI', () => {
     await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--scheduler', 'heun')).rejects.toMatchObject({ stderr: expect.stringContaining("argument 'heun' is invalid") });
     await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--width', '100', '--steps', '1')).rejects.toMatchObject({ stderr: expect.stringContaining('width 100 is not a multiple of 8') });
     await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--init-image', '/nonexistent.png')).rejects.toMatchObject({ stderr: expect.stringContaining('/nonexistent.png: cannot read the image') });
+  });
+});
+
+describe('engine CLI acceleration flags', () => {
+  it('DeepCache flags run a variant and report its full steps', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'cli-')), 'dc.png');
+    const { stdout } = await cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--steps', '6', '--scheduler', 'ddim', '--width', '96', '--height', '64',
+      '--deepcache-interval', '3', '--deepcache-branch', '0', '--cfg-truncation', '0.5', '--opt-level', 'basic', '--out', out, '--json');
+    const r = JSON.parse(stdout.trim());
+    expect(r.fullSteps).toEqual([0, 3]);
+    expect(r.summary).toBe('provider cpu, graph optimisation basic, DeepCache N=3 branch 0 uniform, CFG truncated after 50% of steps');
+  });
+  it('--config reads a whole variant; an unavailable provider is a clear error unless fallback is allowed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+    const cfg = join(dir, 'v.json');
+    writeFileSync(cfg, JSON.stringify({ provider: 'coreml' }));
+    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--steps', '1', '--config', cfg, '--out', join(dir, 'a.png'))).rejects.toMatchObject({
+      stderr: expect.stringContaining(`execution provider coreml is not available: not built for ${process.platform}`),
+    });
+    const { stdout } = await cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--steps', '1', '--config', cfg, '--allow-fallback', '--out', join(dir, 'b.png'), '--json');
+    expect(JSON.parse(stdout.trim())).toMatchObject({ provider: 'cpu', fellBack: true });
   });
 });
