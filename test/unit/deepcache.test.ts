@@ -1,0 +1,105 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fullSteps, locateBranch, nonUniform, partitionUnet } from '../../engine/accelerations/deepcache';
+import { Engine } from '../../engine/engine';
+import { psnr } from '../../engine/image/metrics';
+import { readModel, writeModel } from '../../engine/onnx/model-proto';
+import { FIXTURE_MODEL } from '../parity/reference';
+
+const engine = new Engine(mkdtempSync(join(tmpdir(), 'dc-cache-')));
+afterAll(() => engine.release());
+const UNET = join(FIXTURE_MODEL, 'unet', 'model.onnx');
+const params = { prompt: 'a photo of an astronaut', negativePrompt: 'blurry', seed: 5, steps: 9, width: 96, height: 64 };
+const run = (variant: object, p: object = {}) => engine.run({ model: FIXTURE_MODEL, params: { ...params, ...p }, variant });
+
+describe('DeepCache by graph partitioning', () => {
+  it('the shallow graph keeps only conv_in, the outer down/up layers and conv_out (branch 0)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dc-'));
+    const { full, shallow } = partitionUnet(UNET, 0, dir);
+    const names = (p: string) => readModel(p).graph!.node!.map((n) => n.name!);
+    // layers are where the work is: the exporter shares a few cheap nodes (SiLU of the time embedding,
+    // shape arithmetic) across scopes under the first scope's name, so count weight-bearing nodes
+    const layers = (p: string) => readModel(p).graph!.node!.filter((n) => ['Conv', 'MatMul', 'Gemm'].includes(n.opType!)).map((n) => n.name!);
+    const s = layers(shallow);
+    expect(s.some((n) => n.includes('/conv_in/'))).toBe(true);
+    expect(s.some((n) => n.includes('/conv_out/'))).toBe(true);
+    expect(s.some((n) => n.includes('/up_blocks.2/resnets.2/'))).toBe(true);
+    for (const gone of ['/mid_block/', '/down_blocks.0/', '/down_blocks.1/', '/up_blocks.0/', '/up_blocks.1/', '/up_blocks.2/resnets.1/']) {
+      expect(s.filter((n) => n.includes(gone))).toEqual([]);
+    }
+    expect(s.length).toBeLessThan(layers(UNET).length / 4);
+    expect(names(shallow).length).toBeLessThan(names(UNET).length / 4);
+    expect(readModel(full).graph!.output!.map((o) => o.name)).toEqual(['out_sample', 'deepcache_feature']);
+    expect(readModel(shallow).graph!.input!.map((o) => o.name)).toEqual(['sample', 'timestep', 'encoder_hidden_states', 'deepcache_feature']);
+  });
+
+  it('a deeper branch keeps more of the down path (branch 3: all of down block 0)', () => {
+    const { shallow } = partitionUnet(UNET, 3, mkdtempSync(join(tmpdir(), 'dc-')));
+    const s = readModel(shallow).graph!.node!.filter((n) => ['Conv', 'MatMul', 'Gemm'].includes(n.opType!)).map((n) => n.name!);
+    expect(s.some((n) => n.includes('/down_blocks.0/downsamplers.0/'))).toBe(true);
+    expect(s.some((n) => n.includes('/up_blocks.1/resnets.2/'))).toBe(true);
+    expect(s.filter((n) => n.includes('/down_blocks.1/') || n.includes('/mid_block/'))).toEqual([]);
+  });
+
+  it('names what is missing when the UNet cannot be partitioned', () => {
+    const m = readModel(UNET);
+    for (const n of m.graph!.node!) n.name = `node_${n.name!.length}`;
+    const path = join(mkdtempSync(join(tmpdir(), 'dc-')), 'model.onnx');
+    writeModel(path, m);
+    expect(() => locateBranch(readModel(path), 0, path)).toThrow('no nodes named .../up_blocks.N/... — DeepCache needs module-path node names');
+    expect(() => locateBranch(readModel(UNET), 9, UNET)).toThrow('branch 9 needs up block 3 from the outside, but this UNet has 3 up blocks (use a branch < 9)');
+  });
+
+  it('schedules: uniform follows the reference (first-occurrence index), explicit lists, the paper\'s non-uniform', () => {
+    const ts = [900, 800, 700, 600, 500, 400, 300, 200, 100];
+    expect([...fullSteps({ interval: 3, branch: 0, schedule: 'uniform' }, ts, ts)]).toEqual([0, 3, 6]);
+    expect([...fullSteps({ interval: 3, branch: 0, schedule: 'uniform' }, ts.slice(2), ts)]).toEqual([0, 3, 6]);
+    // PNDM repeats a timestep: the reference indexes it by its first occurrence
+    expect([...fullSteps({ interval: 2, branch: 0, schedule: 'uniform' }, [900, 800, 800, 700, 600], [900, 800, 800, 700, 600])]).toEqual([0, 4]);
+    expect([...fullSteps({ interval: 3, branch: 0, schedule: [0, 1, 5] }, ts, ts)]).toEqual([0, 1, 5]);
+    expect(() => fullSteps({ interval: 3, branch: 0, schedule: [1, 5] }, ts, ts)).toThrow('must include step 0');
+    expect(() => fullSteps({ interval: 3, branch: 0, schedule: [0, 12] }, ts, ts)).toThrow('lists step 12, but the run has 9 steps');
+    const nu = nonUniform(50, 5);
+    expect(nu).toHaveLength(10);
+    expect(nu[0]).toBe(0);
+    expect([...nu].sort((a, b) => a - b)).toEqual(nu);
+    // denser around the centre (step 15) than at the end
+    expect(nu.filter((s) => s >= 10 && s < 25).length).toBeGreaterThan(nu.filter((s) => s >= 35).length);
+  });
+
+  it('interval 1 equals the plain run exactly, for every scheduler and for img2img', async () => {
+    for (const scheduler of ['pndm', 'ddim', 'euler', 'euler-a', 'dpmpp-2m', 'lcm']) {
+      const plain = await run({}, { scheduler });
+      const dc = await run({ deepcache: { interval: 1, branch: 0 } }, { scheduler });
+      expect([scheduler, dc.images[0]!.data]).toEqual([scheduler, plain.images[0]!.data]);
+    }
+  });
+
+  it('interval 3 skips the deep layers on cached steps: fewer full steps, a close but different image', async () => {
+    const plain = await run({}, { scheduler: 'ddim' });
+    const dc = await run({ deepcache: { interval: 3, branch: 0 } }, { scheduler: 'ddim' });
+    expect(dc.result.fullSteps).toEqual([0, 3, 6]);
+    expect(plain.result.fullSteps).toHaveLength(9);
+    const p = psnr(dc.images[0]!.data, plain.images[0]!.data);
+    expect(p).toBeGreaterThan(20);
+    expect(p).toBeLessThan(80);
+  });
+
+  it('composes with CFG truncation (the cached feature keeps its conditional half)', async () => {
+    const r = await run({ deepcache: { interval: 2, branch: 3 }, cfgTruncation: 0.5 }, { scheduler: 'euler' });
+    expect(r.result.fullSteps).toEqual([0, 2, 4, 6, 8]);
+    expect(r.images[0]!.data.some((v) => v > 0)).toBe(true);
+  });
+});
+
+describe('CFG truncation', () => {
+  it('1 equals the plain run; 0.5 changes the image and halves the late UNet batches', async () => {
+    const plain = await run({}, { scheduler: 'ddim' });
+    expect((await run({ cfgTruncation: 1 }, { scheduler: 'ddim' })).images[0]!.data).toEqual(plain.images[0]!.data);
+    const half = await run({ cfgTruncation: 0.5 }, { scheduler: 'ddim' });
+    expect(half.images[0]!.data).not.toEqual(plain.images[0]!.data);
+    expect(half.result.summary).toContain('CFG truncated after 50% of steps');
+  });
+});
