@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { SCHEDULER_NAMES } from '../../app/contract';
+import { runBench, type BenchFlags } from './bench';
 import { defaultModelDir, runGenerate, type GenerateFlags } from './generate';
 import { addVariantFlags, intArg as int, numArg as num } from './variant-flags';
 
@@ -27,6 +28,22 @@ addVariantFlags(program
     const model = opts.model ?? defaultModelDir();
     if (!model) throw new Error('no --model given and the embedded model (assets/models/emoji-sd) is not installed');
     await runGenerate({ ...opts, model });
+  });
+
+program
+  .command('bench')
+  .description('benchmark every acceleration against the plain run: steady step time, first-run cost, PSNR/SSIM (a benchmark, not a test)')
+  .option('--model <dir>', 'diffusers ONNX model folder (default: the embedded model)')
+  .option('--steps <n>', 'denoising steps', int('--steps'), 25)
+  .option('--repeats <n>', 'timed runs after the first', int('--repeats'), 5)
+  .option('--prompt <text>', 'prompt', 'grinning face, twemoji style')
+  .option('--seed <n>', 'seed', int('--seed'), 42)
+  .option('--only <text>', 'only the options whose name contains this (plus the plain run)')
+  .option('--out <file.md>', 'also write the table here')
+  .action(async (opts: Omit<BenchFlags, 'model'> & { model?: string }) => {
+    const model = opts.model ?? defaultModelDir();
+    if (!model) throw new Error('no --model given and the embedded model (assets/models/emoji-sd) is not installed');
+    console.log(await runBench({ ...opts, model }));
   });
 
 program.parseAsync(process.argv).catch((e: Error) => {

@@ -1,0 +1,107 @@
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, platform, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import cliProgress from 'cli-progress';
+import type { VariantInput } from '../../app/variant';
+import { Engine } from '../engine';
+import { psnr, ssim } from '../image/metrics';
+
+export interface BenchFlags {
+  model: string;
+  steps: number;
+  repeats: number;
+  prompt: string;
+  seed: number;
+  out?: string;
+  only?: string;
+}
+
+/** The rows of the benchmark: one per option, each against the plain run. */
+function variants(model: string): [string, VariantInput][] {
+  const loras = join(model, 'loras');
+  const files = existsSync(loras) ? readdirSync(loras).filter((f) => f.endsWith('.safetensors')).sort() : [];
+  const lcm = files.find((f) => /lcm/i.test(f));
+  const styles = files.filter((f) => f !== lcm);
+  return [
+    ['plain (opt all)', {}],
+    ['opt disabled', { optLevel: 'disabled' }],
+    ['opt basic', { optLevel: 'basic' }],
+    ['opt extended', { optLevel: 'extended' }],
+    ['fp16', { precision: 'fp16' }],
+    ['fused attention', { fusedAttention: true }],
+    ['DeepCache N=2 b0', { deepcache: { interval: 2, branch: 0 } }],
+    ['DeepCache N=3 b0', { deepcache: { interval: 3, branch: 0 } }],
+    ['DeepCache N=5 b0', { deepcache: { interval: 5, branch: 0 } }],
+    ['DeepCache N=3 b3', { deepcache: { interval: 3, branch: 3 } }],
+    ['DeepCache N=3 nonuniform', { deepcache: { interval: 3, branch: 0, schedule: 'nonuniform' } }],
+    ['CFG truncation 0.5', { cfgTruncation: 0.5 }],
+    ...styles.map((f): [string, VariantInput] => [`LoRA ${f}`, { loras: [{ path: join(loras, f), weight: 1 }] }]),
+    ...(lcm ? [[`LCM-LoRA (4 steps)`, { lcmLora: { path: join(loras, lcm) } }] as [string, VariantInput]] : []),
+  ];
+}
+
+const median = (a: number[]): number => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * `bench`: for each option, first-run cost (preparation + first image) apart from steady state
+ * (median over repeats after it), and the image's PSNR/SSIM against the plain run. Ratios are
+ * within one run on one machine; the table names the machine.
+ */
+export async function runBench(f: BenchFlags): Promise<string> {
+  const engine = new Engine();
+  const params = { prompt: f.prompt, negativePrompt: 'blurry', seed: f.seed, steps: f.steps };
+  const rows: string[] = [];
+  let plainImg: { data: Float32Array; width: number; height: number } | undefined;
+  let plainStep = 0;
+  const list = variants(f.model).filter(([name]) => !f.only || name.includes(f.only) || name.startsWith('plain'));
+  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr, format: 'bench {bar} {value}/{total} variants | {name}' }, cliProgress.Presets.shades_classic) : undefined;
+  bar?.start(list.length, 0, { name: '' });
+  try {
+    for (const [name, variant] of list) {
+      bar?.increment(0, { name });
+      try {
+        const t0 = performance.now();
+        const first = await engine.run({ model: f.model, params, variant });
+        const firstMs = performance.now() - t0;
+        const steps: number[] = [], totals: number[] = [];
+        let last = first;
+        for (let r = 0; r < f.repeats; r++) {
+          last = await engine.run({ model: f.model, params, variant });
+          steps.push(median(last.result.timings.stepMs));
+          totals.push(last.result.timings.totalMs);
+        }
+        const img = last.images[0]!;
+        plainImg ??= img;
+        const step = median(steps);
+        if (name.startsWith('plain')) plainStep = step;
+        const same = img.width === plainImg.width && img.height === plainImg.height;
+        const p = same ? psnr(img.data, plainImg.data) : NaN, s = same ? ssim(img.data, plainImg.data, img.width, img.height) : NaN;
+        rows.push(`| ${name} | ${last.result.provider} | ${last.result.timings.stepMs.length} | ${step.toFixed(1)} | ${(plainStep / step).toFixed(2)}x | ${median(totals).toFixed(0)} | ${firstMs.toFixed(0)} | ${Number.isFinite(p) ? p.toFixed(1) : p === Infinity ? '∞' : '–'} | ${Number.isFinite(s) ? s.toFixed(4) : '–'} |`);
+      } catch (e) {
+        rows.push(`| ${name} | – | – | – | – | – | – | – | not run: ${(e as Error).message.split('\n')[0]!.replace(/\|/g, '/')} |`);
+      }
+      bar?.increment(1);
+    }
+  } finally {
+    bar?.stop();
+    await engine.release();
+  }
+  const cpu = cpus();
+  const machine = `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()}, Node ${process.version}, onnxruntime-node 1.29.0`;
+  const table = [
+    `Machine: ${machine}`,
+    `Model: ${f.model}; prompt "${f.prompt}", seed ${f.seed}, ${f.steps} steps (LCM-LoRA: 4), default size and scheduler; ${f.repeats} repeats after a first run.`,
+    '',
+    '| option | provider | UNet steps | steady step ms (median) | step speed-up | image ms (median) | first run ms (prepare + image) | PSNR vs plain (dB) | SSIM vs plain |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
+  if (f.out) {
+    mkdirSync(dirname(f.out), { recursive: true });
+    writeFileSync(f.out, `${table}\n`);
+  }
+  return table;
+}
