@@ -1,6 +1,6 @@
 """Reference outputs for the accelerations on the tiny fixture model: DeepCache (the kit's
 deepcache_helper.py on diffusers) and LoRA merges, on the same weights and noise as the engine.
-    python3 test/parity/reference/make_accel_refs.py <out-dir>
+    python3 test/parity/reference/make_accel_refs.py <out-dir> [<fixture model dir>]
 Writes <out-dir>/accel-reference.json and the LoRA files it used (kohya and diffusers/PEFT keys).
 """
 import base64, json, os, sys
@@ -15,7 +15,7 @@ from deepcache_helper import DeepCacheSDHelper
 
 OUT = sys.argv[1]
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
-FIXTURE = os.path.join(ROOT, "tiny-sd")
+FIXTURE = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "tiny-sd")
 os.makedirs(OUT, exist_ok=True)
 torch.use_deterministic_algorithms(True)
 

@@ -14,7 +14,7 @@ def build_models(vocab):
         vocab_size=len(vocab), max_position_embeddings=77, projection_dim=32)).eval()
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        block_out_channels=(32, 32, 64), layers_per_block=2, sample_size=8, in_channels=4, out_channels=4,
+        block_out_channels=(16, 16, 32), layers_per_block=2, sample_size=8, in_channels=4, out_channels=4,
         down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
         cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8).eval()

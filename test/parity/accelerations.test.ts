@@ -1,0 +1,49 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { SchedulerName } from '../../app/contract';
+import { Engine } from '../../engine/engine';
+import { psnr } from '../../engine/image/metrics';
+import { f32, FIXTURE_MODEL, imageFromU16 } from './reference';
+
+/** diffusers + the kit's deepcache_helper.py (and torch LoRA merges) on the fixture's weights: test/parity/reference/make_accel_refs.py. */
+const ref = JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/tiny-sd-accel-reference.json', import.meta.url)), 'utf8')) as {
+  diffusers: string;
+  init_image: string;
+  plains: Record<string, string>;
+  deepcache: { scheduler: string; strength: number | null; steps: number; interval: number; branch: number; image: string; plain: string; psnrVsPlain: number }[];
+  lora: { stack: { file: string; weight: number }[]; steps: number; scheduler: string; image: string; psnrVsPlain: number }[];
+};
+const LORAS = fileURLToPath(new URL('../fixtures/loras', import.meta.url));
+const engine = new Engine(mkdtempSync(join(tmpdir(), 'accel-parity-')));
+afterAll(() => engine.release());
+const base = { prompt: 'a photo of an astronaut riding a horse', negativePrompt: 'blurry, low quality', guidance: 7.5, seed: 42 };
+const init = { width: 96, height: 64, data: f32(ref.init_image) };
+
+describe(`DeepCache vs the reference helper on diffusers ${ref.diffusers}`, () => {
+  for (const c of ref.deepcache) {
+    it(`${c.scheduler}${c.strength ? ` img2img ${c.strength}` : ''} N=${c.interval} branch ${c.branch}: PSNR >= 40 dB (reference drifts ${c.psnrVsPlain.toFixed(1)} dB from plain)`, async () => {
+      const params = { ...base, steps: c.steps, scheduler: c.scheduler as SchedulerName, ...(c.strength ? { strength: c.strength } : { width: 96, height: 64 }) };
+      const { images } = await engine.run({ model: FIXTURE_MODEL, params, variant: { deepcache: { interval: c.interval, branch: c.branch } } }, { initImage: c.strength ? init : undefined });
+      expect(psnr(images[0]!.data, imageFromU16(c.image))).toBeGreaterThanOrEqual(40);
+      // and the drift is DeepCache's, not ours: the plain run matches the plain reference
+      const plain = await engine.run({ model: FIXTURE_MODEL, params, variant: {} }, { initImage: c.strength ? init : undefined });
+      expect(psnr(plain.images[0]!.data, imageFromU16(ref.plains[c.plain]!))).toBeGreaterThanOrEqual(45);
+    });
+  }
+});
+
+describe('LoRA merges vs W + w·(alpha/rank)·up@down applied to the torch modules', () => {
+  for (const c of ref.lora) {
+    it(`${c.stack.map((s) => `${s.file}@${s.weight}`).join(' + ')}: PSNR >= 40 dB (LoRA moves the image to ${c.psnrVsPlain.toFixed(1)} dB from plain)`, async () => {
+      const { images } = await engine.run({
+        model: FIXTURE_MODEL,
+        params: { ...base, steps: c.steps, scheduler: c.scheduler as SchedulerName, width: 96, height: 64 },
+        variant: { loras: c.stack.map((s) => ({ path: join(LORAS, s.file), weight: s.weight })) },
+      });
+      expect(psnr(images[0]!.data, imageFromU16(c.image))).toBeGreaterThanOrEqual(40);
+    });
+  }
+});
