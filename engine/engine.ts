@@ -80,10 +80,10 @@ export class Engine {
     const cacheDir = join(this.cacheRoot, hash);
     mkdirSync(cacheDir, { recursive: true });
     const graphs = Object.fromEntries(PARTS.map((p) => [p, join(info.dir, p, 'model.onnx')]));
-    const ctx: PrepareContext = { variant, modelDir: info.dir, sessionOptions: {}, cacheDir, graphs, provider: 'cpu', fellBack: false, timings: {} };
+    const ctx: PrepareContext = { variant, modelDir: info.dir, sessionOptions: {}, graphOptions: {}, cacheDir, graphs, provider: 'cpu', fellBack: false, timings: {} };
     for (const a of enabledFor(variant)) await a.prepare?.(ctx);
     const t1 = performance.now();
-    const model = await loadModel(info.dir, ctx.sessionOptions, ctx.graphs);
+    const model = await loadModel(info.dir, ctx.sessionOptions, ctx.graphs, ctx.graphOptions);
     ctx.timings.sessionsMs = performance.now() - t1;
     return { model, provider: ctx.provider, fellBack: ctx.fellBack, prepareMs: performance.now() - t0, prepareSteps: ctx.timings, runs: 0, hash };
   }

@@ -11,6 +11,8 @@ export interface PrepareContext {
   modelDir: string;
   /** onnxruntime session options shared by every graph of the variant (providers, optimisation). */
   sessionOptions: SessionOptions;
+  /** Per-graph additions to sessionOptions, by graph name (e.g. where to save the optimised graph). */
+  graphOptions?: Record<string, SessionOptions>;
   /** Where derived graphs are cached (content-keyed), and the variant's notes for the result. */
   cacheDir: string;
   /**

@@ -81,7 +81,7 @@ function optionalConfig(path: string): Record<string, unknown> {
  * Opens every graph of the folder (or the derived graph an acceleration names in `graphs`, plus
  * its extra graphs); on any failure, releases what was opened and rethrows.
  */
-export async function loadModel(dir: string, options: SessionOptions = {}, graphs: Record<string, string> = {}): Promise<LoadedModel> {
+export async function loadModel(dir: string, options: SessionOptions = {}, graphs: Record<string, string> = {}, perGraph: Record<string, SessionOptions> = {}): Promise<LoadedModel> {
   const info = inspectModel(dir);
   const tokenizer = loadClipTokenizer(join(info.dir, 'tokenizer'));
   const opened: Record<string, OrtSession> = {};
@@ -96,7 +96,7 @@ export async function loadModel(dir: string, options: SessionOptions = {}, graph
     for (const name of names) {
       const t0 = performance.now();
       files[name] = graphs[name] ?? join(info.dir, name, 'model.onnx');
-      opened[name] = await openSession(files[name], options);
+      opened[name] = await openSession(files[name], { ...options, ...perGraph[name] });
       loadMs[name] = performance.now() - t0;
     }
   } catch (e) {

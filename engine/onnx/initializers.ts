@@ -58,6 +58,10 @@ export interface WeightNode {
  */
 export function weightNodes(g: onnx.IGraphProto): Map<string, WeightNode> {
   const inits = new Map((g.initializer ?? []).map((t) => [t.name!, t]));
+  // weights stored in fp16 reach their node through a Cast (fp16 storage, fp32 compute): look through it
+  for (const n of g.node ?? []) {
+    if (n.opType === 'Cast' && inits.has(n.input![0]!) && !inits.has(n.output![0]!)) inits.set(n.output![0]!, inits.get(n.input![0]!)!);
+  }
   const out = new Map<string, WeightNode>();
   for (const n of g.node ?? []) {
     const op = n.opType as WeightNode['op'];

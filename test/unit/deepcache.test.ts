@@ -103,3 +103,20 @@ describe('CFG truncation', () => {
     expect(half.result.summary).toContain('CFG truncated after 50% of steps');
   });
 });
+
+describe('compile (graph optimisation level, optimised graphs cached)', () => {
+  it('a second engine loads the cached optimised graphs and gives the same image', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'compile-'));
+    const first = new Engine(cache), second = new Engine(cache);
+    try {
+      const a = await first.run({ model: FIXTURE_MODEL, params: { ...params, steps: 3 }, variant: { optLevel: 'extended' } });
+      const b = await second.run({ model: FIXTURE_MODEL, params: { ...params, steps: 3 }, variant: { optLevel: 'extended' } });
+      expect(a.result.prepareSteps['compile.cachedGraphs']).toBe(0);
+      expect(b.result.prepareSteps['compile.cachedGraphs']).toBe(4);
+      expect(b.images[0]!.data).toEqual(a.images[0]!.data);
+    } finally {
+      await first.release();
+      await second.release();
+    }
+  });
+});
