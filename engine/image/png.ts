@@ -33,9 +33,29 @@ export function readPng(path: string): RgbImage & { text: Record<string, string>
   } catch (e) {
     throw new Error(`${path}: not a readable PNG (${(e as Error).message})`);
   }
-  if (png.palette) throw new Error(`${path}: palette PNGs are not supported; save it as RGB`);
+  const text = { ...png.text, ...readITXt(bytes) };
+  if (png.palette) return { ...fromUint8(expandPalette(png), png.width, png.height, 3), text };
   const data = png.depth === 16 ? Uint8Array.from(png.data as Uint16Array, (v) => v >> 8) : (png.data as Uint8Array);
-  return { ...fromUint8(data, png.width, png.height, png.channels), text: { ...png.text, ...readITXt(bytes) } };
+  return { ...fromUint8(data, png.width, png.height, png.channels), text };
+}
+
+/** Indexed colour → RGB (indices may be packed 1, 2 or 4 bits per pixel, rows byte-aligned). */
+function expandPalette(png: ReturnType<typeof decode>): Uint8Array {
+  const { width, height, depth } = png;
+  const palette = png.palette!;
+  const src = png.data as Uint8Array;
+  const rowBytes = Math.ceil((width * depth) / 8);
+  const out = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const bit = x * depth;
+      const byte = src[y * rowBytes + (bit >> 3)]!;
+      const idx = depth === 8 ? byte : (byte >> (8 - depth - (bit & 7))) & ((1 << depth) - 1);
+      const c = palette[idx] ?? [0, 0, 0];
+      out.set([c[0]!, c[1]!, c[2]!], (y * width + x) * 3);
+    }
+  }
+  return out;
 }
 
 function isLatin1(s: string): boolean {
