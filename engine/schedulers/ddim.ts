@@ -1,4 +1,4 @@
-import { addNoiseAlphaBar, alphasCumprod, BETA_DEFAULTS, oneOf, resolveConfig, spacedTimesteps } from './schedule';
+import { addNoiseAlphaBar, alphasCumprod, BETA_DEFAULTS, oneOf, predictOriginal, resolveConfig, spacedTimesteps } from './schedule';
 import { lincomb, type Scheduler, type SchedulerConfig } from './scheduler';
 
 const DEFAULTS = { ...BETA_DEFAULTS, clip_sample: true, clip_sample_range: 1.0, set_alpha_to_one: true, thresholding: false };
@@ -37,21 +37,10 @@ export class DDIMScheduler implements Scheduler {
     const a = this.ac[t]!;
     const aPrev = prev >= 0 ? this.ac[prev]! : this.finalAlphaCumprod;
     const b = 1 - a;
-    let x0: Float32Array, e: Float32Array;
-    if (this.config.prediction_type === 'epsilon') {
-      x0 = lincomb(1 / Math.sqrt(a), x, -Math.sqrt(b) / Math.sqrt(a), eps);
-      e = eps;
-    } else if (this.config.prediction_type === 'v_prediction') {
-      x0 = lincomb(Math.sqrt(a), x, -Math.sqrt(b), eps);
-      e = lincomb(Math.sqrt(a), eps, Math.sqrt(b), x);
-    } else {
-      x0 = eps;
-      e = lincomb(1 / Math.sqrt(b), x, -Math.sqrt(a) / Math.sqrt(b), eps);
-    }
-    if (this.config.clip_sample) {
-      const r = this.config.clip_sample_range;
-      x0 = x0.map((v) => Math.min(r, Math.max(-r, v)));
-    }
+    const type = this.config.prediction_type;
+    // ε as the model predicted it, before x0 is clipped (diffusers' use_clipped_model_output = False)
+    const e = type === 'epsilon' ? eps : type === 'v_prediction' ? lincomb(Math.sqrt(a), eps, Math.sqrt(b), x) : lincomb(1 / Math.sqrt(b), x, -Math.sqrt(a) / Math.sqrt(b), eps);
+    const x0 = predictOriginal(type, a, x, eps, this.config.clip_sample ? this.config.clip_sample_range : undefined);
     return lincomb(Math.sqrt(aPrev), x0, Math.sqrt(1 - aPrev), e);
   }
 

@@ -1,4 +1,4 @@
-import { addNoiseAlphaBar, alphasCumprod, BETA_DEFAULTS, linspace, oneOf, resolveConfig } from './schedule';
+import { addNoiseAlphaBar, alphasCumprod, BETA_DEFAULTS, linspace, oneOf, predictOriginal, resolveConfig } from './schedule';
 import { lincomb, type Scheduler, type SchedulerConfig } from './scheduler';
 import { StepIndex } from './sigmas';
 
@@ -57,16 +57,10 @@ export class LCMScheduler implements Scheduler {
     const i = this.index.get(this.timesteps, t);
     const prevT = i + 1 < this.timesteps.length ? this.timesteps[i + 1]! : t;
     const a = this.ac[t]!, aPrev = prevT >= 0 ? this.ac[prevT]! : this.finalAlphaCumprod;
-    const b = 1 - a;
     const st = t * this.config.timestep_scaling;
     const cSkip = 0.25 / (st * st + 0.25);
     const cOut = st / Math.sqrt(st * st + 0.25);
-    let x0 = this.config.prediction_type === 'epsilon' ? lincomb(1 / Math.sqrt(a), x, -Math.sqrt(b) / Math.sqrt(a), out)
-      : this.config.prediction_type === 'v_prediction' ? lincomb(Math.sqrt(a), x, -Math.sqrt(b), out) : out;
-    if (this.config.clip_sample) {
-      const r = this.config.clip_sample_range;
-      x0 = x0.map((v) => Math.min(r, Math.max(-r, v)));
-    }
+    const x0 = predictOriginal(this.config.prediction_type, a, x, out, this.config.clip_sample ? this.config.clip_sample_range : undefined);
     const denoised = lincomb(cOut, x0, cSkip, x);
     this.index.advance();
     if (i === this.timesteps.length - 1) return denoised;

@@ -134,3 +134,17 @@ export function addNoiseAlphaBar(ac: Float32Array, x0: Float32Array, noise: Floa
   for (let i = 0; i < x0.length; i++) out[i] = sa * x0[i]! + sb * noise[i]!;
   return out;
 }
+
+/**
+ * x0 predicted from the model output at ᾱ_t (epsilon, v or sample prediction), clipped to
+ * ±clip when the config asks: the first half of DDIM's and LCM's step.
+ */
+export function predictOriginal(predictionType: string, alphaBar: number, x: Float32Array, out: Float32Array, clip?: number): Float32Array {
+  const sa = Math.sqrt(alphaBar), sb = Math.sqrt(1 - alphaBar);
+  const x0 = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = predictionType === 'epsilon' ? (x[i]! - sb * out[i]!) / sa : predictionType === 'v_prediction' ? sa * x[i]! - sb * out[i]! : out[i]!;
+    x0[i] = clip === undefined ? v : Math.min(clip, Math.max(-clip, v));
+  }
+  return x0;
+}
