@@ -7,13 +7,13 @@ import { lcmLora } from './lcm-lora';
 import { lora } from './lora';
 import { provider } from './provider';
 
-/** Every acceleration, in the order they prepare a variant (graph rewrites before partitioning); one line each. */
+/** Every acceleration, in the order they prepare a variant (graph rewrites, then partitioning, then compilation); one line each. */
 export const ACCELERATIONS: Acceleration[] = [
   provider,
-  compile,
   lora,
   lcmLora,
   deepcache,
+  compile,
   cfg,
 ];
 
