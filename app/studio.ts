@@ -1,0 +1,263 @@
+/**
+ * Studio-only schemas: models, compare and sweep jobs, the history manifest, the engine host's
+ * messages. Pure (the `common` layer): no node, electron or DOM imports.
+ */
+import { z } from 'zod';
+import { GenerateParams, RunEvent, RunResult } from './contract';
+import { Provider, Variant } from './variant';
+
+/** An error as it crosses a process boundary (VS Code's shape). */
+export const ErrorShape = z.object({ name: z.string(), message: z.string(), stack: z.string().optional() });
+export type ErrorShape = z.infer<typeof ErrorShape>;
+
+/** Job ids name history folders: lower-case letters, digits and dashes only. */
+export const JobId = z.string().regex(/^[a-z0-9][a-z0-9-]{5,63}$/, 'job id: 6-64 of [a-z0-9-]');
+
+export const LoraEntry = z.object({ path: z.string(), name: z.string() });
+export type LoraEntry = z.infer<typeof LoraEntry>;
+
+export const ModelEntry = z.object({
+  dir: z.string(),
+  name: z.string(),
+  source: z.enum(['embedded', 'fixture', 'user']),
+  defaultSize: z.number().int(),
+  defaultScheduler: z.string().optional(),
+  loras: z.array(LoraEntry),
+  /** Shown beside the model (e.g. "the embedded model is not installed: using the tiny random fixture"). */
+  note: z.string().optional(),
+});
+export type ModelEntry = z.infer<typeof ModelEntry>;
+
+export const ProviderStatus = z.object({ id: Provider, available: z.boolean(), reason: z.string().optional() });
+export type ProviderStatus = z.infer<typeof ProviderStatus>;
+
+export const EngineState = z.object({
+  state: z.enum(['starting', 'ready', 'busy', 'crashed', 'stopped']),
+  message: z.string().optional(),
+  restarts: z.number().int(),
+});
+export type EngineState = z.infer<typeof EngineState>;
+
+export const StudioInfo = z.object({
+  mode: z.enum(['electron', 'serve']),
+  workspace: z.string(),
+  version: z.string(),
+  engine: EngineState,
+});
+export type StudioInfo = z.infer<typeof StudioInfo>;
+
+export const About = z.object({ licenses: z.string().nullable(), model: z.string(), versions: z.record(z.string(), z.string()) });
+export type About = z.infer<typeof About>;
+
+export const Side = z.enum(['A', 'B']);
+export type Side = z.infer<typeof Side>;
+
+/** Run A and B on identical inputs, `repeats` times each (interleaved A, B, A, B…). */
+export const CompareRequest = z
+  .object({
+    jobId: JobId,
+    model: z.string().min(1),
+    params: GenerateParams,
+    a: Variant,
+    b: Variant,
+    repeats: z.number().int().min(1, 'repeats must be >= 1').max(20, 'repeats must be <= 20').default(1),
+    previews: z.boolean().default(true),
+  })
+  .strict();
+export type CompareRequest = z.infer<typeof CompareRequest>;
+export type CompareRequestInput = z.input<typeof CompareRequest>;
+
+/** DeepCache sweep: every interval × branch on the base variant; SSIM against the interval-1 image. */
+export const SweepRequest = z
+  .object({
+    jobId: JobId,
+    model: z.string().min(1),
+    params: GenerateParams,
+    base: Variant,
+    intervals: z.array(z.number().int().min(1).max(50)).min(1).max(20),
+    branches: z.array(z.number().int().min(0).max(11)).min(1).max(12),
+    repeats: z.number().int().min(1).max(10).default(1),
+  })
+  .strict();
+export type SweepRequest = z.infer<typeof SweepRequest>;
+export type SweepRequestInput = z.input<typeof SweepRequest>;
+
+export const RunRecord = z.object({ side: z.string(), repeat: z.number().int(), result: RunResult });
+export type RunRecord = z.infer<typeof RunRecord>;
+
+export const ImageMetrics = z.object({ psnr: z.number().nullable(), ssim: z.number(), maxDiff: z.number() });
+export type ImageMetrics = z.infer<typeof ImageMetrics>;
+
+export const SweepPoint = z.object({
+  interval: z.number().int(),
+  branch: z.number().int(),
+  /** Median over the repeats of the run's total (prepare excluded), and of its denoising loop. */
+  latencyMs: z.number(),
+  denoiseMs: z.number(),
+  fullSteps: z.number().int(),
+  ssim: z.number(),
+  psnr: z.number().nullable(),
+  image: z.string(),
+});
+export type SweepPoint = z.infer<typeof SweepPoint>;
+
+export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
+export type JobStatus = z.infer<typeof JobStatus>;
+
+/** One history entry's manifest.json: everything needed to reproduce and review the run. */
+export const HistoryManifest = z.object({
+  version: z.literal(1),
+  id: JobId,
+  kind: z.enum(['compare', 'sweep']),
+  createdAt: z.string(),
+  finishedAt: z.string().optional(),
+  status: JobStatus,
+  error: z.string().optional(),
+  model: z.object({ dir: z.string(), name: z.string(), hash: z.string().optional() }),
+  params: GenerateParams,
+  compare: z
+    .object({
+      a: Variant,
+      b: Variant,
+      repeats: z.number().int(),
+      runs: z.array(RunRecord),
+      images: z.object({ a: z.string().optional(), b: z.string().optional(), diff: z.string().optional() }),
+      metrics: ImageMetrics.optional(),
+    })
+    .optional(),
+  sweep: z
+    .object({
+      base: Variant,
+      intervals: z.array(z.number().int()),
+      branches: z.array(z.number().int()),
+      repeats: z.number().int(),
+      reference: z.string().optional(),
+      points: z.array(SweepPoint),
+    })
+    .optional(),
+  thumb: z.string().optional(),
+});
+export type HistoryManifest = z.infer<typeof HistoryManifest>;
+
+export const HistorySummary = z.object({
+  id: JobId,
+  kind: z.enum(['compare', 'sweep']),
+  createdAt: z.string(),
+  status: JobStatus,
+  prompt: z.string(),
+  model: z.string(),
+  title: z.string(),
+  /** PNG as a data: URL (small). */
+  thumb: z.string().optional(),
+  speedup: z.number().optional(),
+  ssim: z.number().optional(),
+  error: z.string().optional(),
+});
+export type HistorySummary = z.infer<typeof HistorySummary>;
+
+export const JobInfo = z.object({
+  jobId: JobId,
+  kind: z.enum(['compare', 'sweep']),
+  status: JobStatus,
+  /** Runs done / total runs of the job. */
+  done: z.number().int(),
+  total: z.number().int(),
+  message: z.string().optional(),
+});
+export type JobInfo = z.infer<typeof JobInfo>;
+
+/** Progress of one run inside a job (which side, which repeat). */
+export const JobProgress = z.object({ jobId: JobId, run: z.number().int(), label: z.string(), side: z.string(), repeat: z.number().int(), event: RunEvent });
+export type JobProgress = z.infer<typeof JobProgress>;
+
+/** A live step preview: latent-space RGB approximation, bytes as base64 RGB (HWC, 8-bit). */
+export const JobPreview = z.object({
+  jobId: JobId,
+  side: z.string(),
+  step: z.number().int(),
+  steps: z.number().int(),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  rgb: z.string(),
+});
+export type JobPreview = z.infer<typeof JobPreview>;
+
+// ---- engine host process <-> studio host (typed arrays travel by structured clone) ----
+
+const Bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected a Uint8Array');
+const Floats = z.custom<Float32Array>((v) => v instanceof Float32Array, 'expected a Float32Array');
+export const EngineImage = z.object({ width: z.number().int(), height: z.number().int(), data: Floats });
+
+export const ToEngine = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('run'), runId: z.number().int(), request: z.unknown(), previews: z.boolean() }),
+  z.object({ type: z.literal('cancel'), runId: z.number().int() }),
+  z.object({ type: z.literal('providers'), runId: z.number().int() }),
+]);
+export type ToEngine = z.infer<typeof ToEngine>;
+
+export const FromEngine = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready'), pid: z.number().int() }),
+  z.object({ type: z.literal('event'), runId: z.number().int(), event: RunEvent }),
+  z.object({ type: z.literal('preview'), runId: z.number().int(), step: z.number().int(), steps: z.number().int(), width: z.number().int(), height: z.number().int(), rgb: Bytes }),
+  z.object({ type: z.literal('done'), runId: z.number().int(), result: RunResult, images: z.array(EngineImage) }),
+  z.object({ type: z.literal('providers'), runId: z.number().int(), list: z.array(ProviderStatus) }),
+  z.object({ type: z.literal('error'), runId: z.number().int(), error: ErrorShape }),
+]);
+export type FromEngine = z.infer<typeof FromEngine>;
+
+export function toErrorShape(e: unknown): ErrorShape {
+  if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
+  return { name: 'Error', message: String(e) };
+}
+
+export function fromErrorShape(s: ErrorShape): Error {
+  const e = new Error(s.message);
+  e.name = s.name;
+  if (s.stack) e.stack = s.stack;
+  return e;
+}
+
+// ---- summaries shared by the host (history list, report) and the renderer ----
+
+const describeDeepCache = (d: Variant['deepcache']): string =>
+  d ? `DeepCache N=${d.interval} branch ${d.branch} ${Array.isArray(d.schedule) ? `[${d.schedule.join(',')}]` : d.schedule}` : 'DeepCache off';
+const describeLoras = (l: Variant['loras']): string =>
+  l.length ? `LoRAs ${l.map((x) => `${x.path.split(/[\\/]/).pop()}×${x.weight}`).join(', ')}` : 'no LoRAs';
+
+/** Each acceleration option as text, keyed by field: what the A/B summary compares. */
+export function describeOptions(v: Variant): Record<string, string> {
+  return {
+    provider: `${v.provider}${v.allowFallback ? ' (fallback ok)' : ''}`,
+    precision: v.precision,
+    optLevel: `graph opt ${v.optLevel}`,
+    fusedAttention: v.fusedAttention ? 'fused attention' : 'unfused attention',
+    deepcache: describeDeepCache(v.deepcache),
+    loras: describeLoras(v.loras),
+    lcmLora: v.lcmLora ? `LCM-LoRA ${v.lcmLora.path.split(/[\\/]/).pop()}` : 'no LCM-LoRA',
+    cfgTruncation: v.cfgTruncation < 1 ? `CFG truncated at ${Math.round(v.cfgTruncation * 100)}%` : 'full CFG',
+  };
+}
+
+/** One line: how B differs from A ("B: DeepCache N=3 branch 0 uniform (A: DeepCache off)"). */
+export function variantDifference(a: Variant, b: Variant): string {
+  const da = describeOptions(a), db = describeOptions(b);
+  const diffs = Object.keys(db).filter((k) => da[k] !== db[k]).map((k) => `${db[k]} (A: ${da[k]})`);
+  return diffs.length ? `B: ${diffs.join('; ')}` : 'B has the same options as A';
+}
+
+/** Runs of one side in steady state (not a session's first run), or all of them if none is. */
+export function steadyRuns(runs: readonly RunRecord[], side: string): RunRecord[] {
+  const all = runs.filter((r) => r.side === side);
+  const steady = all.filter((r) => !r.result.firstRun);
+  return steady.length ? steady : all;
+}
+
+/** Median total of A over median total of B (steady state): > 1 means B is faster. */
+export function speedup(runs: readonly RunRecord[]): number | undefined {
+  const med = (side: string): number => {
+    const t = steadyRuns(runs, side).map((r) => r.result.timings.totalMs).sort((x, y) => x - y);
+    return t.length ? (t[(t.length - 1) >> 1]! + t[t.length >> 1]!) / 2 : NaN;
+  };
+  const s = med('A') / med('B');
+  return Number.isFinite(s) ? s : undefined;
+}
