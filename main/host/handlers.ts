@@ -1,0 +1,69 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { Handlers } from '../../app/channels';
+import type { ProviderStatus } from '../../app/studio';
+import { buildReport } from './report';
+import type { StudioHost } from './studio-host';
+
+const MIME: Record<string, string> = { png: 'image/png', html: 'text/html', json: 'application/json' };
+
+function ortVersion(): string {
+  try {
+    return (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The one handler table: every command of app/channels.ts, whichever transport carried it. */
+export function createHandlers(host: StudioHost): Handlers {
+  let providers: Promise<ProviderStatus[]> | undefined;
+  return {
+    'studio.info': async () => ({ mode: host.opts.mode, workspace: host.opts.workspace, version: host.opts.version, engine: host.engineState }),
+    'studio.about': async () => {
+      const model = host.models.defaultModel();
+      const licenses = join(host.opts.models.embedded, 'LICENSES.md');
+      return {
+        licenses: existsSync(licenses) ? readFileSync(licenses, 'utf8') : null,
+        model: model.note ? `${model.name} (${model.note})` : model.name,
+        versions: { studio: host.opts.version, node: process.versions.node, electron: process.versions.electron ?? '-', 'onnxruntime-node': ortVersion() },
+      };
+    },
+    'providers.list': () => {
+      providers ??= host.engine.providers().catch((e: Error) => {
+        providers = undefined; // probe again next time (the engine host may have been restarting)
+        throw e;
+      });
+      return providers;
+    },
+    'models.list': async () => host.models.list(),
+    'models.add': async ({ path }) => host.models.add(path),
+    'models.remove': async ({ dir }) => {
+      host.models.remove(dir);
+      return { ok: true as const };
+    },
+    'jobs.compare': (req, signal) => host.compare(req, signal),
+    'jobs.sweep': (req, signal) => host.sweep(req, signal),
+    'jobs.cancel': async ({ jobId }) => ({ cancelled: host.queue.cancel(jobId) }),
+    'jobs.list': async () => host.queue.list(),
+    'history.list': async () => host.history.list(),
+    'history.get': async ({ id }) => host.history.get(id),
+    'history.file': async ({ id, file }) => {
+      const path = host.history.filePath(id, file);
+      if (!existsSync(path)) throw new Error(`history: ${id} has no file ${file}`);
+      return { dataUrl: `data:${MIME[file.split('.').pop()!]};base64,${readFileSync(path).toString('base64')}` };
+    },
+    'history.delete': async ({ id }) => {
+      if (host.queue.list().some((j) => j.jobId === id)) throw new Error('this job is still queued or running: cancel it first');
+      host.history.delete(id);
+      host.emit('history.changed', { id, removed: true });
+      return { ok: true as const };
+    },
+    'history.export': async ({ id }) => {
+      const html = buildReport(host.history, host.history.get(id));
+      const path = host.history.writeFile(id, 'report.html', html);
+      return { html, path };
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fastestAbove, paretoFrontier, spread } from '../../app/metrics';
+import { speedup, steadyRuns, variantDifference, type HistoryManifest, type RunRecord } from '../../app/studio';
+import { readPng } from '../../engine/index';
+import type { HistoryStore } from './history';
+import { compareImages, quantise, ssimPng } from './images';
+import { esc, lines, scatter, stackedBars } from './report-svg';
+
+const STAGES = [
+  { label: 'text encoder', color: '#7aa2f7' },
+  { label: 'denoising loop', color: '#e0af68' },
+  { label: 'VAE decoder', color: '#9ece6a' },
+];
+const SIDE_COLOR: Record<string, string> = { A: '#7aa2f7', B: '#f7768e' };
+const ms = (v: number): string => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
+
+/** A self-contained HTML report of one entry: images inline, heatmaps, SVG charts, config, timings. */
+export function buildReport(history: HistoryStore, m: HistoryManifest): string {
+  const img = (file: string | undefined): string => {
+    if (!file) return '';
+    const p = history.filePath(m.id, file);
+    return existsSync(p) ? `data:image/png;base64,${readFileSync(p).toString('base64')}` : '';
+  };
+  const body = m.compare ? compareSection(m, img, history) : sweepSection(m, img);
+  const params = Object.entries(m.params).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td></tr>`).join('');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(`A/B report: ${m.params.prompt}`)}</title>
+<style>body{background:#11141b;color:#d5d9e3;font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;padding:0 16px}
+h1{font-size:20px}h2{font-size:16px;margin-top:28px;border-bottom:1px solid #2a3040;padding-bottom:4px}
+table{border-collapse:collapse}th,td{padding:3px 10px;text-align:left;border-bottom:1px solid #232838;font-variant-numeric:tabular-nums}
+th{color:#8b93a7;font-weight:500}.imgs{display:flex;gap:12px;flex-wrap:wrap}figure{margin:0}figcaption{color:#8b93a7;font-size:12px}
+img{image-rendering:pixelated;width:256px;height:auto;background:#000;border:1px solid #2a3040}pre{background:#181c26;padding:10px;overflow:auto;font-size:12px}
+.big{font-size:22px;font-weight:600}.status{color:#f7768e}</style></head><body>
+<h1>Diffusion A/B Studio report</h1>
+<p>${esc(m.kind === 'compare' ? 'A/B comparison' : 'DeepCache sweep')} · ${esc(m.createdAt)} · model <b>${esc(m.model.name)}</b> ${esc(m.model.hash ?? '')} · status ${esc(m.status)}${m.error ? ` <span class="status">${esc(m.error)}</span>` : ''}</p>
+<h2>Inputs</h2><table>${params}</table>${body}
+<h2>Manifest</h2><pre>${esc(JSON.stringify(m, null, 1))}</pre></body></html>`;
+}
+
+function stageRow(label: string, runs: RunRecord[]): { label: string; parts: number[] } | undefined {
+  if (!runs.length) return undefined;
+  const med = (k: 'textEncoderMs' | 'denoiseMs' | 'vaeDecoderMs'): number => spread(runs.map((r) => r.result.timings[k])).median;
+  return { label, parts: [med('textEncoderMs'), med('denoiseMs'), med('vaeDecoderMs')] };
+}
+
+function compareSection(m: HistoryManifest, img: (f?: string) => string, history: HistoryStore): string {
+  const c = m.compare!;
+  let ssimMap = '';
+  if (c.images.a && c.images.b) {
+    const a = readPng(history.filePath(m.id, c.images.a)), b = readPng(history.filePath(m.id, c.images.b));
+    const cmp = compareImages(quantise(a), quantise(b));
+    ssimMap = `data:image/png;base64,${Buffer.from(ssimPng(a.width, a.height, cmp.ssimMap)).toString('base64')}`;
+  }
+  const rows = (['A', 'B'] as const).flatMap((s) => [
+    stageRow(`${s} first`, c.runs.filter((r) => r.side === s && r.result.firstRun)),
+    stageRow(`${s} steady`, c.runs.filter((r) => r.side === s && !r.result.firstRun)),
+  ]).filter((r) => r !== undefined);
+  const steps = (['A', 'B'] as const).map((s) => {
+    const runs = steadyRuns(c.runs, s);
+    const n = runs[0]?.result.timings.stepMs.length ?? 0;
+    const ys = Array.from({ length: n }, (_, i) => spread(runs.map((r) => r.result.timings.stepMs[i] ?? 0)).median);
+    return { label: `${s} per step (full UNet = filled)`, color: SIDE_COLOR[s]!, ys, marks: new Set(runs[0]?.result.fullSteps ?? []) };
+  });
+  const stats = (['A', 'B'] as const).map((s) => {
+    const v = c[s === 'A' ? 'a' : 'b'];
+    const runs = c.runs.filter((r) => r.side === s);
+    const st = steadyRuns(c.runs, s);
+    const sp = st.length ? spread(st.map((r) => r.result.timings.totalMs)) : undefined;
+    return `<tr><th>${s}: ${esc(v.label)}</th><td>${esc(runs[0]?.result.summary ?? '')}</td><td>${esc(runs[0]?.result.provider ?? '')}${runs[0]?.result.fellBack ? ' (fell back)' : ''}</td>
+<td>${sp ? ms(sp.median) : '-'}</td><td>${sp ? `${ms(sp.min)} … ${ms(sp.max)}` : '-'}</td><td>${runs.find((r) => r.result.firstRun) ? ms(runs.find((r) => r.result.firstRun)!.result.timings.totalMs) : '-'}</td><td>${st.length}</td></tr>`;
+  }).join('');
+  const sp = speedup(c.runs);
+  const mt = c.metrics;
+  return `<h2>Variants</h2><p>${esc(variantDifference(c.a, c.b))}</p>
+<table><tr><th></th><th>summary</th><th>provider used</th><th>median total</th><th>min … max</th><th>first run</th><th>steady runs</th></tr>${stats}</table>
+<p class="big">${sp ? `B is ${sp.toFixed(2)}× ${sp >= 1 ? 'faster' : 'slower'} than A` : ''}${mt ? ` · PSNR ${mt.psnr === null ? '∞' : mt.psnr.toFixed(2)} dB · SSIM ${mt.ssim.toFixed(4)}` : ''}</p>
+<h2>Images</h2><div class="imgs"><figure><img src="${img(c.images.a)}" alt="A"><figcaption>A</figcaption></figure><figure><img src="${img(c.images.b)}" alt="B"><figcaption>B</figcaption></figure>
+<figure><img src="${img(c.images.diff)}" alt="difference"><figcaption>|A − B|, inferno, normalised to the largest difference${mt ? ` (${(mt.maxDiff * 100).toFixed(1)}%)` : ''}</figcaption></figure>
+${ssimMap ? `<figure><img src="${ssimMap}" alt="SSIM map"><figcaption>1 − SSIM map</figcaption></figure>` : ''}</div>
+<h2>Latency per stage (median; first run vs steady state)</h2>${stackedBars(rows, STAGES)}
+<h2>Latency per step (steady state median)</h2>${lines(steps)}
+<h2>Variant A</h2><pre>${esc(JSON.stringify(c.a, null, 1))}</pre><h2>Variant B</h2><pre>${esc(JSON.stringify(c.b, null, 1))}</pre>`;
+}
+
+const BRANCH_COLORS = ['#7aa2f7', '#f7768e', '#9ece6a', '#e0af68', '#bb9af7', '#7dcfff', '#ff9e64', '#c0caf5', '#73daca', '#db4b4b', '#2ac3de', '#a9b1d6'];
+
+function sweepSection(m: HistoryManifest, img: (f?: string) => string): string {
+  const s = m.sweep!;
+  const front = paretoFrontier(s.points);
+  const best = fastestAbove(s.points, 0.95);
+  const pts = s.points.map((p) => ({ x: p.latencyMs, y: p.ssim, label: `N=${p.interval} branch ${p.branch}: ${ms(p.latencyMs)}, SSIM ${p.ssim.toFixed(4)}`, color: BRANCH_COLORS[p.branch % 12]! }));
+  const rows = s.points.map((p) => `<tr><td>${p.interval}</td><td>${p.branch}</td><td>${ms(p.latencyMs)}</td><td>${ms(p.denoiseMs)}</td><td>${p.fullSteps}</td><td>${p.ssim.toFixed(4)}</td><td>${p.psnr === null ? '∞' : p.psnr.toFixed(2)}</td><td>${front.includes(p) ? 'Pareto' : ''}</td></tr>`).join('');
+  return `<h2>DeepCache sweep</h2><p>Base variant: ${esc(JSON.stringify(s.base))}</p>
+<p class="big">${best ? `Fastest with SSIM ≥ 0.95: N=${best.interval}, branch ${best.branch} (${ms(best.latencyMs)}, SSIM ${best.ssim.toFixed(4)})` : 'No setting reaches SSIM 0.95'}</p>
+${scatter(pts, front.map((p) => ({ x: p.latencyMs, y: p.ssim })), best ? { x: best.latencyMs, y: best.ssim } : undefined)}
+<table><tr><th>interval</th><th>branch</th><th>median total</th><th>denoise</th><th>full steps</th><th>SSIM</th><th>PSNR</th><th></th></tr>${rows}</table>
+<h2>Images</h2><div class="imgs">${s.points.map((p) => `<figure><img src="${img(p.image)}" alt=""><figcaption>N=${p.interval} b${p.branch} · SSIM ${p.ssim.toFixed(3)}</figcaption></figure>`).join('')}</div>`;
+}

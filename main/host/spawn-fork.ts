@@ -1,0 +1,42 @@
+import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { EngineChild, SpawnEngine } from './engine-supervisor';
+
+/** The engine host entry: the bundled .js beside this file when built, else the .ts source via tsx. */
+export function engineEntry(): { path: string; execArgv: string[] } {
+  const js = fileURLToPath(new URL('./engine-process.js', import.meta.url));
+  if (existsSync(js)) return { path: js, execArgv: [] };
+  return { path: fileURLToPath(new URL('./engine-process.ts', import.meta.url)), execArgv: ['--import', 'tsx'] };
+}
+
+/** Serve mode's engine host: a Node child process; typed arrays cross by structured clone. */
+export function forkEngine(env: Record<string, string> = {}): SpawnEngine {
+  return (): EngineChild => {
+    const { path, execArgv } = engineEntry();
+    const child = fork(path, [], {
+      execArgv,
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      env: { ...process.env, ...env },
+    });
+    const listeners: ((t: string) => void)[] = [];
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (t: string) => {
+      process.stderr.write(t);
+      for (const l of listeners) l(t);
+    });
+    return {
+      get pid() {
+        return child.pid;
+      },
+      post: (msg) => {
+        if (child.connected) child.send(msg);
+      },
+      onMessage: (cb) => child.on('message', cb),
+      onExit: (cb) => child.once('exit', (code, signal) => cb(code, signal)),
+      onStderr: (cb) => listeners.push(cb),
+      kill: () => child.kill('SIGTERM'),
+    };
+  };
+}

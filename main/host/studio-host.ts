@@ -1,0 +1,100 @@
+import { mkdirSync } from 'node:fs';
+import { parseEvent, type EventName, type PayloadOf } from '../../app/channels';
+import type { CompareRequest, EngineState, HistoryManifest, SweepRequest } from '../../app/studio';
+import { inspectModel } from '../../engine/index';
+import { EngineSupervisor, type SpawnEngine } from './engine-supervisor';
+import { HistoryStore } from './history';
+import { compareRuns, runCompare } from './jobs/compare';
+import { nowIso, type JobContext } from './jobs/context';
+import { JobQueue } from './jobs/queue';
+import { runSweep, sweepIntervals, sweepRuns } from './jobs/sweep';
+import { ModelRegistry, type ModelPaths } from './models';
+
+export interface HostOptions {
+  workspace: string;
+  mode: 'electron' | 'serve';
+  spawnEngine: SpawnEngine;
+  models: ModelPaths;
+  version: string;
+}
+
+export type EventListener = <E extends EventName>(event: E, payload: PayloadOf<E>) => void;
+
+/**
+ * Everything behind the channel table, whatever the transport: the engine supervisor, the job
+ * queue, the history and the model list. Events fan out to every connected transport.
+ */
+export class StudioHost {
+  readonly history: HistoryStore;
+  readonly models: ModelRegistry;
+  readonly engine: EngineSupervisor;
+  readonly queue: JobQueue;
+  engineState: EngineState = { state: 'stopped', restarts: 0 };
+  private readonly listeners = new Set<EventListener>();
+
+  constructor(readonly opts: HostOptions) {
+    mkdirSync(opts.workspace, { recursive: true });
+    this.history = new HistoryStore(opts.workspace).open();
+    this.models = new ModelRegistry(opts.models, opts.workspace);
+    this.engine = new EngineSupervisor(opts.spawnEngine, (s) => {
+      this.engineState = s;
+      this.emit('engine.state', s);
+    });
+    this.queue = new JobQueue((info) => this.emit('job.state', info));
+  }
+
+  onEvent(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Events are checked against the table on the way out too: a bad one is a host bug, caught here. */
+  emit<E extends EventName>(event: E, payload: PayloadOf<E>): void {
+    const checked = parseEvent(event, payload);
+    for (const l of this.listeners) l(event, checked);
+  }
+
+  async compare(req: CompareRequest, signal?: AbortSignal): Promise<HistoryManifest> {
+    const m = this.newManifest(req.jobId, 'compare', req.model, req.params);
+    m.compare = { a: req.a, b: req.b, repeats: req.repeats, runs: [], images: {} };
+    return this.start(m, compareRuns(req), (ctx) => runCompare(ctx, req, m), signal);
+  }
+
+  async sweep(req: SweepRequest, signal?: AbortSignal): Promise<HistoryManifest> {
+    const m = this.newManifest(req.jobId, 'sweep', req.model, req.params);
+    m.sweep = { base: req.base, intervals: sweepIntervals(req), branches: req.branches, repeats: req.repeats, points: [] };
+    return this.start(m, sweepRuns(req), (ctx) => runSweep(ctx, req, m), signal);
+  }
+
+  /** Cancels every job, waits for their manifests to be written, stops the engine host. */
+  async close(): Promise<void> {
+    this.queue.cancelAll();
+    await Promise.race([this.queue.idle(), new Promise((r) => setTimeout(r, 10_000))]);
+    await this.engine.stop();
+  }
+
+  private newManifest(id: string, kind: HistoryManifest['kind'], model: string, params: HistoryManifest['params']): HistoryManifest {
+    const info = inspectModel(model); // a bad folder fails the call now, with the file it lacks
+    return { version: 1, id, kind, createdAt: nowIso(), status: 'queued', model: { dir: info.dir, name: info.name }, params };
+  }
+
+  private async start(m: HistoryManifest, total: number, body: (ctx: JobContext) => Promise<HistoryManifest>, signal?: AbortSignal): Promise<HistoryManifest> {
+    this.history.create(m);
+    this.emit('history.changed', { id: m.id, removed: false });
+    try {
+      const done = await this.queue.enqueue({ jobId: m.id, kind: m.kind, total }, (jobSignal, progress) => {
+        m.status = 'running';
+        this.history.save(m);
+        return body({ engine: this.engine, history: this.history, emit: (e, p) => this.emit(e, p), signal: jobSignal, progress });
+      }, signal);
+      this.history.save(done);
+      return done;
+    } catch (e) {
+      const err = e as Error;
+      this.history.save({ ...m, status: err.name === 'CancelledError' ? 'cancelled' : 'failed', error: err.message, finishedAt: nowIso() });
+      throw e;
+    } finally {
+      this.emit('history.changed', { id: m.id, removed: false });
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import { useStudio } from './store';
+import type { Tab } from './store/ui';
+import { About } from './panels/about';
+import { ComparePanel } from './panels/compare-panel';
+import { Header, Notices } from './panels/header';
+import { HistoryPanel } from './panels/history-panel';
+import { InputsPanel } from './panels/inputs-panel';
+import { LatencyPanel } from './panels/latency-panel';
+import { ModelPanel } from './panels/model-panel';
+import { RunPanel } from './panels/run-panel';
+import { SweepPanel } from './panels/sweep-panel';
+import { VariantsPanel } from './panels/variants-panel';
+
+const TABS: { id: Tab; label: string }[] = [
+  { id: 'compare', label: 'Compare' },
+  { id: 'latency', label: 'Latency' },
+  { id: 'sweep', label: 'DeepCache sweep' },
+  { id: 'history', label: 'History' },
+];
+
+function Center() {
+  const tab = useStudio((s) => s.tab);
+  const setTab = useStudio((s) => s.setTab);
+  const count = useStudio((s) => s.history.length);
+  return (
+    <section className="center">
+      <nav className="tabs" role="tablist">
+        {TABS.map((t) => (
+          <button key={t.id} role="tab" aria-selected={tab === t.id} className={tab === t.id ? 'active' : ''} onClick={() => setTab(t.id)} data-testid={`tab-${t.id}`}>
+            {t.label}{t.id === 'history' && count ? ` (${count})` : ''}
+          </button>
+        ))}
+      </nav>
+      <div className="tab-body">
+        {tab === 'compare' && <ComparePanel />}
+        {tab === 'latency' && <LatencyPanel />}
+        {tab === 'sweep' && <SweepPanel />}
+        {tab === 'history' && <HistoryPanel />}
+      </div>
+    </section>
+  );
+}
+
+export function App() {
+  const aboutOpen = useStudio((s) => s.aboutOpen);
+  return (
+    <div className="app">
+      <Header />
+      <Notices />
+      <main className="main">
+        <aside className="left">
+          <ModelPanel />
+          <InputsPanel />
+          <RunPanel />
+        </aside>
+        <Center />
+        <aside className="right"><VariantsPanel /></aside>
+      </main>
+      {aboutOpen && <About />}
+    </div>
+  );
+}

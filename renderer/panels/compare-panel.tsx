@@ -1,0 +1,66 @@
+import { useStudio } from '../store';
+import { COMPARE_VIEWS } from '../views/compare/registry';
+import { useMetrics } from '../workers/use-metrics';
+import { ExportButton } from './export-button';
+
+export function ComparePanel() {
+  const current = useStudio((s) => s.current);
+  const images = useStudio((s) => s.images);
+  const viewId = useStudio((s) => s.view);
+  const setView = useStudio((s) => s.setView);
+  const zoom = useStudio((s) => s.zoom);
+  const setZoom = useStudio((s) => s.setZoom);
+  const resetView = useStudio((s) => s.resetView);
+  const gain = useStudio((s) => s.gain);
+  const colormap = useStudio((s) => s.colormap);
+  const c = current?.compare;
+  const a = c?.images.a ? images[c.images.a] : undefined;
+  const b = c?.images.b ? images[c.images.b] : undefined;
+  const metrics = useMetrics(a, b, gain, colormap);
+  const view = COMPARE_VIEWS.find((v) => v.id === viewId) ?? COMPARE_VIEWS[0]!;
+  const runA = c?.runs.find((r) => r.side === 'A')?.result, runB = c?.runs.find((r) => r.side === 'B')?.result;
+  return (
+    <div className="compare">
+      <div className="toolbar">
+        <div className="seg" role="tablist" aria-label="compare view">
+          {COMPARE_VIEWS.map((v) => (
+            <button key={v.id} role="tab" aria-selected={v.id === view.id} className={v.id === view.id ? 'active' : ''} onClick={() => setView(v.id)} title={v.hint} data-testid={`view-${v.id}`}>{v.label}</button>
+          ))}
+        </div>
+        <div className="zoom">
+          <button className="icon" onClick={() => setZoom(zoom / 1.5)} aria-label="zoom out">−</button>
+          <span>{Math.round(zoom * 100)}%</span>
+          <button className="icon" onClick={() => setZoom(zoom * 1.5)} aria-label="zoom in">+</button>
+          <button className="ghost" onClick={resetView}>fit</button>
+        </div>
+        <span className="spacer" />
+        <div className="figures" data-testid="figures">
+          {metrics ? (
+            <>
+              <span>PSNR <b data-testid="psnr">{metrics.psnr === null ? '∞' : `${metrics.psnr.toFixed(2)} dB`}</b></span>
+              <span>SSIM <b data-testid="ssim">{metrics.ssim.toFixed(4)}</b></span>
+            </>
+          ) : null}
+        </div>
+        {current && <ExportButton id={current.id} />}
+      </div>
+      {a && b ? (
+        <div className="view-area" data-testid={`compare-${view.id}`}>
+          <view.Component a={a} b={b} labelA={`A · ${c!.a.label}`} labelB={`B · ${c!.b.label}`} metrics={metrics} />
+        </div>
+      ) : (
+        <div className="empty">
+          {current?.kind === 'compare' && current.status !== 'done'
+            ? <p>This comparison {current.status === 'running' ? 'is running' : `ended ${current.status}`}{current.error ? `: ${current.error}` : ''}.</p>
+            : <p>Set a prompt, make B differ from A (right), and press <b>Run A / B</b>. Both images appear here, large, in five synchronised views.</p>}
+        </div>
+      )}
+      {c && (
+        <div className="captions">
+          <p><b className="side-a">A</b> {runA ? `${runA.summary} · ran on ${runA.provider}${runA.fellBack ? ' (fell back)' : ''}` : c.a.label}</p>
+          <p><b className="side-b">B</b> {runB ? `${runB.summary} · ran on ${runB.provider}${runB.fellBack ? ' (fell back)' : ''}` : c.b.label}</p>
+        </div>
+      )}
+    </div>
+  );
+}

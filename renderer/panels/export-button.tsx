@@ -1,0 +1,22 @@
+import { useState } from 'react';
+import { useStudio } from '../store';
+
+/** Asks the host for the self-contained report (it also keeps a copy beside the entry) and downloads it. */
+export function ExportButton({ id }: { id: string }) {
+  const exportEntry = useStudio((s) => s.exportEntry);
+  const [saved, setSaved] = useState<string>();
+  return (
+    <span className="export">
+      <button onClick={() => void exportEntry(id).then((r) => {
+        if (!r) return;
+        setSaved(r.path);
+        const a = document.createElement('a');
+        a.href = URL.createObjectURL(new Blob([r.html], { type: 'text/html' }));
+        a.download = `ab-report-${id}.html`;
+        a.click();
+        setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+      })} data-testid="export">Export report</button>
+      {saved && <span className="hint" title={saved}>saved</span>}
+    </span>
+  );
+}

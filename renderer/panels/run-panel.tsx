@@ -1,0 +1,90 @@
+import { useEffect, useRef } from 'react';
+import { useStudio } from '../store';
+import type { ProgressState } from '../store/progress';
+import { variantProblem } from '../store/variants';
+import { Section, Slider } from './controls';
+
+/** A progress bar fed by the transient progress store: it writes to the DOM, React never re-renders. */
+function ProgressBar({ side, label }: { side: string; label: string }) {
+  const progress = useStudio((s) => s.progress);
+  const bar = useRef<HTMLDivElement>(null);
+  const text = useRef<HTMLSpanElement>(null);
+  useEffect(() => {
+    const paint = (st: ProgressState): void => {
+      const p = st.sides[side];
+      bar.current!.style.width = `${((p?.fraction ?? 0) * 100).toFixed(1)}%`;
+      text.current!.textContent = p ? `${p.stage === 'denoising' ? `step ${p.step}/${p.steps}` : p.stage}${st.repeats > 1 && side !== 'job' ? ` · run ${p.repeat + 1}/${st.repeats}` : ''}` : 'idle';
+    };
+    paint(progress.getState());
+    return progress.subscribe(paint);
+  }, [progress, side]);
+  return (
+    <div className="progress" data-testid={`progress-${side}`}>
+      <div className="progress-head"><b className={`side-${side.toLowerCase()}`}>{label}</b><span ref={text} /></div>
+      <div className="progress-track"><div className={`progress-fill side-${side.toLowerCase()}`} ref={bar} /></div>
+    </div>
+  );
+}
+
+/** The latest latent preview of one side, drawn straight into a canvas. */
+function LivePreview({ side }: { side: string }) {
+  const progress = useStudio((s) => s.progress);
+  const canvas = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    let last: unknown;
+    const paint = (st: ProgressState): void => {
+      const p = st.previews[side];
+      const c = canvas.current!;
+      if (p === last) return;
+      last = p;
+      if (!p) return c.getContext('2d')!.clearRect(0, 0, c.width, c.height);
+      c.width = p.width;
+      c.height = p.height;
+      const rgba = new Uint8ClampedArray(p.width * p.height * 4);
+      for (let i = 0; i < p.width * p.height; i++) {
+        rgba.set(p.rgb.subarray(i * 3, i * 3 + 3), i * 4);
+        rgba[i * 4 + 3] = 255;
+      }
+      c.getContext('2d')!.putImageData(new ImageData(rgba, p.width, p.height), 0, 0);
+    };
+    paint(progress.getState());
+    return progress.subscribe(paint);
+  }, [progress, side]);
+  return <canvas className="live-preview" ref={canvas} title="live step preview (latent approximation)" data-testid={`preview-${side}`} />;
+}
+
+export function RunPanel() {
+  const job = useStudio((s) => s.job);
+  const repeats = useStudio((s) => s.inputs.repeats);
+  const setInputs = useStudio((s) => s.setInputs);
+  const runCompare = useStudio((s) => s.runCompare);
+  const cancel = useStudio((s) => s.cancel);
+  const labelA = useStudio((s) => s.a.label);
+  const labelB = useStudio((s) => s.b.label);
+  const invalid = useStudio((s) => variantProblem(s.a, s.sharedLoras) ?? variantProblem(s.b, s.sharedLoras));
+  const model = useStudio((s) => s.modelDir);
+  const busy = job?.status === 'running' || job?.status === 'queued';
+  return (
+    <Section title="Run">
+      <Slider label="Repeats per variant" value={repeats} min={1} max={10} step={1} onChange={(r) => setInputs({ repeats: r })} format={(r) => `${r}×`} />
+      <div className="row">
+        <button className="primary" disabled={busy || !!invalid || !model} onClick={() => void runCompare()} data-testid="run">Run A / B</button>
+        <button disabled={!busy} onClick={() => void cancel()} data-testid="cancel">Cancel</button>
+      </div>
+      {job && (job.kind === 'compare' ? (
+        <div className="run-progress">
+          <div className="progress-row"><LivePreview side="A" /><ProgressBar side="A" label={labelA} /></div>
+          <div className="progress-row"><LivePreview side="B" /><ProgressBar side="B" label={labelB} /></div>
+        </div>
+      ) : (
+        <div className="run-progress"><div className="progress-row"><LivePreview side="job" /><ProgressBar side="job" label="sweep" /></div></div>
+      ))}
+      {job && (
+        <p className={`job-status ${job.status}`} data-testid="job-status">
+          {job.status === 'running' ? `running · ${job.done}/${job.total} runs` : job.status}
+          {job.error && job.status !== 'cancelled' ? `: ${job.error}` : ''}
+        </p>
+      )}
+    </Section>
+  );
+}

@@ -1,0 +1,70 @@
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import { useStore } from 'zustand';
+import { createContext, useContext } from 'react';
+import type { StudioClient } from '../../app/channels';
+import { historySlice, type HistorySlice } from './history';
+import { inputsSlice, type InputsSlice } from './inputs';
+import { modelSlice, type ModelSlice } from './model';
+import { applyPreview, applyProgress, createProgressStore, type ProgressStore } from './progress';
+import { runsSlice, type RunsSlice } from './runs';
+import { uiSlice, type UiSlice } from './ui';
+import { variantsSlice, type VariantsSlice } from './variants';
+
+export interface Base {
+  client: StudioClient;
+  progress: ProgressStore;
+}
+
+/** One store from typed slices (zustand's slices pattern); the client is injected, tests pass a fake. */
+export type StudioState = Base & ModelSlice & InputsSlice & VariantsSlice & RunsSlice & HistorySlice & UiSlice;
+export type StudioStore = StoreApi<StudioState>;
+
+export function createStudioStore(client: StudioClient): StudioStore {
+  return createStore<StudioState>()((...a) => ({
+    client,
+    progress: createProgressStore(),
+    ...modelSlice(...a),
+    ...inputsSlice(...a),
+    ...variantsSlice(...a),
+    ...runsSlice(...a),
+    ...historySlice(...a),
+    ...uiSlice(...a),
+  }));
+}
+
+/** Host events into the store: step-rate ones only into the transient progress store. */
+export function connectEvents(store: StudioStore): () => void {
+  const { client, progress } = store.getState();
+  let refresh: ReturnType<typeof setTimeout> | undefined;
+  const offs = [
+    client.listen('job.progress', (p) => applyProgress(progress, p)),
+    client.listen('job.preview', (p) => applyPreview(progress, p)),
+    client.listen('job.state', (info) => store.getState().onJobState(info)),
+    client.listen('engine.state', (engine) => {
+      const was = store.getState().engine;
+      store.setState({ engine });
+      if (engine.state === 'starting' && engine.message && engine.message !== was.message) store.getState().notify(`Engine host ${engine.message}`);
+    }),
+    client.listen('history.changed', ({ id, removed }) => {
+      clearTimeout(refresh);
+      refresh = setTimeout(() => void store.getState().refreshHistory(), 150);
+      const s = store.getState();
+      if (!removed && s.current?.id === id && s.current.kind === 'sweep') void s.openEntry(id, false).catch(() => undefined);
+    }),
+  ];
+  return () => offs.forEach((off) => off());
+}
+
+export const StoreContext = createContext<StudioStore | null>(null);
+
+export function useStudio<T>(selector: (s: StudioState) => T): T {
+  const store = useContext(StoreContext);
+  if (!store) throw new Error('useStudio outside <StoreContext.Provider>');
+  return useStore(store, selector);
+}
+
+export function useStudioStore(): StudioStore {
+  const store = useContext(StoreContext);
+  if (!store) throw new Error('useStudioStore outside <StoreContext.Provider>');
+  return store;
+}

@@ -1,0 +1,60 @@
+import type { StateCreator } from 'zustand';
+import type { EngineState, ModelEntry, ProviderStatus, StudioInfo } from '../../app/studio';
+import type { StudioState } from './index';
+
+export interface ModelSlice {
+  info?: StudioInfo;
+  models: ModelEntry[];
+  modelDir: string;
+  modelError?: string;
+  providers: ProviderStatus[];
+  engine: EngineState;
+  connection: 'connecting' | 'open' | 'closed';
+  loadModels(): Promise<void>;
+  selectModel(dir: string): void;
+  addModel(path: string): Promise<boolean>;
+  loadProviders(): Promise<void>;
+}
+
+export const currentModel = (s: StudioState): ModelEntry | undefined => s.models.find((m) => m.dir === s.modelDir);
+
+export const modelSlice: StateCreator<StudioState, [], [], ModelSlice> = (set, get) => ({
+  models: [],
+  modelDir: '',
+  providers: [],
+  engine: { state: 'starting', restarts: 0 },
+  connection: 'connecting',
+  loadModels: async () => {
+    const models = await get().client.call('models.list', {});
+    set({ models });
+    if (!models.some((m) => m.dir === get().modelDir) && models[0]) get().selectModel(models[0].dir);
+  },
+  selectModel: (dir) => {
+    const m = get().models.find((x) => x.dir === dir);
+    if (!m) return;
+    set((s) => ({
+      modelDir: dir,
+      modelError: undefined,
+      inputs: { ...s.inputs, width: m.defaultSize, height: m.defaultSize },
+      sharedLoras: m.loras.map((l) => ({ path: l.path, weight: 1, enabled: false })),
+    }));
+  },
+  addModel: async (path) => {
+    try {
+      const m = await get().client.call('models.add', { path });
+      await get().loadModels();
+      get().selectModel(m.dir);
+      return true;
+    } catch (e) {
+      set({ modelError: (e as Error).message });
+      return false;
+    }
+  },
+  loadProviders: async () => {
+    try {
+      set({ providers: await get().client.call('providers.list', {}) });
+    } catch (e) {
+      get().notify(`providers: ${(e as Error).message}`);
+    }
+  },
+});

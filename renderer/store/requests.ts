@@ -1,0 +1,31 @@
+import type { CompareRequestInput, SweepRequestInput } from '../../app/studio';
+import type { StudioState } from './index';
+import { toVariant } from './variants';
+
+/** Job ids sort by time and name history folders. */
+export function newJobId(now = Date.now()): string {
+  const rand = Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${now.toString(36)}-${rand}`;
+}
+
+function params(s: StudioState, seed: number): CompareRequestInput['params'] {
+  const i = s.inputs;
+  return {
+    prompt: i.prompt, negativePrompt: i.negativePrompt, seed, steps: i.steps, guidance: i.guidance, width: i.width, height: i.height,
+    ...(i.scheduler ? { scheduler: i.scheduler } : {}),
+  };
+}
+
+/** A and B get the very same model, params and seed; only the variants differ. */
+export function compareRequest(s: StudioState, jobId: string, seed: number): CompareRequestInput {
+  return {
+    jobId, model: s.modelDir, params: params(s, seed), repeats: s.inputs.repeats, previews: true,
+    a: toVariant(s.a, s.sharedLoras), b: toVariant(s.b, s.sharedLoras),
+  };
+}
+
+/** The sweep runs on variant A's options with DeepCache swept. */
+export function sweepRequest(s: StudioState, jobId: string, seed: number, branches: number[], intervals: number[], repeats: number): SweepRequestInput {
+  const base = toVariant({ ...s.a, deepcache: { ...s.a.deepcache, enabled: false } }, s.sharedLoras);
+  return { jobId, model: s.modelDir, params: params(s, seed), base, branches, intervals, repeats };
+}

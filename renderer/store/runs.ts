@@ -1,0 +1,88 @@
+import type { StateCreator } from 'zustand';
+import type { HistoryManifest, JobInfo } from '../../app/studio';
+import type { StudioState } from './index';
+import { resetProgress } from './progress';
+import { compareRequest, newJobId, sweepRequest } from './requests';
+
+export interface RunsSlice {
+  job?: JobInfo & { error?: string };
+  /** The entry on show (just run, or reopened from the history). */
+  current?: HistoryManifest;
+  /** Files of the current entry as data: URLs, by name. */
+  images: Record<string, string>;
+  runCompare(): Promise<void>;
+  runSweep(branches: number[], intervals: number[], repeats: number): Promise<void>;
+  cancel(): Promise<void>;
+  openEntry(id: string, switchTab?: boolean): Promise<void>;
+  onJobState(info: JobInfo): void;
+}
+
+const isCancel = (e: unknown): boolean => (e as Error).name === 'CancelledError';
+
+export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get) => {
+  /** Jobs this window started and awaits; others (started before a reload) are opened when they end. */
+  const awaited = new Set<string>();
+
+  const runJob = async (kind: JobInfo['kind'], total: number, repeats: number, call: (jobId: string) => Promise<HistoryManifest>): Promise<void> => {
+    if (get().job?.status === 'running' || get().job?.status === 'queued') return;
+    const jobId = newJobId();
+    awaited.add(jobId);
+    resetProgress(get().progress, jobId, repeats, total);
+    set({ job: { jobId, kind, status: 'queued', done: 0, total } });
+    try {
+      const m = await call(jobId);
+      await get().openEntry(m.id, false);
+    } catch (e) {
+      const err = e as Error;
+      set((s) => ({ job: s.job && { ...s.job, status: isCancel(e) ? 'cancelled' : 'failed', error: err.message } }));
+      if (!isCancel(e)) get().notify(err.message);
+      await get().openEntry(jobId, false).catch(() => undefined); // what finished before the failure
+    } finally {
+      awaited.delete(jobId);
+      void get().refreshHistory();
+    }
+  };
+
+  return {
+    images: {},
+    runCompare: () => {
+      const s = get();
+      const seed = s.seedForRun();
+      return runJob('compare', s.inputs.repeats * 2, s.inputs.repeats, (jobId) => s.client.call('jobs.compare', compareRequest(get(), jobId, seed)));
+    },
+    runSweep: (branches, intervals, repeats) => {
+      const s = get();
+      const seed = s.seedForRun();
+      const n = new Set([1, ...intervals]).size;
+      return runJob('sweep', branches.length * (1 + n * repeats), repeats, (jobId) =>
+        s.client.call('jobs.sweep', sweepRequest(get(), jobId, seed, branches, intervals, repeats)));
+    },
+    cancel: async () => {
+      const job = get().job;
+      if (job) await get().client.call('jobs.cancel', { jobId: job.jobId });
+    },
+    openEntry: async (id, switchTab = true) => {
+      const m = await get().client.call('history.get', { id });
+      const files = [m.compare?.images.a, m.compare?.images.b, m.compare?.images.diff, m.sweep?.reference, ...(m.sweep?.points.map((p) => p.image) ?? [])]
+        .filter((f): f is string => !!f);
+      const keep = get().current?.id === id ? get().images : {};
+      const images: Record<string, string> = {};
+      await Promise.all(files.map(async (f) => {
+        images[f] = keep[f] ?? (await get().client.call('history.file', { id, file: f })).dataUrl;
+      }));
+      set({ current: m, images });
+      if (switchTab) get().setTab(m.kind === 'sweep' ? 'sweep' : 'compare');
+    },
+    onJobState: (info) => {
+      const job = get().job;
+      if (job?.jobId !== info.jobId) {
+        if (job && (job.status === 'running' || job.status === 'queued')) return; // ours first; that one waits behind it
+        // a job this window did not start (another window's, or ours before a reload): follow it
+        resetProgress(get().progress, info.jobId, info.kind === 'compare' ? Math.max(1, info.total / 2) : 1, info.total);
+      }
+      set({ job: { ...info, error: info.status === 'failed' ? info.message : undefined } });
+      const ended = info.status === 'done' || info.status === 'failed' || info.status === 'cancelled';
+      if (ended && !awaited.has(info.jobId)) void get().openEntry(info.jobId, false).catch(() => undefined);
+    },
+  };
+};

@@ -1,0 +1,139 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventName, PayloadOf } from '../../app/channels';
+import { CompareRequest, SweepRequest, type CompareRequestInput } from '../../app/studio';
+import { readPng } from '../../engine/index';
+import { createHandlers } from '../../main/host/handlers';
+import { forkEngine } from '../../main/host/spawn-fork';
+import { StudioHost } from '../../main/host/studio-host';
+import { FIXTURE_MODEL } from '../parity/reference';
+
+/** The studio host on the tiny fixture model with a real engine host process. */
+let host: StudioHost;
+const events: { event: EventName; payload: unknown }[] = [];
+const of = <E extends EventName>(e: E, jobId?: string) =>
+  events.filter((x) => x.event === e && (!jobId || (x.payload as { jobId?: string }).jobId === jobId)).map((x) => x.payload as PayloadOf<E>);
+let n = 0;
+const jobId = () => `test-${Date.now().toString(36)}-${n++}`;
+const compare = (patch: Partial<CompareRequestInput> = {}) => CompareRequest.parse({
+  jobId: jobId(), model: FIXTURE_MODEL, params: { prompt: 'a cat', seed: 42, steps: 6, width: 64, height: 64 }, a: { label: 'base' },
+  b: { label: 'dc3', deepcache: { interval: 3, branch: 0 } }, repeats: 2, ...patch,
+});
+const firstStep = (id: string) => new Promise<void>((resolve) => {
+  const off = host.onEvent((e, p) => {
+    if (e === 'job.progress' && (p as PayloadOf<'job.progress'>).jobId === id && (p as PayloadOf<'job.progress'>).event.type === 'step') {
+      off();
+      resolve();
+    }
+  });
+});
+
+beforeAll(async () => {
+  const ws = mkdtempSync(join(tmpdir(), 'studio-host-'));
+  host = new StudioHost({
+    workspace: ws, mode: 'serve', version: 'test',
+    spawnEngine: forkEngine({ STUDIO_TEST_FAULTS: '1', STUDIO_ENGINE_CACHE: join(ws, '.cache') }),
+    models: { embedded: join(ws, 'no-embedded-model'), fixture: FIXTURE_MODEL },
+  });
+  host.onEvent((event, payload) => events.push({ event, payload }));
+  await host.engine.start();
+});
+afterAll(() => host.close());
+
+describe('studio host (engine in its own process)', () => {
+  it('runs A and B on identical inputs and keeps everything in the history', async () => {
+    const req = compare();
+    const m = await host.compare(req);
+    expect(m.status).toBe('done');
+    const c = m.compare!;
+    expect(c.runs.map((r) => `${r.side}${r.repeat}`)).toEqual(['A0', 'B0', 'A1', 'B1']);
+    expect(c.runs[0]!.result.fullSteps.length).toBeGreaterThan(c.runs[1]!.result.fullSteps.length);
+    expect(c.runs.map((r) => r.result.firstRun)).toEqual([true, true, false, false]);
+    expect(c.metrics!.ssim).toBeLessThan(1);
+    const saved = host.history.get(req.jobId);
+    expect(saved).toEqual(m);
+    const a = readPng(host.history.filePath(req.jobId, 'a.png'));
+    expect([a.width, a.height]).toEqual([64, 64]);
+    expect(a.text.parameters).toMatch(/^a cat\nSteps: 6, .*Seed: 42, Size: 64x64, Model hash: [0-9a-f]+, Model: tiny-sd, Provider: cpu, Variant: "base: provider cpu/);
+    expect(readPng(host.history.filePath(req.jobId, 'b.png')).text.parameters).toContain('DeepCache N=3');
+    const summary = host.history.list().find((h) => h.id === req.jobId)!;
+    expect(summary).toMatchObject({ status: 'done', title: 'base vs dc3 ×2', model: 'tiny-sd' });
+    expect(summary.thumb).toMatch(/^data:image\/png;base64,/);
+    expect(summary.speedup).toBeGreaterThan(0);
+    // progress, previews and state reached the transports
+    const progress = of('job.progress', req.jobId);
+    expect(new Set(progress.map((p) => p.side))).toEqual(new Set(['A', 'B']));
+    expect(of('job.preview', req.jobId).length).toBeGreaterThan(0);
+    expect(of('job.state', req.jobId).map((s) => s.status)).toEqual(expect.arrayContaining(['queued', 'running', 'done']));
+  });
+
+  it('exports a self-contained HTML report (images inline, SVG charts, config)', async () => {
+    const req = compare({ repeats: 1 });
+    await host.compare(req);
+    const { html, path } = await createHandlers(host)['history.export']({ id: req.jobId }, new AbortController().signal);
+    expect(path).toMatch(/report\.html$/);
+    expect(html.match(/<img src="data:image\/png;base64,/g)!.length).toBe(4); // A, B, |A−B|, SSIM map
+    expect(html.match(/<svg /g)!.length).toBeGreaterThanOrEqual(2);
+    expect(html).toContain('DeepCache N=3 branch 0 uniform');
+    expect(html).not.toMatch(/<script|src="http|href="http/);
+  });
+
+  it('a DeepCache sweep measures every interval against the interval-1 image', async () => {
+    const req = SweepRequest.parse({ jobId: jobId(), model: FIXTURE_MODEL, params: { prompt: 'x', seed: 1, steps: 6, width: 64, height: 64 }, base: {}, intervals: [2, 3], branches: [0], repeats: 1 });
+    const m = await host.sweep(req);
+    const pts = m.sweep!.points;
+    expect(pts.map((p) => p.interval)).toEqual([1, 2, 3]);
+    expect(pts[0]!.ssim).toBeCloseTo(1, 6);
+    expect(pts[0]!.psnr).toBeNull();
+    expect(pts[2]!.fullSteps).toBeLessThan(pts[0]!.fullSteps);
+  });
+
+  it('an engine killed mid-run fails that job with a clear message, restarts, and the history survives', async () => {
+    const before = host.history.list().length;
+    const req = compare({ params: { prompt: 'a cat', seed: 1, steps: 400, width: 64, height: 64 }, repeats: 1 });
+    const started = firstStep(req.jobId);
+    const job = host.compare(req);
+    await started;
+    const pid = host.engine.pid!;
+    process.kill(pid, 'SIGKILL');
+    await expect(job).rejects.toMatchObject({ name: 'EngineCrashedError', message: expect.stringMatching(/engine process crashed \(signal SIGKILL\); it was restarted/) });
+    const m = host.history.get(req.jobId);
+    expect(m.status).toBe('failed');
+    expect(m.error).toMatch(/crashed/);
+    expect(host.history.list()).toHaveLength(before + 1);
+    const next = await host.compare(compare({ repeats: 1 }));
+    expect(next.status).toBe('done');
+    expect(host.engine.pid).not.toBe(pid);
+    expect(of('engine.state').some((s) => s.state === 'starting' && /restarted after a crash/.test(s.message ?? ''))).toBe(true);
+  });
+
+  it('an engine out of memory is restarted, and says so', async () => {
+    const req = compare({ params: { prompt: '__oom__', seed: 1, steps: 2, width: 64, height: 64 }, repeats: 1 });
+    await expect(host.compare(req)).rejects.toMatchObject({ name: 'EngineOutOfMemoryError', message: expect.stringMatching(/ran out of memory .* restarted/) });
+    expect((await host.compare(compare({ repeats: 1 }))).status).toBe('done');
+  });
+
+  it('cancels a running job and a queued one; both are recorded as cancelled', async () => {
+    const long = compare({ params: { prompt: 'a cat', seed: 1, steps: 400, width: 64, height: 64 }, repeats: 1 });
+    const queued = compare({ repeats: 1 });
+    const started = firstStep(long.jobId);
+    const p1 = host.compare(long);
+    const p2 = host.compare(queued);
+    await started;
+    expect(host.queue.list().map((j) => [j.jobId, j.status])).toEqual([[long.jobId, 'running'], [queued.jobId, 'queued']]);
+    expect(host.queue.cancel(queued.jobId)).toBe(true);
+    expect(host.queue.cancel(long.jobId)).toBe(true);
+    await expect(p1).rejects.toMatchObject({ name: 'CancelledError' });
+    await expect(p2).rejects.toMatchObject({ name: 'CancelledError' });
+    expect(host.history.get(long.jobId).status).toBe('cancelled');
+    expect(host.history.get(queued.jobId).status).toBe('cancelled');
+    expect(of('job.progress', queued.jobId)).toEqual([]);
+  });
+
+  it('refuses a folder that is not a model, naming what is wrong', async () => {
+    expect(() => host.models.add(join(FIXTURE_MODEL, 'unet'))).toThrow(/model_index\.json/);
+    await expect(host.compare(compare({ model: '/nonexistent/model' }))).rejects.toThrow(/not a folder/);
+  });
+});
