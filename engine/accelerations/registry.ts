@@ -3,8 +3,10 @@ import type { Acceleration } from './acceleration';
 import { cfg } from './cfg';
 import { compile } from './compile';
 import { deepcache } from './deepcache';
+import { fusedAttention } from './fused-attention';
 import { lcmLora } from './lcm-lora';
 import { lora } from './lora';
+import { precision } from './precision';
 import { provider } from './provider';
 
 /** Every acceleration, in the order they prepare a variant (graph rewrites, then partitioning, then compilation); one line each. */
@@ -12,7 +14,9 @@ export const ACCELERATIONS: Acceleration[] = [
   provider,
   lora,
   lcmLora,
+  fusedAttention,
   deepcache,
+  precision,
   compile,
   cfg,
 ];
@@ -27,7 +31,7 @@ export function validateVariant(v: Variant): void {
   if (problems.length) throw new Error(`variant "${v.label}": ${problems.join('; ')}`);
 }
 
-/** The one-line summary the studio shows for a variant. */
+/** The one-line summary the studio shows for a variant (an acceleration that changed nothing says ''). */
 export function describeVariant(v: Variant): string {
-  return enabledFor(v).map((a) => a.describe(v)).join(', ');
+  return enabledFor(v).map((a) => a.describe(v)).filter(Boolean).join(', ');
 }

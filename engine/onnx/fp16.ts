@@ -107,8 +107,9 @@ export function convertToHalf(model: ModelProto, srcPath: string, dstPath: strin
   }
   const types = elemTypes(g);
   const isFloat = (x: string) => x !== '' && types.get(x) === FLOAT;
-  const inits = new Map((g.initializer ?? []).map((t) => [t.name!, t]));
   const graphInputs = new Set((g.input ?? []).map((i) => i.name!));
+  // an initializer that is also a graph input (old IRs: an overridable default) keeps the input's type
+  const inits = new Map((g.initializer ?? []).filter((t) => !graphInputs.has(t.name!)).map((t) => [t.name!, t]));
   const prec = new Map<Node, Prec>();
   const producer = new Map<string, Node>();
   const tensorPrec = (x: string): Prec => (graphInputs.has(x) ? 'f32' : inits.has(x) ? 'flex' : prec.get(producer.get(x)!) ?? 'none');
@@ -194,7 +195,7 @@ export function convertToHalf(model: ModelProto, srcPath: string, dstPath: strin
   const data = new ExternalWriter(`${dstPath}.data`);
   let halfInitializers = 0;
   const initializer = (g.initializer ?? []).map((t) => {
-    if (t.dataType !== FLOAT || !flexHalf(t.name!)) return t;
+    if (t.dataType !== FLOAT || !inits.has(t.name!) || !flexHalf(t.name!)) return t;
     halfInitializers++;
     const half = toHalfBits(tensorFloats(t, srcPath), to);
     const out: Tensor = { name: t.name, dims: t.dims, dataType: to };
@@ -256,15 +257,47 @@ export function convertToFloat(model: ModelProto, srcPath: string, dstPath: stri
   return upcast;
 }
 
-/** Bytes of initializers by element type: tells an fp32 export from an fp16 one. */
-export function weightBytes(model: ModelProto): { fp32: number; half: number } {
+/**
+ * fp16 weights, fp32 compute: every fp32 initializer rounded to its nearest half value (saturating
+ * as convertToHalf does) but stored as fp32, the graph otherwise untouched. For providers without
+ * half kernels, this is the part of fp16's effect on the image that survives fp32 arithmetic.
+ */
+export function roundWeights(model: ModelProto, srcPath: string, dstPath: string, to: Half = FLOAT16): number {
+  const g = model.graph!;
+  const data = new ExternalWriter(`${dstPath}.data`);
+  let rounded = 0;
+  const initializer = (g.initializer ?? []).map((t) => {
+    if (t.dataType !== FLOAT) return t;
+    rounded++;
+    const f = halfBitsToFloat(toHalfBits(tensorFloats(t, srcPath), to), to);
+    const out: Tensor = { name: t.name, dims: t.dims, dataType: FLOAT };
+    return t.dataLocation === 1 ? data.put(out, f) : { ...out, rawData: bytesOf(f) };
+  });
+  data.close();
+  writeModel(dstPath, { ...model, graph: { ...g, initializer } });
+  return rounded;
+}
+
+const halfBitsToFloat = (bits: Uint16Array, to: Half): Float32Array =>
+  tensorFloats({ dataType: to, rawData: bytesOf(bits) }, '');
+
+/**
+ * Whether a graph computes in half precision: half inputs, or more half weights feeding ops
+ * directly than fp32 weights. Half weights read only through a Cast to fp32 (exports that store
+ * fp16 to save space) still compute in fp32.
+ */
+export function computesInHalf(model: ModelProto): boolean {
+  const g = model.graph!;
+  const isHalfType = (t: unknown) => num(t) === FLOAT16 || num(t) === BFLOAT16;
+  if ((g.input ?? []).some((i) => isHalfType(i.type?.tensorType?.elemType))) return true;
+  const direct = new Set((g.node ?? []).filter((n) => n.opType !== 'Cast').flatMap((n) => n.input ?? []));
   let fp32 = 0, half = 0;
-  for (const t of model.graph?.initializer ?? []) {
+  for (const t of g.initializer ?? []) {
     const n = (t.dims ?? []).reduce<number>((a, d) => a * num(d), 1);
     if (t.dataType === FLOAT) fp32 += 4 * n;
-    else if (t.dataType === FLOAT16 || t.dataType === BFLOAT16) half += 2 * n;
+    else if (isHalfType(t.dataType) && direct.has(t.name!)) half += 2 * n;
   }
-  return { fp32, half };
+  return half > fp32;
 }
 
 /** A float tensor's values as fp32, wherever stored: raw_data, float_data / int32_data, or external data beside `modelPath`. */

@@ -1,0 +1,99 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Variant } from '../../app/variant';
+import { computesInHalf, convertToFloat, convertToHalf, roundWeights } from '../onnx/fp16';
+import { graphKey, linkExternalData } from '../onnx/graph-cache';
+import { readModel } from '../onnx/model-proto';
+import type { Acceleration, PrepareContext } from './acceleration';
+
+/** Bumped when the conversion changes, so cached graphs from an older converter are not reused. */
+const VERSION = 'half-2';
+/**
+ * onnxruntime's CPU provider has almost no fp16 kernels: an fp16 graph loads, but ORT wraps nearly
+ * every op in Casts and drops fusions (measured 1.8× slower on the tiny UNet at 16×16 latents,
+ * 2.9× at 48×48). There the engine runs fp16-rounded weights in fp32 instead.
+ */
+const NO_HALF_KERNELS = new Set(['cpu']);
+const BF16_REASON = 'precision bf16 needs a provider with bf16 kernels for every UNet op (Conv, InstanceNormalization, ...): onnxruntime\'s CPU provider has none (a bf16 Conv does not even load at opset 17) and no other provider with them is verified here; use fp16';
+
+/** What the last prepare of each precision/provider choice actually ran, for describe(). */
+const outcomes = new Map<string, string>();
+const outcomeKey = (v: Variant) => `${v.precision}\0${v.provider}\0${v.allowFallback}`;
+
+type Plan = 'as-is' | 'half' | 'half-weights' | 'upcast';
+
+/** What to do with one graph, given its stored precision and the provider that will run it. */
+export function plan(precision: Variant['precision'], storedHalf: boolean, provider: string): Plan {
+  if (precision === 'fp32') return storedHalf ? 'upcast' : 'as-is';
+  if (NO_HALF_KERNELS.has(provider)) return storedHalf ? 'upcast' : 'half-weights';
+  return storedHalf ? 'as-is' : 'half';
+}
+
+/** Whether a graph computes in half precision (memoised: reading a big graph takes seconds). */
+const stored = new Map<string, boolean>();
+function storedHalf(path: string): boolean {
+  const st = statSync(path), id = `${path}\0${st.size}\0${st.mtimeMs}`;
+  let half = stored.get(id);
+  if (half === undefined) {
+    stored.set(id, (half = computesInHalf(readModel(path))));
+  }
+  return half;
+}
+
+/** diffusers keeps a VAE whose config says force_upcast in fp32 (its fp16 decode overflows). */
+function forceUpcast(modelDir: string, part: string): boolean {
+  const cfg = join(modelDir, part, 'config.json');
+  try {
+    return existsSync(cfg) && JSON.parse(readFileSync(cfg, 'utf8')).force_upcast === true;
+  } catch {
+    return false;
+  }
+}
+
+/** Converts (or reuses from cacheDir) one graph per its plan; returns the graph to open. */
+function convert(ctx: PrepareContext, part: string, src: string, p: Exclude<Plan, 'as-is'>): string {
+  const dir = join(ctx.cacheDir, 'precision', `${part}-${p}-${graphKey(src, VERSION, p)}`);
+  const dst = join(dir, 'model.onnx');
+  if (existsSync(dst)) return dst;
+  const model = readModel(src);
+  if (p === 'upcast') convertToFloat(model, src, dst);
+  else if (p === 'half') convertToHalf(model, src, dst);
+  else roundWeights(model, src, dst);
+  linkExternalData(readModel(dst), src, dir);
+  return dst;
+}
+
+/**
+ * Precision: fp32 (the graphs as stored; fp16 folders are upcast) or fp16 (weights and activations
+ * in half, graph inputs/outputs fp32, numerically sensitive ops kept fp32; see engine/onnx/fp16.ts).
+ * Runs after DeepCache so each of its graphs keeps an fp32 boundary (its cached feature included).
+ */
+export const precision: Acceleration = {
+  id: 'precision',
+  enabled: () => true,
+  // always enabled (an fp16 folder is upcast for fp32), but silent when fp32 changed nothing
+  describe: (v) => outcomes.get(outcomeKey(v)) ?? (v.precision === 'fp32' ? '' : NO_HALF_KERNELS.has(v.provider) ? 'fp16 weights, fp32 compute (cpu has no fp16 kernels)' : v.precision),
+  validate: (v) => (v.precision === 'bf16' ? BF16_REASON : undefined),
+  async prepare(ctx) {
+    const v = ctx.variant;
+    const t0 = performance.now();
+    const done: Record<Plan | 'force_upcast', string[]> = { 'as-is': [], half: [], 'half-weights': [], upcast: [], force_upcast: [] };
+    for (const [part, src] of Object.entries(ctx.graphs)) {
+      if (!existsSync(src)) continue;
+      const keepFp32 = part.startsWith('vae') && v.precision === 'fp16' && forceUpcast(ctx.modelDir, part);
+      const p = plan(keepFp32 ? 'fp32' : v.precision, storedHalf(src), ctx.provider);
+      done[keepFp32 && p === 'as-is' ? 'force_upcast' : p].push(part);
+      if (p !== 'as-is') ctx.graphs[part] = convert(ctx, part, src, p);
+    }
+    ctx.timings['precision.convertMs'] = performance.now() - t0;
+    const parts = (p: keyof typeof done) => done[p].join('+');
+    const summary = [
+      done.half.length && `fp16 ${parts('half')} (I/O fp32)`,
+      done['half-weights'].length && `fp16 weights, fp32 compute: ${parts('half-weights')} (${ctx.provider} has no fp16 kernels)`,
+      done.upcast.length && `fp16 weights upcast to fp32: ${parts('upcast')}`,
+      done.force_upcast.length && `fp32 ${parts('force_upcast')} (config force_upcast)`,
+      done['as-is'].length && v.precision === 'fp16' && `fp16 as stored: ${parts('as-is')}`,
+    ].filter(Boolean);
+    outcomes.set(outcomeKey(v), summary.join('; '));
+  },
+};
