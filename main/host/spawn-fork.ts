@@ -5,7 +5,7 @@ import type { EngineChild, SpawnEngine } from './engine-supervisor';
 
 /** The engine host entry: the bundled .js beside this file when built, else the .ts source via tsx. */
 export function engineEntry(): { path: string; execArgv: string[] } {
-  const js = fileURLToPath(new URL('./engine-process.js', import.meta.url));
+  const js = fileURLToPath(new URL('./engine-process.mjs', import.meta.url));
   if (existsSync(js)) return { path: js, execArgv: [] };
   return { path: fileURLToPath(new URL('./engine-process.ts', import.meta.url)), execArgv: ['--import', 'tsx'] };
 }
