@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ModelProto } from './model-proto';
 
@@ -21,7 +21,11 @@ export function graphKey(path: string, ...options: string[]): string {
   return createHash('sha256').update(h).update(options.join('\0')).digest('hex').slice(0, 16);
 }
 
-/** Links the external-data files a derived graph still references (by relative location) from the source graph's folder. */
+/**
+ * Puts the external-data files a derived graph still references (by relative location) beside it,
+ * from the source graph's folder. Hard links, not symlinks: onnxruntime 1.29 refuses external data
+ * whose resolved path leaves the model's folder. Across filesystems the file is copied (once).
+ */
 export function linkExternalData(model: ModelProto, srcPath: string, dstDir: string): void {
   const locations = new Set<string>();
   for (const t of model.graph?.initializer ?? []) {
@@ -30,18 +34,16 @@ export function linkExternalData(model: ModelProto, srcPath: string, dstDir: str
     if (loc) locations.add(loc);
   }
   for (const loc of locations) {
-    const from = join(dirname(srcPath), loc), to = join(dstDir, loc);
-    if (existsSync(to) || lstatExists(to)) continue;
-    if (!existsSync(from)) throw new Error(`${srcPath}: its weights live in ${from}, which is missing`);
-    symlinkSync(from, to);
+    const to = join(dstDir, loc);
+    if (existsSync(to)) continue;
+    const named = join(dirname(srcPath), loc);
+    if (!existsSync(named)) throw new Error(`${srcPath}: its weights live in ${named}, which is missing`);
+    const from = realpathSync(named);
+    try {
+      linkSync(from, to);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EXDEV' && (e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+      copyFileSync(from, to);
+    }
   }
 }
-
-const lstatExists = (p: string) => {
-  try {
-    lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-};

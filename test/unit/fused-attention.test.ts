@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -178,6 +178,25 @@ describe('attention fusion, by structure', () => {
   it('providers without a MultiHeadAttention kernel are refused up front', () => {
     expect(fusedAttention.validate!(Variant.parse({ fusedAttention: true, provider: 'coreml' }))).toMatch(/the coreml provider lacks/);
     expect(fusedAttention.validate!(Variant.parse({ fusedAttention: true, provider: 'cuda' }))).toBeUndefined();
+  });
+
+  it('a UNet with external-data weights: the fused graph finds them (hard link: ORT refuses symlinks out of its folder)', async () => {
+    const ext = tmp(), m = readModel(UNET), chunks: Buffer[] = [];
+    let offset = 0;
+    for (const t of m.graph!.initializer!) {
+      if (!t.rawData?.length) continue;
+      chunks.push(Buffer.from(t.rawData));
+      t.externalData = [{ key: 'location', value: 'model.onnx_data' }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(t.rawData.length) }];
+      t.dataLocation = 1;
+      offset += t.rawData.length;
+      t.rawData = new Uint8Array();
+    }
+    writeFileSync(join(ext, 'model.onnx_data'), Buffer.concat(chunks));
+    writeModel(join(ext, 'model.onnx'), m);
+    const { path, report } = fuseGraph(join(ext, 'model.onnx'), tmp(), 'unet');
+    expect(report.fused.length).toBe(22);
+    const [a, b] = [await unetOutput(UNET), await unetOutput(path)];
+    expect(Math.max(...a.map((x, i) => Math.abs(x - b[i]!)))).toBeLessThan(1e-4);
   });
 
   it('the fused graph is cached by the source graph\'s content', () => {
