@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, symlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeepCacheOptions, Variant } from '../../app/variant';
+import { linkExternalData } from '../onnx/graph-cache';
 import { cloneModel, readModel, writeModel, type ModelProto } from '../onnx/model-proto';
 import { cutAt, externalInputs, nodesUnder, producers, withExtraOutput } from '../onnx/partition';
 import type { Acceleration } from './acceleration';
@@ -56,9 +57,8 @@ export function partitionUnet(unetPath: string, branch: number, cacheDir: string
   const rename = (m: ModelProto) => renameTensor(m, feature, FEATURE);
   writeModel(full, withExtraOutput(rename(model), FEATURE, 4));
   writeModel(shallow, cutAt(rename(model), FEATURE, 4));
-  // weights stored as external data stay beside the original graph; link them next to ours
-  const data = join(unetPath, '..', 'model.onnx_data');
-  if (existsSync(data) && !existsSync(join(dir, 'model.onnx_data'))) symlinkSync(data, join(dir, 'model.onnx_data'));
+  // weights kept as external data must sit in our folder (onnxruntime refuses paths that leave it)
+  linkExternalData(model, unetPath, dir);
   return { full, shallow };
 }
 

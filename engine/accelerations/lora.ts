@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoraRef, Variant } from '../../app/variant';
+import { linkExternalData } from '../onnx/graph-cache';
 import { readFloats, weightNodes, writeFloats, type WeightNode } from '../onnx/initializers';
 import { parseLora, type LoraUpdate } from '../onnx/lora-keys';
 import { cloneModel, readModel, writeModel, type ModelProto } from '../onnx/model-proto';
@@ -103,9 +104,9 @@ export async function applyLoras(ctx: PrepareContext, refs: LoraRef[], tag: stri
     const src = ctx.graphs[part]!, dst = join(dir, `${part}.onnx`);
     if (!existsSync(dst)) {
       if (!bases.has(src)) bases.set(src, readModel(src));
-      writeModel(dst, mergeInto(bases.get(src)!, src, stack, comp));
-      const data = join(src, '..', 'model.onnx_data');
-      if (existsSync(data) && !existsSync(join(dir, 'model.onnx_data'))) symlinkSync(data, join(dir, 'model.onnx_data'));
+      const merged = mergeInto(bases.get(src)!, src, stack, comp);
+      writeModel(dst, merged);
+      linkExternalData(merged, src, dir); // untouched external weights stay in the original data file
     }
     ctx.graphs[part] = dst;
   }

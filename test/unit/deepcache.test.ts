@@ -120,3 +120,20 @@ describe('compile (graph optimisation level, optimised graphs cached)', () => {
     }
   });
 });
+
+describe('models whose UNet weights are external data (model.onnx_data)', () => {
+  it('DeepCache and LoRA derive graphs that still find the weights', async () => {
+    const { withExternalUnet } = await import('../support/external-data');
+    const model = withExternalUnet(FIXTURE_MODEL);
+    const p = { ...params, steps: 3, scheduler: 'ddim' };
+    const plain = await engine.run({ model, params: p, variant: {} });
+    const ref = await engine.run({ model: FIXTURE_MODEL, params: p, variant: {} });
+    expect(plain.images[0]!.data).toEqual(ref.images[0]!.data);
+    const dc = await engine.run({ model, params: p, variant: { deepcache: { interval: 1, branch: 0 } } });
+    expect(dc.images[0]!.data).toEqual(plain.images[0]!.data);
+    const lora = join(FIXTURE_MODEL, '..', 'loras', 'tiny-lora-kohya.safetensors');
+    const a = await engine.run({ model, params: p, variant: { loras: [{ path: lora, weight: 0.8 }] } });
+    const b = await engine.run({ model: FIXTURE_MODEL, params: p, variant: { loras: [{ path: lora, weight: 0.8 }] } });
+    expect(psnr(a.images[0]!.data, b.images[0]!.data)).toBeGreaterThan(80);
+  });
+});
