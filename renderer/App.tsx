@@ -2,6 +2,7 @@ import { useStudio } from './store';
 import type { Tab } from './store/ui';
 import { About } from './panels/about';
 import { ComparePanel } from './panels/compare-panel';
+import { ExportButton } from './panels/export-button';
 import { Header, Notices } from './panels/header';
 import { HistoryPanel } from './panels/history-panel';
 import { InputsPanel } from './panels/inputs-panel';
@@ -22,6 +23,7 @@ function Center() {
   const tab = useStudio((s) => s.tab);
   const setTab = useStudio((s) => s.setTab);
   const count = useStudio((s) => s.history.length);
+  const current = useStudio((s) => s.current);
   return (
     <section className="center">
       <nav className="tabs" role="tablist">
@@ -30,6 +32,12 @@ function Center() {
             {t.label}{t.id === 'history' && count ? ` (${count})` : ''}
           </button>
         ))}
+        <span className="spacer" />
+        {current && (
+          <span className="current-entry" title={current.id}>
+            {current.kind === 'sweep' ? 'sweep' : 'comparison'} of {new Date(current.createdAt).toLocaleTimeString()} <ExportButton id={current.id} />
+          </span>
+        )}
       </nav>
       <div className="tab-body">
         {tab === 'compare' && <ComparePanel />}

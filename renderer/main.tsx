@@ -3,6 +3,7 @@ import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import { createClient } from './client';
 import { connectEvents, createStudioStore, StoreContext, type StudioStore } from './store';
+import { persistSettings } from './store/persist';
 import './styles.css';
 
 let store: StudioStore | undefined;
@@ -16,6 +17,7 @@ const client = createClient((connection) => {
 const studio = createStudioStore(client);
 store = studio;
 connectEvents(studio);
+persistSettings(studio);
 
 async function boot(): Promise<void> {
   const s = studio.getState();

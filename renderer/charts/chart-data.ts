@@ -4,7 +4,7 @@ import { steadyRuns, type RunRecord, type SweepPoint } from '../../app/studio';
 /** Chart rows are plain objects; their keys are these constants (recharts wants stable dataKeys). */
 export const K = {
   name: 'name', text: 'text', denoise: 'denoise', vae: 'vae', step: 'step', A: 'A', B: 'B', Afull: 'Afull', Bfull: 'Bfull',
-  median: 'median', err: 'err', latency: 'latencyMs', ssim: 'ssim',
+  median: 'median', err: 'err', label: 'label', latency: 'latencyMs', ssim: 'ssim',
 } as const;
 
 export interface StageRow {

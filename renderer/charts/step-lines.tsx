@@ -28,7 +28,7 @@ export function StepLines({ rows, labels }: { rows: StepRow[]; labels: Record<st
         <YAxis {...AXIS} tickFormatter={(v: number) => `${Math.round(v)}`} width={40} unit="" />
         <Tooltip {...TOOLTIP} formatter={(v) => ms(Number(v))} labelFormatter={(s) => `step ${s}`} />
         <Legend wrapperStyle={{ fontSize: 12 }} />
-        <Line dataKey={K.A} name={`${labels.A} (● full UNet, ○ cached)`} stroke={SIDE_COLORS.A} dot={DOT_A} isAnimationActive={false} />
+        <Line dataKey={K.A} name={labels.A} stroke={SIDE_COLORS.A} dot={DOT_A} isAnimationActive={false} />
         <Line dataKey={K.B} name={labels.B} stroke={SIDE_COLORS.B} dot={DOT_B} isAnimationActive={false} />
       </LineChart>
     </ResponsiveContainer>

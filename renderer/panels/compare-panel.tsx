@@ -1,7 +1,6 @@
 import { useStudio } from '../store';
 import { COMPARE_VIEWS } from '../views/compare/registry';
 import { useMetrics } from '../workers/use-metrics';
-import { ExportButton } from './export-button';
 
 export function ComparePanel() {
   const current = useStudio((s) => s.current);
@@ -42,7 +41,6 @@ export function ComparePanel() {
             </>
           ) : null}
         </div>
-        {current && <ExportButton id={current.id} />}
       </div>
       {a && b ? (
         <div className="view-area" data-testid={`compare-${view.id}`}>

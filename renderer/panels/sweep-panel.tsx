@@ -3,7 +3,6 @@ import { useStudio } from '../store';
 import { sweepView } from '../charts/chart-data';
 import { SweepScatter } from '../charts/sweep-scatter';
 import { Slider, Toggle } from './controls';
-import { ExportButton } from './export-button';
 
 const INTERVALS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
@@ -31,7 +30,6 @@ export function SweepPanel() {
         <span className="hint">intervals 1…10 × {branches.length} branch{branches.length === 1 ? '' : 'es'} on variant A's options, {branches.length * (1 + INTERVALS.length * repeats)} runs</span>
         <Slider label="repeats" value={repeats} min={1} max={5} step={1} onChange={setRepeats} />
         <button className="primary" disabled={busy || branches.length === 0} onClick={() => void runSweep(branches, INTERVALS, repeats)} data-testid="run-sweep">Run DeepCache sweep</button>
-        {current?.kind === 'sweep' && <ExportButton id={current.id} />}
       </div>
       {!view ? (
         <div className="empty"><p>One click runs DeepCache at intervals 1…10 for each chosen branch and plots latency against SSIM to the interval-1 image. Reopen a sweep from the history to see it here.</p></div>

@@ -27,7 +27,9 @@ export const modelSlice: StateCreator<StudioState, [], [], ModelSlice> = (set, g
   loadModels: async () => {
     const models = await get().client.call('models.list', {});
     set({ models });
-    if (!models.some((m) => m.dir === get().modelDir) && models[0]) get().selectModel(models[0].dir);
+    const kept = models.find((m) => m.dir === get().modelDir); // restored from the last session
+    if (kept && !get().sharedLoras.length) set({ sharedLoras: kept.loras.map((l) => ({ path: l.path, weight: 1, enabled: false })) });
+    else if (!kept && models[0]) get().selectModel(models[0].dir);
   },
   selectModel: (dir) => {
     const m = get().models.find((x) => x.dir === dir);

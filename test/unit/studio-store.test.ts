@@ -3,6 +3,7 @@ import type { Command, RequestOf, ResponseOf, StudioClient } from '../../app/cha
 import { CompareRequest, variantDifference, type HistoryManifest, type ModelEntry } from '../../app/studio';
 import { Variant } from '../../app/variant';
 import { connectEvents, createStudioStore } from '../../renderer/store';
+import { persistSettings } from '../../renderer/store/persist';
 import { applyPreview, applyProgress, resetProgress } from '../../renderer/store/progress';
 import { compareRequest } from '../../renderer/store/requests';
 import { toVariant, variantProblem } from '../../renderer/store/variants';
@@ -151,5 +152,28 @@ describe('transient progress', () => {
     expect(p.getState().sides.job!.fraction).toBeCloseTo(2.5 / 4);
     applyPreview(p, { jobId: 'job-sweep1', side: 'N=2 b0', step: 1, steps: 10, width: 1, height: 1, rgb: 'AAAA' });
     expect(p.getState().previews.job).toBeDefined();
+  });
+});
+
+describe('settings survive a reload', () => {
+  it('inputs, variants and view are saved and restored; a broken entry is dropped', async () => {
+    const data = new Map<string, string>();
+    const storage = { getItem: (k: string) => data.get(k) ?? null, setItem: (k: string, v: string) => void data.set(k, v), removeItem: (k: string) => void data.delete(k) } as Storage;
+    const first = createStudioStore(fakeClient({}).client);
+    persistSettings(first, storage);
+    first.getState().setInputs({ prompt: 'pile of poo', steps: 9 });
+    first.getState().setVariant('B', { precision: 'fp16' });
+    first.getState().setView('swipe');
+    await vi.waitFor(() => expect(data.size).toBe(1));
+    const second = createStudioStore(fakeClient({}).client);
+    persistSettings(second, storage);
+    expect(second.getState().inputs).toMatchObject({ prompt: 'pile of poo', steps: 9 });
+    expect(second.getState().b.precision).toBe('fp16');
+    expect(second.getState().view).toBe('swipe');
+    data.set([...data.keys()][0]!, '{ broken');
+    const third = createStudioStore(fakeClient({}).client);
+    persistSettings(third, storage);
+    expect(third.getState().inputs.prompt).toBe('grinning face, twemoji style');
+    expect(data.size).toBe(0);
   });
 });
