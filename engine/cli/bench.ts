@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, platform, totalmem } from 'node:os';
+import { cpus, loadavg, platform, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { VariantInput } from '../../app/variant';
@@ -55,33 +55,35 @@ export async function runBench(f: BenchFlags): Promise<string> {
   const params = { prompt: f.prompt, negativePrompt: 'blurry', seed: f.seed, steps: f.steps };
   const rows: string[] = [];
   let plainImg: { data: Float32Array; width: number; height: number } | undefined;
-  let plainStep = 0;
+  let plainStep = 0, plainTotal = 0;
   const list = variants(f.model).filter(([name]) => !f.only || name.includes(f.only) || name.startsWith('plain'));
-  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr, format: 'bench {bar} {value}/{total} variants | {name}' }, cliProgress.Presets.shades_classic) : undefined;
-  bar?.start(list.length, 0, { name: '' });
+  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr, format: 'bench {phase} {bar} {value}/{total} | {name}' }, cliProgress.Presets.shades_classic) : undefined;
+  // first runs (preparation + first image), then rounds that run every option once each, so that
+  // load from anything else on the machine falls on all options alike
+  const state = new Map<string, { firstMs: number; steps: number[]; totals: number[]; last?: Awaited<ReturnType<Engine['run']>>; error?: string }>();
   try {
+    bar?.start(list.length, 0, { phase: 'first runs', name: '' });
     for (const [name, variant] of list) {
-      bar?.increment(0, { name });
+      bar?.update({ name });
       try {
         const t0 = performance.now();
         const first = await engine.run({ model: f.model, params, variant });
-        const firstMs = performance.now() - t0;
-        const steps: number[] = [], totals: number[] = [];
-        let last = first;
-        for (let r = 0; r < f.repeats; r++) {
-          last = await engine.run({ model: f.model, params, variant });
-          steps.push(median(last.result.timings.stepMs));
-          totals.push(last.result.timings.totalMs);
-        }
-        const img = last.images[0]!;
-        plainImg ??= img;
-        const step = median(steps);
-        if (name.startsWith('plain')) plainStep = step;
-        const same = img.width === plainImg.width && img.height === plainImg.height;
-        const p = same ? psnr(img.data, plainImg.data) : NaN, s = same ? ssim(img.data, plainImg.data, img.width, img.height) : NaN;
-        rows.push(`| ${name} | ${last.result.provider} | ${last.result.timings.stepMs.length} | ${step.toFixed(1)} | ${(plainStep / step).toFixed(2)}x | ${median(totals).toFixed(0)} | ${firstMs.toFixed(0)} | ${Number.isFinite(p) ? p.toFixed(1) : p === Infinity ? '∞' : '–'} | ${Number.isFinite(s) ? s.toFixed(4) : '–'} |`);
+        state.set(name, { firstMs: performance.now() - t0, steps: [], totals: [], last: first });
       } catch (e) {
-        rows.push(`| ${name} | – | – | – | – | – | – | – | not run: ${(e as Error).message.split('\n')[0]!.replace(/\|/g, '/')} |`);
+        state.set(name, { firstMs: NaN, steps: [], totals: [], error: (e as Error).message.split('\n')[0]!.replace(/\|/g, '/') });
+      }
+      bar?.increment(1);
+    }
+    bar?.start(f.repeats, 0, { phase: 'rounds', name: '' });
+    for (let r = 0; r < f.repeats; r++) {
+      for (const [name, variant] of list) {
+        const st = state.get(name)!;
+        if (st.error) continue;
+        bar?.update({ name });
+        st.last = await engine.run({ model: f.model, params, variant });
+        // mean step over the loop: with DeepCache the median step would be a cached one
+        st.steps.push(st.last.result.timings.denoiseMs / st.last.result.timings.stepMs.length);
+        st.totals.push(st.last.result.timings.totalMs);
       }
       bar?.increment(1);
     }
@@ -89,14 +91,28 @@ export async function runBench(f: BenchFlags): Promise<string> {
     bar?.stop();
     await engine.release();
   }
+  for (const [name] of list) {
+    const st = state.get(name)!;
+    if (st.error || !st.last) {
+      rows.push(`| ${name} | – | – | – | – | – | – | – | – | not run: ${st.error} |`);
+      continue;
+    }
+    const img = st.last.images[0]!;
+    plainImg ??= img;
+    const step = median(st.steps), total = median(st.totals);
+    if (name.startsWith('plain')) [plainStep, plainTotal] = [step, total];
+    const same = img.width === plainImg.width && img.height === plainImg.height;
+    const p = same ? psnr(img.data, plainImg.data) : NaN, s = same ? ssim(img.data, plainImg.data, img.width, img.height) : NaN;
+    rows.push(`| ${name} | ${st.last.result.provider} | ${st.last.result.timings.stepMs.length} | ${step.toFixed(1)} | ${(plainStep / step).toFixed(2)}x | ${total.toFixed(0)} | ${(plainTotal / total).toFixed(2)}x | ${st.firstMs.toFixed(0)} | ${Number.isFinite(p) ? p.toFixed(1) : p === Infinity ? '∞' : '–'} | ${Number.isFinite(s) ? s.toFixed(4) : '–'} |`);
+  }
   const cpu = cpus();
   const machine = `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()}, Node ${process.version}, onnxruntime-node 1.29.0`;
   const table = [
     `Machine: ${machine}`,
-    `Model: ${f.model}; prompt "${f.prompt}", seed ${f.seed}, ${f.steps} steps (LCM-LoRA: 4), default size and scheduler; ${f.repeats} repeats after a first run.`,
+    `Model: ${f.model}; prompt "${f.prompt}", seed ${f.seed}, ${f.steps} steps (LCM-LoRA: 4), default size and scheduler; a first run per option, then ${f.repeats} interleaved rounds (medians). Load average when it started: ${loadavg()[0]!.toFixed(2)}.`,
     '',
-    '| option | provider | UNet steps | steady step ms (median) | step speed-up | image ms (median) | first run ms (prepare + image) | PSNR vs plain (dB) | SSIM vs plain |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| option | provider | UNet steps | denoising ms per step (steady) | loop speed-up | image ms (steady) | image speed-up | first run ms (prepare + image) | PSNR vs plain (dB) | SSIM vs plain |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ].join('\n');
   if (f.out) {
