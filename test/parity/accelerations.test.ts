@@ -47,3 +47,20 @@ describe('LoRA merges vs W + w·(alpha/rank)·up@down applied to the torch modul
     });
   }
 });
+
+describe("LoRA merges vs diffusers' own loader (load_lora_weights + fuse_lora)", () => {
+  const d = JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/tiny-sd-lora-diffusers-reference.json', import.meta.url)), 'utf8')) as {
+    lora_diffusers: { file: string; weight: number; steps: number; image: string }[];
+  };
+  it('has both key formats', () => expect(d.lora_diffusers.map((x) => x.file).sort()).toEqual(['tiny-lora-kohya-unet.safetensors', 'tiny-lora-peft-unet.safetensors']));
+  for (const c of d.lora_diffusers) {
+    it(`${c.file}@${c.weight}: PSNR >= 40 dB`, async () => {
+      const { images } = await engine.run({
+        model: FIXTURE_MODEL,
+        params: { ...base, steps: c.steps, scheduler: 'ddim', width: 96, height: 64 },
+        variant: { loras: [{ path: join(LORAS, c.file), weight: c.weight }] },
+      });
+      expect(psnr(images[0]!.data, imageFromU16(c.image))).toBeGreaterThanOrEqual(40);
+    });
+  }
+});
