@@ -28,7 +28,7 @@ export function buildReport(history: HistoryStore, m: HistoryManifest): string {
 h1{font-size:20px}h2{font-size:16px;margin-top:28px;border-bottom:1px solid #2a3040;padding-bottom:4px}
 table{border-collapse:collapse}th,td{padding:3px 10px;text-align:left;border-bottom:1px solid #232838;font-variant-numeric:tabular-nums}
 th{color:#8b93a7;font-weight:500}.imgs{display:flex;gap:12px;flex-wrap:wrap}figure{margin:0}figcaption{color:#8b93a7;font-size:12px}
-img{image-rendering:pixelated;width:256px;height:auto;background:#000;border:1px solid #2a3040}pre{background:#181c26;padding:10px;overflow:auto;font-size:12px}
+img{image-rendering:pixelated;width:240px;height:auto;background:#000;border:1px solid #2a3040}pre{background:#181c26;padding:10px;overflow:auto;font-size:12px}
 .big{font-size:22px;font-weight:600}.status{color:#f7768e}</style></head><body>
 <h1>Diffusion A/B Studio report</h1>
 <p>${esc(m.kind === 'compare' ? 'A/B comparison' : 'DeepCache sweep')} · ${esc(m.createdAt)} · model <b>${esc(m.model.name)}</b> ${esc(m.model.hash ?? '')} · status ${esc(m.status)}${m.error ? ` <span class="status">${esc(m.error)}</span>` : ''}</p>

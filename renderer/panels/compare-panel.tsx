@@ -1,6 +1,12 @@
 import { useStudio } from '../store';
 import { COMPARE_VIEWS } from '../views/compare/registry';
+import { Viewport } from '../views/compare/viewport';
 import { useMetrics } from '../workers/use-metrics';
+
+const STATUS_TEXT: Record<string, string> = {
+  queued: 'This comparison is queued', running: 'This comparison is running', failed: 'This comparison failed',
+  cancelled: 'This comparison was cancelled', interrupted: 'This comparison was interrupted',
+};
 
 export function ComparePanel() {
   const current = useStudio((s) => s.current);
@@ -46,11 +52,15 @@ export function ComparePanel() {
         <div className="view-area" data-testid={`compare-${view.id}`}>
           <view.Component a={a} b={b} labelA={`A · ${c!.a.label}`} labelB={`B · ${c!.b.label}`} metrics={metrics} />
         </div>
+      ) : current?.kind === 'compare' && current.status !== 'done' ? (
+        <div className="view-area partial">
+          <p className="note error">{STATUS_TEXT[current.status] ?? current.status}{current.error ? `: ${current.error}` : '.'}</p>
+          {/* what finished before the failure is still worth a look */}
+          {a && <div className="panes one"><Viewport label={`A · ${c!.a.label} (B did not finish)`}><img className="fit" src={a} alt="A" draggable={false} /></Viewport></div>}
+        </div>
       ) : (
         <div className="empty">
-          {current?.kind === 'compare' && current.status !== 'done'
-            ? <p>This comparison {current.status === 'running' ? 'is running' : `ended ${current.status}`}{current.error ? `: ${current.error}` : ''}.</p>
-            : <p>Set a prompt, make B differ from A (right), and press <b>Run A / B</b>. Both images appear here, large, in five synchronised views.</p>}
+          <p>Set a prompt, make B differ from A (right), and press <b>Run A / B</b>. Both images appear here, large, in five synchronised views.</p>
         </div>
       )}
       {c && (

@@ -49,6 +49,10 @@ export const uiSlice: StateCreator<StudioState, [], [], UiSlice> = (set) => ({
   setPan: (pan) => set({ pan }),
   resetView: () => set({ zoom: 1, pan: { x: 0, y: 0 } }),
   setUi: (patch) => set(patch),
-  notify: (text) => set((s) => ({ notices: [...s.notices.slice(-3), { id: ++noticeId, text }] })),
+  notify: (text) => {
+    const id = ++noticeId;
+    set((s) => ({ notices: [...s.notices.slice(-3), { id, text }] }));
+    setTimeout(() => set((s) => ({ notices: s.notices.filter((n) => n.id !== id) })), 15_000); // the history keeps the error
+  },
   dismiss: (id) => set((s) => ({ notices: s.notices.filter((n) => n.id !== id) })),
 });
