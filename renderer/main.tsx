@@ -26,6 +26,11 @@ async function boot(): Promise<void> {
     studio.setState({ info, engine: info.engine, connection: 'open' });
     await s.loadModels();
     await s.refreshHistory();
+    const job = studio.getState().job;
+    if (job && (job.status === 'running' || job.status === 'queued') && !jobs.some((j) => j.jobId === job.jobId)) {
+      // the host restarted under us: that job is gone (its history entry says interrupted)
+      studio.setState({ job: { ...job, status: 'interrupted', error: 'the studio host restarted during this job' } });
+    }
     for (const j of jobs) s.onJobState(j); // a job started before a reload keeps reporting here
     void s.loadProviders();
   } catch (e) {
