@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { SCHEDULER_NAMES } from '../../app/contract';
 import { runBench, type BenchFlags } from './bench';
@@ -44,6 +46,20 @@ program
     const model = opts.model ?? defaultModelDir();
     if (!model) throw new Error('no --model given and the embedded model (assets/models/emoji-sd) is not installed');
     console.log(await runBench({ ...opts, model }));
+  });
+
+program
+  .command('serve')
+  .description('the studio in a browser: HTTP + WebSocket on 127.0.0.1 with an access token (same as npm run serve)')
+  .allowUnknownOption()
+  .helpOption(false)
+  .argument('[args...]', 'passed to the studio server: --port <n>, --host <addr>, --workspace <dir>, --help')
+  .action((args: string[]) => {
+    // the studio lives outside the engine: run it as its own process rather than importing it
+    const server = fileURLToPath(new URL('../../main/host/serve.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', server, ...args], { stdio: 'inherit' });
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
+    child.on('exit', (code) => process.exit(code ?? 1));
   });
 
 program.parseAsync(process.argv).catch((e: Error) => {

@@ -1,6 +1,7 @@
 import { absDiff, downscale, heatmap, psnr, rgbaToRgb, ssim, type Pixels } from '../../app/metrics';
 import type { ImageMetrics } from '../../app/studio';
-import { encodePng, type RgbImage } from '../../engine/index';
+import { encodePng } from '../../engine/image/png';
+import type { RgbImage } from '../../engine/image/rgb';
 
 /** An engine image quantised to 8 bits exactly as its PNG stores it, so metrics match the files. */
 export function quantise(img: RgbImage): Pixels {

@@ -1,7 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ModelEntry } from '../../app/studio';
-import { defaultSchedulerName, inspectModel } from '../../engine/index';
+// the folder checks only: the main process must not load onnxruntime
+import { inspectModel } from '../../engine/model/folder';
+import { defaultSchedulerName } from '../../engine/schedulers/registry';
 import { writeJsonAtomic } from './atomic';
 
 export interface ModelPaths {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fastestAbove, paretoFrontier, spread } from '../../app/metrics';
 import { speedup, steadyRuns, variantDifference, type HistoryManifest, type RunRecord } from '../../app/studio';
-import { readPng } from '../../engine/index';
+import { readPng } from '../../engine/image/png';
 import type { HistoryStore } from './history';
 import { compareImages, quantise, ssimPng } from './images';
 import { esc, lines, scatter, stackedBars } from './report-svg';

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { parseEvent, type EventName, type PayloadOf } from '../../app/channels';
 import type { CompareRequest, EngineState, HistoryManifest, SweepRequest } from '../../app/studio';
-import { inspectModel } from '../../engine/index';
+import { inspectModel } from '../../engine/model/folder'; // no onnxruntime in this process
 import { EngineSupervisor, type SpawnEngine } from './engine-supervisor';
 import { HistoryStore } from './history';
 import { compareRuns, runCompare } from './jobs/compare';

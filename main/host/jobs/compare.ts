@@ -1,6 +1,7 @@
 import type { CompareRequest, HistoryManifest, Side } from '../../../app/studio';
 import type { Pixels } from '../../../app/metrics';
-import { infotext, type ResolvedParams } from '../../../engine/index';
+import { infotext } from '../../../engine/image/infotext';
+import type { ResolvedParams } from '../../../engine/pipeline/check-inputs';
 import { compareImages, diffPng, pixelsPng, quantise, thumbnail } from '../images';
 import { nowIso, runOne, type JobContext } from './context';
 
