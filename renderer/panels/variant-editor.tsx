@@ -91,7 +91,7 @@ export function VariantEditor({ side }: { side: Side }) {
           <option value="">choose a LoRA file…</option>
           {modelLoras.map((l) => <option key={l.path} value={l.path}>{l.name}</option>)}
         </select>
-        <span className="hint">use the lcm scheduler, 4–8 steps and guidance ≈ 1–2 with it</span>
+        <span className="hint">this side then samples with the LCM scheduler, 4 steps, guidance 1 (the engine sets them)</span>
       </fieldset>
       {problem && <p className="note error">{problem}</p>}
     </div>
