@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { VariantInput } from '../../app/variant';
 import { Engine } from '../engine';
-import { psnr, ssim } from '../image/metrics';
+import { ssim } from '../../app/metrics';
+import { psnr } from '../image/metrics';
 
 export interface BenchFlags {
   model: string;
@@ -103,7 +104,9 @@ export async function runBench(f: BenchFlags): Promise<string> {
     const step = median(st.steps), total = median(st.totals);
     if (name.startsWith('plain')) [plainStep, plainTotal] = [step, total];
     const same = img.width === plainImg.width && img.height === plainImg.height;
-    const p = same ? psnr(img.data, plainImg.data) : NaN, s = same ? ssim(img.data, plainImg.data, img.width, img.height) : NaN;
+    const px = (i: typeof img) => ({ width: i.width, height: i.height, channels: 3 as const, data: i.data, max: 1 });
+    // the studio's SSIM (luma, Gaussian window), so the table and the compare view agree
+    const p = same ? psnr(img.data, plainImg.data) : NaN, s = same ? ssim(px(img), px(plainImg)).mean : NaN;
     rows.push(`| ${name} | ${st.last.result.provider} | ${st.last.result.timings.stepMs.length} | ${step.toFixed(1)} | ${(plainStep / step).toFixed(2)}x | ${total.toFixed(0)} | ${(plainTotal / total).toFixed(2)}x | ${st.firstMs.toFixed(0)} | ${Number.isFinite(p) ? p.toFixed(1) : p === Infinity ? '∞' : '–'} | ${Number.isFinite(s) ? s.toFixed(4) : '–'} |`);
   }
   const cpu = cpus();
