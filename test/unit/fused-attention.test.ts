@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -16,6 +16,7 @@ import { fuseAttention, isAttentionScope, scopeOf } from '../../engine/onnx/atte
 import { FLOAT16, tensorFloats, toHalfBits } from '../../engine/onnx/fp16';
 import { identityModel, readModel, writeModel, type ModelProto } from '../../engine/onnx/model-proto';
 import { generate } from '../../engine/pipeline/stable-diffusion';
+import { externalizeGraph } from '../support/external-data';
 import { FIXTURE_MODEL } from '../parity/reference';
 import onnxProto from 'onnx-proto';
 
@@ -181,18 +182,8 @@ describe('attention fusion, by structure', () => {
   });
 
   it('a UNet with external-data weights: the fused graph finds them (hard link: ORT refuses symlinks out of its folder)', async () => {
-    const ext = tmp(), m = readModel(UNET), chunks: Buffer[] = [];
-    let offset = 0;
-    for (const t of m.graph!.initializer!) {
-      if (!t.rawData?.length) continue;
-      chunks.push(Buffer.from(t.rawData));
-      t.externalData = [{ key: 'location', value: 'model.onnx_data' }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(t.rawData.length) }];
-      t.dataLocation = 1;
-      offset += t.rawData.length;
-      t.rawData = new Uint8Array();
-    }
-    writeFileSync(join(ext, 'model.onnx_data'), Buffer.concat(chunks));
-    writeModel(join(ext, 'model.onnx'), m);
+    const ext = tmp();
+    externalizeGraph(UNET, ext);
     const { path, report } = fuseGraph(join(ext, 'model.onnx'), tmp(), 'unet');
     expect(report.fused.length).toBe(22);
     const [a, b] = [await unetOutput(UNET), await unetOutput(path)];

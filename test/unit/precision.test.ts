@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Float16Array } from '@petamoriken/float16';
@@ -13,9 +13,10 @@ import { Engine } from '../../engine/engine';
 import { psnr } from '../../engine/image/metrics';
 import { loadModel, PARTS } from '../../engine/model/model';
 import { BFLOAT16, computesInHalf, convertToHalf, elemTypes, FLOAT16, roundWeights, tensorFloats, toHalfBits } from '../../engine/onnx/fp16';
-import { readModel, writeModel, type ModelProto } from '../../engine/onnx/model-proto';
+import { readModel, type ModelProto } from '../../engine/onnx/model-proto';
 import type { onnx } from 'onnx-proto';
 import { generate } from '../../engine/pipeline/stable-diffusion';
+import { externalizeGraph } from '../support/external-data';
 import { FIXTURE_MODEL } from '../parity/reference';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'precision-'));
@@ -81,24 +82,13 @@ describe('fp16 conversion of an ONNX graph', () => {
 
   it('reads external-data weights and writes its half weights as external data', async () => {
     // the fixture UNet with every weight moved to model.onnx_data, as big exports store them
-    const ext = tmp(), m = readModel(UNET);
-    const chunks: Buffer[] = [];
-    let offset = 0;
-    for (const t of m.graph!.initializer!) {
-      if (!t.rawData?.length) continue;
-      chunks.push(Buffer.from(t.rawData));
-      t.externalData = [{ key: 'location', value: 'model.onnx_data' }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(t.rawData.length) }];
-      t.dataLocation = 1;
-      offset += t.rawData.length;
-      t.rawData = new Uint8Array();
-    }
-    writeFileSync(join(ext, 'model.onnx_data'), Buffer.concat(chunks));
-    writeModel(join(ext, 'model.onnx'), m);
+    const ext = tmp();
+    externalizeGraph(UNET, ext);
     const out = join(tmp(), 'model.onnx');
     convertToHalf(readModel(join(ext, 'model.onnx')), join(ext, 'model.onnx'), out);
     const converted = readModel(out).graph!.initializer!;
     expect(converted.every((t) => t.dataLocation === 1 && t.externalData!.some((e) => e.value === 'model.onnx.data'))).toBe(true);
-    expect(statSync(`${out}.data`).size).toBe(offset / 2);
+    expect(statSync(`${out}.data`).size).toBe(statSync(join(ext, 'model.onnx_data')).size / 2);
     const feeds = {
       sample: new ort.Tensor('float32', new Float32Array(2 * 4 * 8 * 8).fill(0.3), [2, 4, 8, 8]),
       timestep: new ort.Tensor('float32', Float32Array.of(500), [1]),
