@@ -16,6 +16,7 @@ interface Prepared {
   fellBack: boolean;
   prepareMs: number;
   prepareSteps: Record<string, number>;
+  notes: Record<string, string>;
   runs: number;
   hash: string;
 }
@@ -67,7 +68,7 @@ export class Engine {
     const full = loopCtx.fullSteps.size ? [...loopCtx.fullSteps].sort((a, b) => a - b) : Array.from({ length: steps }, (_, i) => i);
     const result: RunResult = {
       provider: p.provider, fellBack: p.fellBack, params: res.params as unknown as Record<string, unknown>, timings: res.timings,
-      prepareMs: firstRun ? p.prepareMs : 0, prepareSteps: firstRun ? p.prepareSteps : {}, firstRun, fullSteps: full, summary: describeVariant(variant),
+      prepareMs: firstRun ? p.prepareMs : 0, prepareSteps: firstRun ? p.prepareSteps : {}, firstRun, fullSteps: full, summary: describeVariant(variant, p.notes),
       model: { dir: p.model.dir, name: p.model.name, hash: p.hash },
     };
     return { result, images: res.images };
@@ -80,12 +81,12 @@ export class Engine {
     const cacheDir = join(this.cacheRoot, hash);
     mkdirSync(cacheDir, { recursive: true });
     const graphs = Object.fromEntries(PARTS.map((p) => [p, join(info.dir, p, 'model.onnx')]));
-    const ctx: PrepareContext = { variant, modelDir: info.dir, sessionOptions: {}, graphOptions: {}, cacheDir, graphs, provider: 'cpu', fellBack: false, timings: {} };
+    const ctx: PrepareContext = { variant, modelDir: info.dir, sessionOptions: {}, graphOptions: {}, cacheDir, graphs, provider: 'cpu', fellBack: false, timings: {}, notes: {} };
     for (const a of enabledFor(variant)) await a.prepare?.(ctx);
     const t1 = performance.now();
     const model = await loadModel(info.dir, ctx.sessionOptions, ctx.graphs, ctx.graphOptions);
     ctx.timings.sessionsMs = performance.now() - t1;
-    return { model, provider: ctx.provider, fellBack: ctx.fellBack, prepareMs: performance.now() - t0, prepareSteps: ctx.timings, runs: 0, hash };
+    return { model, provider: ctx.provider, fellBack: ctx.fellBack, prepareMs: performance.now() - t0, prepareSteps: ctx.timings, notes: ctx.notes, runs: 0, hash };
   }
 
   /** Keeps the most recent few variants warm; older sessions are released. */

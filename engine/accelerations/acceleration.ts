@@ -26,6 +26,8 @@ export interface PrepareContext {
   fellBack: boolean;
   /** Milliseconds of each preparation step (e.g. lora.loadMs, lora.applyMs), reported with the run. */
   timings: Record<string, number>;
+  /** What an acceleration actually did, by its id (replaces its describe() in the run's summary). */
+  notes: Record<string, string>;
 }
 
 export interface LoopContext extends LoopGraphs {

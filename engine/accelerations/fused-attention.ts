@@ -12,7 +12,6 @@ const MHA_PROVIDERS = new Set(['cpu', 'cuda', 'webgpu', 'dml']);
 /** The text encoder's attention is causally masked, which the fusion leaves alone; the VAE's is not. */
 const PARTS = ['unet', 'vae_decoder', 'vae_encoder'];
 
-const outcomes = new Map<string, string>();
 
 /** Fuses one graph (or reuses the cached result); returns the report and the graph to open. */
 export function fuseGraph(src: string, cacheDir: string, part: string): { path: string; report: FusionReport } {
@@ -40,7 +39,7 @@ export function fuseGraph(src: string, cacheDir: string, part: string): { path: 
 export const fusedAttention: Acceleration = {
   id: 'fused-attention',
   enabled: (v) => v.fusedAttention,
-  describe: (v) => outcomes.get(`${v.provider}`) ?? 'fused attention (MultiHeadAttention)',
+  describe: () => 'fused attention (MultiHeadAttention)',
   validate: (v: Variant) =>
     v.fusedAttention && !MHA_PROVIDERS.has(v.provider) && !v.allowFallback
       ? `fusedAttention needs onnxruntime's MultiHeadAttention kernel, which the ${v.provider} provider lacks (providers with it: ${[...MHA_PROVIDERS].join(', ')})`
@@ -63,6 +62,6 @@ export const fusedAttention: Acceleration = {
       counts.push(`${part} ${report.fused.length}/${report.fused.length + report.skipped.length}${split}`);
     }
     ctx.timings['fused-attention.fuseMs'] = performance.now() - t0;
-    outcomes.set(ctx.variant.provider, `fused attention (MultiHeadAttention): ${counts.join(', ')} blocks`);
+    ctx.notes['fused-attention'] = `fused attention (MultiHeadAttention): ${counts.join(', ')} blocks`;
   },
 };

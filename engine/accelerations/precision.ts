@@ -16,9 +16,6 @@ const VERSION = 'half-2';
 const NO_HALF_KERNELS = new Set(['cpu']);
 const BF16_REASON = 'precision bf16 needs a provider with bf16 kernels for every UNet op (Conv, InstanceNormalization, ...): onnxruntime\'s CPU provider has none (a bf16 Conv does not even load at opset 17) and no other provider with them is verified here; use fp16';
 
-/** What the last prepare of each precision/provider choice actually ran, for describe(). */
-const outcomes = new Map<string, string>();
-const outcomeKey = (v: Variant) => `${v.precision}\0${v.provider}\0${v.allowFallback}`;
 
 type Plan = 'as-is' | 'half' | 'half-weights' | 'upcast';
 
@@ -72,7 +69,7 @@ export const precision: Acceleration = {
   id: 'precision',
   enabled: () => true,
   // always enabled (an fp16 folder is upcast for fp32), but silent when fp32 changed nothing
-  describe: (v) => outcomes.get(outcomeKey(v)) ?? (v.precision === 'fp32' ? '' : NO_HALF_KERNELS.has(v.provider) ? 'fp16 weights, fp32 compute (cpu has no fp16 kernels)' : v.precision),
+  describe: (v) => (v.precision === 'fp32' ? '' : NO_HALF_KERNELS.has(v.provider) ? 'fp16 weights, fp32 compute (cpu has no fp16 kernels)' : v.precision),
   validate: (v) => (v.precision === 'bf16' ? BF16_REASON : undefined),
   async prepare(ctx) {
     const v = ctx.variant;
@@ -94,6 +91,6 @@ export const precision: Acceleration = {
       done.force_upcast.length && `fp32 ${parts('force_upcast')} (config force_upcast)`,
       done['as-is'].length && v.precision === 'fp16' && `fp16 as stored: ${parts('as-is')}`,
     ].filter(Boolean);
-    outcomes.set(outcomeKey(v), summary.join('; '));
+    ctx.notes.precision = summary.join('; ');
   },
 };

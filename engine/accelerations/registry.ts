@@ -32,6 +32,7 @@ export function validateVariant(v: Variant): void {
 }
 
 /** The one-line summary the studio shows for a variant (an acceleration that changed nothing says ''). */
-export function describeVariant(v: Variant): string {
-  return enabledFor(v).map((a) => a.describe(v)).filter(Boolean).join(', ');
+/** The one-line summary of a variant; after a run, `notes` says what each acceleration actually did. */
+export function describeVariant(v: Variant, notes: Record<string, string> = {}): string {
+  return enabledFor(v).map((a) => notes[a.id] ?? a.describe(v)).filter(Boolean).join(', ');
 }

@@ -168,7 +168,7 @@ describe('attention fusion, by structure', () => {
 
   it('a UNet with no fusable attention is an error naming the file and the reason, not a silent no-op', async () => {
     const variant = Variant.parse({ fusedAttention: true });
-    const ctx = (unet: string): PrepareContext => ({ variant, modelDir: FIXTURE_MODEL, sessionOptions: {}, cacheDir: tmp(), graphs: { unet }, provider: 'cpu', fellBack: false, timings: {} });
+    const ctx = (unet: string): PrepareContext => ({ variant, modelDir: FIXTURE_MODEL, sessionOptions: {}, cacheDir: tmp(), graphs: { unet }, provider: 'cpu', fellBack: false, timings: {}, notes: {} });
     const plain = join(tmp(), 'model.onnx');
     writeModel(plain, onnxProto.onnx.ModelProto.decode(identityModel()));
     await expect(fusedAttention.prepare!(ctx(plain))).rejects.toThrow(`fusedAttention: no attention block of ${plain} matches the exported scaled-dot-product pattern (no Softmax in an attention scope)`);
@@ -226,7 +226,7 @@ describe('fused attention in the engine', () => {
   it('for a provider with fp16 kernels the chain gives true fp16 partitions that still load and run', async () => {
     const variant = Variant.parse({ deepcache: { interval: 3, branch: 0 }, fusedAttention: true, precision: 'fp16' });
     const graphs = Object.fromEntries(PARTS.map((p) => [p, join(FIXTURE_MODEL, p, 'model.onnx')]));
-    const ctx: PrepareContext = { variant, modelDir: FIXTURE_MODEL, sessionOptions: {}, cacheDir: tmp(), graphs, provider: 'cuda', fellBack: false, timings: {} };
+    const ctx: PrepareContext = { variant, modelDir: FIXTURE_MODEL, sessionOptions: {}, cacheDir: tmp(), graphs, provider: 'cuda', fellBack: false, timings: {}, notes: {} };
     for (const a of [fusedAttention, deepcache, precision]) await a.prepare!(ctx);
     for (const part of ['unet', 'unet_shallow']) {
       const g = readModel(ctx.graphs[part]!).graph!;

@@ -30,7 +30,7 @@ const run = (variant: VariantInput) => engine.run({ model: FIXTURE_MODEL, params
 async function prepareFor(v: VariantInput, provider: string, cacheDir = tmp(), modelDir = FIXTURE_MODEL): Promise<PrepareContext> {
   const variant = Variant.parse(v);
   const graphs = Object.fromEntries(PARTS.map((p) => [p, join(modelDir, p, 'model.onnx')]));
-  const ctx: PrepareContext = { variant, modelDir, sessionOptions: {}, cacheDir, graphs, provider, fellBack: false, timings: {} };
+  const ctx: PrepareContext = { variant, modelDir, sessionOptions: {}, cacheDir, graphs, provider, fellBack: false, timings: {}, notes: {} };
   if (variant.deepcache) await deepcache.prepare!(ctx);
   await precision.prepare!(ctx);
   return ctx;
