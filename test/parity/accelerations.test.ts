@@ -6,16 +6,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { SchedulerName } from '../../app/contract';
 import { Engine } from '../../engine/engine';
 import { psnr } from '../../engine/image/metrics';
-import { f32, FIXTURE_MODEL, imageFromU16 } from './reference';
+import { f32, FIXTURE_MODEL, imageFromU16, readFixture } from './reference';
 
 /** diffusers + the kit's deepcache_helper.py (and torch LoRA merges) on the fixture's weights: test/parity/reference/make_accel_refs.py. */
-const ref = JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/tiny-sd-accel-reference.json', import.meta.url)), 'utf8')) as {
+const ref = readFixture<{
   diffusers: string;
   init_image: string;
   plains: Record<string, string>;
   deepcache: { scheduler: string; strength: number | null; steps: number; interval: number; branch: number; image: string; plain: string; psnrVsPlain: number }[];
   lora: { stack: { file: string; weight: number }[]; steps: number; scheduler: string; image: string; psnrVsPlain: number }[];
-};
+}>('tiny-sd-accel-reference.json.gz');
 const LORAS = fileURLToPath(new URL('../fixtures/loras', import.meta.url));
 const engine = new Engine(mkdtempSync(join(tmpdir(), 'accel-parity-')));
 afterAll(() => engine.release());

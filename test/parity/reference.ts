@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 /** diffusers' recorded outputs on the tiny fixture model (made by test/parity/reference/make_tiny_sd.py). */
@@ -34,7 +35,12 @@ export interface Reference {
   init_image: string;
 }
 
-export const reference: Reference = JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/tiny-sd-reference.json', import.meta.url)), 'utf8'));
+/** Reads a gzipped JSON fixture (the reference scripts' output, `gzip -9`ed to keep the repo small). */
+export function readFixture<T>(name: string): T {
+  return JSON.parse(gunzipSync(readFileSync(fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url)))).toString('utf8')) as T;
+}
+
+export const reference = readFixture<Reference>('tiny-sd-reference.json.gz');
 
 export function f32(b64: string): Float32Array {
   const buf = Buffer.from(b64, 'base64');

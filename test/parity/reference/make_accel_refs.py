@@ -2,6 +2,7 @@
 deepcache_helper.py on diffusers) and LoRA merges, on the same weights and noise as the engine.
     python3 test/parity/reference/make_accel_refs.py <out-dir> [<fixture model dir>]
 Writes <out-dir>/accel-reference.json and the LoRA files it used (kohya and diffusers/PEFT keys).
+(The parity tests read the JSON gzipped: gzip -9 it into test/fixtures/.)
 """
 import base64, json, os, sys
 import numpy as np

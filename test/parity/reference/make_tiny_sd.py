@@ -4,6 +4,7 @@ Runs where torch + diffusers are (the GPU machine's kit: `source .devkit/setup.s
     python3 test/parity/reference/make_tiny_sd.py <out-dir>
 Writes <out-dir>/tiny-sd/ (diffusers ONNX layout) and <out-dir>/reference.json.
 Everything is seeded; the engine's parity tests replay reference.json against the ONNX folder.
+(The parity tests read the JSON gzipped: gzip -9 it into test/fixtures/.)
 """
 import base64, json, os, re, sys, collections
 import numpy as np
