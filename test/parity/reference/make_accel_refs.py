@@ -1,7 +1,7 @@
 """Reference outputs for the accelerations on the tiny fixture model: DeepCache (the kit's
 deepcache_helper.py on diffusers) and LoRA merges, on the same weights and noise as the engine.
     python3 test/parity/reference/make_accel_refs.py <out-dir> [<fixture model dir>]
-Writes <out-dir>/accel-reference.json and the LoRA files it used (kohya and diffusers/PEFT keys).
+Writes <out-dir>/accel-reference.json (gzip it to test/fixtures/tiny-sd-accel-reference.json.gz) and the LoRA files it used (kohya and diffusers/PEFT keys).
 (The parity tests read the JSON gzipped: gzip -9 it into test/fixtures/.)
 """
 import base64, json, os, sys
@@ -83,8 +83,10 @@ for scheduler, sched_cls, strength, steps, cases in (
         helper.disable()
         psnr = float(10 * np.log10(1 / max(np.mean((img - plain) ** 2), 1e-20)))
         print(f"deepcache {scheduler} strength={strength} N={interval} b={branch}: psnr vs plain {psnr:.2f}")
+        key = f"{scheduler}-{strength}"  # the plain image once per case family
+        ref.setdefault("plains", {})[key] = u16(plain)
         ref["deepcache"].append({"scheduler": scheduler, "strength": strength, "steps": steps, "interval": interval,
-                                 "branch": branch, "image": u16(img), "plainImage": u16(plain), "psnrVsPlain": psnr})
+                                 "branch": branch, "image": u16(img), "plain": key, "psnrVsPlain": psnr})
 
 # ---------------------------------------------------------------- LoRA
 g = torch.Generator().manual_seed(11)
