@@ -13,11 +13,11 @@ import { Engine } from '../../engine/engine';
 import { psnr } from '../../engine/image/metrics';
 import { loadModel, PARTS } from '../../engine/model/model';
 import { fuseAttention, isAttentionScope, scopeOf } from '../../engine/onnx/attention-fusion';
-import { FLOAT16, tensorFloats, toHalfBits } from '../../engine/onnx/fp16';
 import { identityModel, readModel, writeModel, type ModelProto } from '../../engine/onnx/model-proto';
 import { generate } from '../../engine/pipeline/stable-diffusion';
 import { externalizeGraph } from '../support/external-data';
 import { FIXTURE_MODEL } from '../parity/reference';
+import { castStoredWeights } from '../support/cast-stored-weights';
 import onnxProto from 'onnx-proto';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'fused-'));
@@ -28,19 +28,6 @@ afterAll(() => engine.release());
 const params = { prompt: 'a photo of an astronaut', negativePrompt: 'blurry', seed: 4, steps: 6, width: 96, height: 64 };
 const run = (variant: VariantInput) => engine.run({ model: FIXTURE_MODEL, params, variant });
 const ops = (m: ModelProto, op: string) => m.graph!.node!.filter((n) => n.opType === op);
-
-/** The fixture UNet with its matrices stored as fp16 behind Cast(to fp32), as size-saving exports do. */
-function castStoredWeights(): ModelProto {
-  const m = readModel(UNET), g = m.graph!;
-  const casts: onnx.INodeProto[] = [];
-  g.initializer = g.initializer!.map((t) => {
-    if ((t.dims ?? []).length < 2) return t;
-    casts.push({ name: `${t.name}_cast`, opType: 'Cast', input: [`${t.name}_fp16`], output: [t.name!], attribute: [{ name: 'to', type: 2, i: 1 }] });
-    return { name: `${t.name}_fp16`, dims: t.dims, dataType: FLOAT16, rawData: new Uint8Array(toHalfBits(tensorFloats(t, UNET), FLOAT16).buffer) };
-  });
-  g.node = [...casts, ...g.node!];
-  return m;
-}
 
 async function unetOutput(path: string): Promise<Float32Array> {
   const s = await ort.InferenceSession.create(path);
@@ -105,7 +92,7 @@ describe('attention fusion on the fixture UNet', () => {
   });
 
   it('finds the head size through weights stored in fp16 behind a Cast', () => {
-    const { report: r } = fuseAttention(castStoredWeights());
+    const { report: r } = fuseAttention(castStoredWeights(UNET));
     expect(r.fused.map((b) => [b.heads, b.scale])).toEqual(report.fused.map((b) => [b.heads, b.scale]));
   });
 

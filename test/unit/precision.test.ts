@@ -18,6 +18,7 @@ import type { onnx } from 'onnx-proto';
 import { generate } from '../../engine/pipeline/stable-diffusion';
 import { externalizeGraph } from '../support/external-data';
 import { FIXTURE_MODEL } from '../parity/reference';
+import { castStoredWeights } from '../support/cast-stored-weights';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'precision-'));
 const UNET = join(FIXTURE_MODEL, 'unet', 'model.onnx');
@@ -115,19 +116,6 @@ describe('fp16 conversion of an ONNX graph', () => {
   });
 });
 
-/** The fixture UNet with its weights stored as fp16 and read through Cast(to fp32), as size-saving exports do. */
-function castStoredWeights(): ModelProto {
-  const m = readModel(UNET), g = m.graph!;
-  const casts: onnx.INodeProto[] = [];
-  g.initializer = g.initializer!.map((t) => {
-    if ((t.dims ?? []).length < 2) return t;
-    casts.push({ name: `${t.name}_cast`, opType: 'Cast', input: [`${t.name}_fp16`], output: [t.name!], attribute: [{ name: 'to', type: 2, i: 1 }] });
-    return { name: `${t.name}_fp16`, dims: t.dims, dataType: FLOAT16, rawData: new Uint8Array(toHalfBits(tensorFloats(t, UNET), FLOAT16).buffer) };
-  });
-  g.node = [...casts, ...g.node!];
-  return m;
-}
-
 describe('fp32 compute with fp16-rounded weights', () => {
   it('rounds every fp32 weight to its fp16 value and changes nothing else', () => {
     const out = join(tmp(), 'model.onnx');
@@ -146,7 +134,7 @@ describe('fp32 compute with fp16-rounded weights', () => {
     convertToHalf(readModel(UNET), UNET, half);
     expect(computesInHalf(readModel(UNET))).toBe(false);
     expect(computesInHalf(readModel(half))).toBe(true);
-    expect(computesInHalf(castStoredWeights())).toBe(false);
+    expect(computesInHalf(castStoredWeights(UNET))).toBe(false);
   });
 });
 
