@@ -1,4 +1,5 @@
 import { useRef } from 'react';
+import { followPointer } from './follow-pointer';
 import { useStudio, useStudioStore } from '../../store';
 import type { CompareView } from './types';
 import { Layer, Viewport } from './viewport';
@@ -15,13 +16,7 @@ function Swipe({ a, b, labelA, labelB }: { a: string; b: string; labelA: string;
       store.getState().setUi({ swipe: Math.min(1, Math.max(0, (x - r.left) / r.width)) });
     };
     at(e.clientX);
-    const move = (ev: PointerEvent): void => at(ev.clientX);
-    const up = (): void => {
-      window.removeEventListener('pointermove', move);
-      window.removeEventListener('pointerup', up);
-    };
-    window.addEventListener('pointermove', move);
-    window.addEventListener('pointerup', up);
+    followPointer((ev) => at(ev.clientX));
   };
   return (
     <div className="panes one" ref={frame}>

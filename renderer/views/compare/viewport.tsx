@@ -1,4 +1,5 @@
 import { useEffect, useRef, type ReactNode } from 'react';
+import { followPointer } from './follow-pointer';
 import { useStudio, useStudioStore } from '../../store';
 
 /**
@@ -29,13 +30,7 @@ export function Viewport({ children, overlay, label }: { children: ReactNode; ov
     if (e.button !== 0 || (e.target as HTMLElement).closest('[data-no-pan]')) return;
     const start = { x: e.clientX, y: e.clientY, pan: store.getState().pan };
     e.currentTarget.setPointerCapture(e.pointerId);
-    const move = (ev: PointerEvent): void => store.getState().setPan({ x: start.pan.x + ev.clientX - start.x, y: start.pan.y + ev.clientY - start.y });
-    const up = (): void => {
-      window.removeEventListener('pointermove', move);
-      window.removeEventListener('pointerup', up);
-    };
-    window.addEventListener('pointermove', move);
-    window.addEventListener('pointerup', up);
+    followPointer((ev) => store.getState().setPan({ x: start.pan.x + ev.clientX - start.x, y: start.pan.y + ev.clientY - start.y }));
   };
 
   return (
