@@ -52,9 +52,11 @@ def seed_all(s):
 # ------------------------------------------------------------------ state
 class State:
     """Full checkpoints live in /tmp (kept while the machine is warm); a compact copy (fp16 EMA
-    weights, latents, tokens) returns via $OUT and is carried back in .train-carry/state."""
+    weights, tokens, LoRAs, meta) returns via $OUT and is carried back in .train-carry/state.
+    Inputs that never change once made (latents, VAE, classifier) are carried from `extras`
+    folders, each only in the calls that need it (a call carries at most 64 MiB)."""
 
-    def __init__(s, d, carried):
+    def __init__(s, d, carried, extras=()):
         s.d = d
         os.makedirs(d, exist_ok=True)
         mine, theirs = s._meta(d), s._meta(carried) if carried else None
@@ -69,7 +71,12 @@ class State:
             for f in os.listdir(d):  # full checkpoints older than the carried state are stale
                 if f.endswith(".full.pt"):
                     os.remove(os.path.join(d, f))
+        for x in extras:
+            for f in os.listdir(x) if os.path.isdir(x) else []:
+                if not os.path.exists(os.path.join(d, f)):
+                    shutil.copy(os.path.join(x, f), os.path.join(d, f))
         s.meta = s._meta(d) or {"gen": 0, "done": []}
+        s.made = set()  # files carried apart that this call made, so they go back once
 
     @staticmethod
     def _meta(d):
@@ -103,6 +110,14 @@ def load_sd(path):
 
 
 # ------------------------------------------------------------------ data
+def load_latents(st):
+    """[N, 4, 16, 16] fp16 in dataset order; the pixel-art rows (last) only where they were carried."""
+    parts = [st.p(f) for f in ("latents_main.npy", "latents_pixel.npy") if os.path.exists(st.p(f))]
+    if not parts or not parts[0].endswith("main.npy"):
+        return None
+    return torch.from_numpy(np.concatenate([np.load(p) for p in parts]))
+
+
 def pixelate(x):
     """'pixel art' look for LoRA 2: 32x32 cells (4 px), 5 levels a channel."""
     n = x.shape[0]
@@ -340,6 +355,7 @@ def stage_vae(st, imgs_gpu, budget, args):
     log(f"vae done: {step} steps, l1 {l1.item():.4f}")
     vae.eval()
     save_sd(vae, st.p("vae.safetensors"), torch.float32)
+    st.made.add("vae.safetensors")
     st.save("vae", vae_steps=step, vae_seconds=round(now() - t_start, 1))
     return vae
 
@@ -355,7 +371,10 @@ def stage_latents(st, vae, imgs_gpu, meta):
     lat = torch.cat(means)
     train = torch.from_numpy(~meta["held"] & (meta["style"] < 3)).cuda()
     sf = float(1.0 / lat[train].float().std())
-    np.save(st.p("latents.npy"), lat.cpu().numpy())
+    n_main = int((meta["style"] < 4).sum())  # pixel-art rows are appended last (load_dataset)
+    np.save(st.p("latents_main.npy"), lat[:n_main].cpu().numpy())
+    np.save(st.p("latents_pixel.npy"), lat[n_main:].cpu().numpy())
+    st.made.update(("latents_main.npy", "latents_pixel.npy"))
     rec = torch.cat(recs)
     mse = float(((rec.float() - imgs_gpu.float()) / 255).pow(2).mean())
     psnr = 10 * math.log10(1 / mse)
@@ -393,6 +412,7 @@ def stage_classifier(st, imgs_gpu, recs_gpu, meta, n_concepts, budget):
     acc = classify(clf, recs_gpu.float() / 255, yc, ys)
     log(f"classifier done {step} steps; on VAE reconstructions: {acc}")
     save_sd(clf, st.p("classifier.safetensors"))
+    st.made.add("classifier.safetensors")
     st.save("classifier", classifier_steps=step, classifier_on_vae_recon=acc)
     return clf
 
@@ -487,73 +507,128 @@ def alphas_cumprod():
     return torch.cumprod(1 - b, 0).float()
 
 
-def stage_unet(st, tok, lat, ids, empty, meta, budget, total_planned, B=768):
-    """Text encoder + UNet from scratch, epsilon prediction, min-SNR-5 weights, EMA."""
-    seed_all(3 + st.meta.get("unet_gen", 0))
+def noisy_batch(lat_g, ids_g, empty_g, pool, ac, sf, B, drop=0.1):
+    """A training batch drawn on the GPU with the default generator (so it can live in a CUDA graph):
+    latents of random images of `pool`, one of their captions (`drop` of them empty, for CFG),
+    timesteps, noise, and the noised latents."""
+    idx = pool[torch.randint(0, len(pool), (B,), device="cuda")]
+    z = lat_g[idx].float() * sf
+    k = torch.randint(0, ids_g.shape[1], (B,), device="cuda")
+    tokens = expand_ids(ids_g[idx, k], empty_g)
+    tokens = torch.where((torch.rand(B, device="cuda") < drop)[:, None], empty_g[None], tokens)
+    noise = torch.randn_like(z)
+    t = torch.randint(0, 1000, (B,), device="cuda")
+    a = ac[t][:, None, None, None]
+    return a.sqrt() * z + (1 - a).sqrt() * noise, t, tokens, noise, z
+
+
+def min_snr_loss(pred, noise, ac, t, gamma=5.0):
+    snr = ac[t] / (1 - ac[t])
+    return ((snr.clamp(max=gamma) / snr) * (pred - noise).pow(2).mean((1, 2, 3))).mean()
+
+
+def graph_adamw(params, lr, **kw):
+    """AdamW whose lr is a device tensor, so a captured step reads the value set before each replay."""
+    return torch.optim.AdamW(params, lr=torch.tensor(lr, device="cuda"), capturable=True, foreach=True, **kw)
+
+
+def train_loop(name, step_fn, opt, budget, prepare, step0=0, every=2000, checkpoint=None):
+    """Runs step_fn (batch, forward, backward, opt.step; returns the loss tensor) for `budget` seconds.
+    These models are tiny, so an eager step is launch-bound (measured ~150 ms on an H100 at batch 256
+    and at 768 alike): the step is captured once as a CUDA graph and replayed (eager if capture fails).
+    prepare(i, frac) fills the lr/EMA tensors before step i (frac = share of the budget used)."""
+    t0, i, graph, loss, last_ck = now(), 0, None, None, now()
+    frac = lambda: min(1.0, (now() - t0) / budget)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up (cudnn autotuning, optimiser state) as real steps
+        for _ in range(3):
+            prepare(i, frac()); opt.zero_grad(set_to_none=True); loss = step_fn(); i += 1
+    torch.cuda.current_stream().wait_stream(side)
+    try:
+        opt.zero_grad(set_to_none=True)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            static_loss = step_fn()
+        graph, loss = g, static_loss
+        log(f"{name}: step captured as a CUDA graph")
+    except Exception as e:  # noqa: BLE001 - any capture failure falls back to eager steps
+        torch.cuda.synchronize()
+        log(f"{name}: CUDA graph capture failed ({e!r}); eager steps")
+    while now() - t0 < budget:
+        prepare(i, frac())
+        if graph is not None:
+            graph.replay()
+        else:
+            opt.zero_grad(set_to_none=True); loss = step_fn()
+        i += 1
+        if i % 50 == 0:
+            torch.cuda.synchronize()  # keeps the CPU from queueing replays past the budget
+        if i % every == 0:
+            log(f"{name} step {step0 + i} loss {loss.item():.4f} lr {opt.param_groups[0]['lr'].item():.2e} "
+                f"({(now() - t0) / i * 1000:.1f} ms/step)")
+        if checkpoint and now() - last_ck > 240:
+            checkpoint(step0 + i, now() - t0); last_ck = now()
+    torch.cuda.synchronize()
+    return i, float(loss), now() - t0
+
+
+def stage_unet(st, tok, lat, ids, empty, meta, budget, B, peak_lr, decay):
+    """Text encoder + UNet from scratch, jointly: epsilon, min-SNR-5 weights, 10% empty captions, EMA.
+    Learning rate: warm-up, then constant; the last call passes decay to anneal it linearly to 5%
+    over its budget (so the number of calls need not be known in advance)."""
+    step, tt = st.meta.get("unet_steps", 0), st.meta.get("unet_seconds", 0.0)
+    seed_all(3 + step)
     arch = st.meta["unet_arch"]
     te, unet = make_te(tok).cuda(), make_unet(arch).cuda()
-    full = st.p("unet.full.pt")
-    opt = torch.optim.AdamW(list(unet.parameters()) + list(te.parameters()), lr=3e-4, weight_decay=0.01, betas=(0.9, 0.99))
-    step, tt = st.meta.get("unet_steps", 0), st.meta.get("unet_seconds", 0.0)
+    params = list(unet.parameters()) + list(te.parameters())
+    opt = graph_adamw(params, peak_lr, weight_decay=0.01, betas=(0.9, 0.99))
+    full, ema, warm = st.p("unet.full.pt"), None, 500
     if os.path.exists(full):
         ck = torch.load(full, map_location="cuda", weights_only=False)
         unet.load_state_dict(ck["unet"]); te.load_state_dict(ck["te"]); opt.load_state_dict(ck["opt"])
-        ema = ck["ema"]
+        ema, warm = ck["ema"], 20
         log(f"resumed full checkpoint at step {step}")
     elif os.path.exists(st.p("unet_ema.safetensors")):
         unet.load_state_dict(load_sd(st.p("unet_ema.safetensors"))); te.load_state_dict(load_sd(st.p("te_ema.safetensors")))
-        ema = None
+        warm = 200
         log(f"resumed from compact EMA at step {step} (fresh optimiser)")
-    else:
-        ema = None
-    params = list(unet.parameters()) + list(te.parameters())
     if ema is None:
         ema = [p.detach().clone() for p in params]
-    log(f"UNet {arch} params {nparams(unet)/1e6:.2f}M, TE {nparams(te)/1e6:.2f}M, budget {budget:.0f}s")
+    log(f"UNet {arch} params {nparams(unet)/1e6:.2f}M, TE {nparams(te)/1e6:.2f}M, batch {B}, lr {peak_lr:g}"
+        f"{' decaying' if decay else ''}, budget {budget:.0f}s")
     ac = alphas_cumprod().cuda()
     pool = torch.from_numpy(np.nonzero(~meta["held"] & (meta["style"] < 3))[0]).cuda()
     sf = st.meta["scaling_factor"]
     lat_g, ids_g, empty_g = lat.cuda(), torch.from_numpy(ids).cuda(), torch.from_numpy(empty).long().cuda()
-    g = torch.Generator("cuda").manual_seed(3 + step)
-    t_start, last_save = now(), now()
+    pd, ema_w = [p.detach() for p in params], torch.zeros((), device="cuda")
     unet.train(); te.train()
-    resume_step = step
-    while now() - t_start < budget:
-        idx = pool[torch.randint(0, len(pool), (B,), device="cuda", generator=g)]
-        z = lat_g[idx].float() * sf
-        k = torch.randint(0, ids_g.shape[1], (B,), device="cuda", generator=g)
-        tokens = expand_ids(ids_g[idx, k], empty_g)
-        drop = torch.rand(B, device="cuda", generator=g) < 0.1
-        tokens = torch.where(drop[:, None], empty_g[None], tokens)
-        noise = torch.randn(z.shape, device="cuda", generator=g)
-        t = torch.randint(0, 1000, (B,), device="cuda", generator=g)
-        a = ac[t][:, None, None, None]
-        zt = a.sqrt() * z + (1 - a).sqrt() * noise
-        el = tt + now() - t_start
-        lr = 3e-4 * min(1, (step - resume_step + 1) / 50 if resume_step else (step + 1) / 300) * \
-            (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1, el / total_planned))))
-        for gr in opt.param_groups:
-            gr["lr"] = lr
-        with torch.autocast("cuda", torch.bfloat16):
-            ehs = te(tokens)[0]
-            pred = unet(zt, t, ehs).sample.float()
-        snr = ac[t] / (1 - ac[t])
-        w = snr.clamp(max=5.0) / snr
-        loss = (w * (pred - noise).pow(2).mean((1, 2, 3))).mean()
-        opt.zero_grad(set_to_none=True)
+
+    def step_fn():
+        zt, t, tokens, noise, _ = noisy_batch(lat_g, ids_g, empty_g, pool, ac, sf, B)
+        with torch.autocast("cuda", torch.bfloat16, cache_enabled=False):
+            pred = unet(zt, t, te(tokens)[0]).sample.float()
+        loss = min_snr_loss(pred, noise, ac, t)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
         opt.step()
-        d = min(0.999, (1 + step) / (10 + step))
-        with torch.no_grad():
-            torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - d)
-        if step % 500 == 0:
-            log(f"unet step {step} loss {loss.item():.4f} lr {lr:.2e} ({(now()-t_start)/(step-resume_step+1)*1000:.0f} ms/step)")
-        step += 1
-        if now() - last_save > 240:
-            _save_unet(st, unet, te, opt, ema, params, step, tt + now() - t_start); last_save = now()
-    _save_unet(st, unet, te, opt, ema, params, step, tt + now() - t_start)
-    log(f"unet done: {step} steps total, {st.meta['unet_seconds']:.0f}s total, last loss {loss.item():.4f}")
+        with torch.no_grad():  # ema += (1 - decay) * (p - ema)
+            d = torch._foreach_sub(pd, ema)
+            torch._foreach_mul_(d, ema_w)
+            torch._foreach_add_(ema, d)
+        return loss
+
+    def prepare(i, frac):
+        s = step + i
+        opt.param_groups[0]["lr"].fill_(peak_lr * min(1, (i + 1) / warm) * ((1 - 0.95 * frac) if decay else 1))
+        ema_w.fill_(1 - min(0.9995, (1 + s) / (10 + s)))
+
+    n, loss, secs = train_loop("unet", step_fn, opt, budget, prepare, step,
+                               checkpoint=lambda s, e: _save_unet(st, unet, te, opt, ema, params, s, tt + e))
+    _save_unet(st, unet, te, opt, ema, params, step + n, tt + secs)
+    st.save(None, unet_calls=st.meta.get("unet_calls", []) + [
+        {"steps": n, "seconds": round(secs, 1), "batch": B, "lr": peak_lr, "decay": decay, "last_loss": round(loss, 4)}])
+    log(f"unet done: {n} steps this call ({secs / n * 1000:.1f} ms/step), {step + n} in all, last loss {loss:.4f}")
 
 
 def _save_unet(st, unet, te, opt, ema, params, step, secs):
@@ -574,65 +649,53 @@ def load_base(st, tok):
     return fp16_round(te.cuda().eval()), fp16_round(unet.cuda().eval())
 
 
-def stage_style_lora(st, name, unet, te, lat, ids, empty, meta, style_idx, rank, budget):
-    seed_all(10 + style_idx)
+def lora_copy(unet, targets, rank):
     u = copy.deepcopy(unet).train()
     for p in u.parameters():
         p.requires_grad_(False)
-    layers = inject_lora(u, STYLE_LORA_TARGETS, rank)
-    lp = [p for l in layers.values() for p in (l.lora_A.weight, l.lora_B.weight)]
-    opt = torch.optim.AdamW(lp, lr=1e-3, weight_decay=0.0)
+    layers = inject_lora(u, targets, rank)
+    return u, layers, [p for l in layers.values() for p in (l.lora_A.weight, l.lora_B.weight)]
+
+
+def stage_style_lora(st, name, unet, te, lat, ids, empty, meta, style_idx, rank, budget, B=512):
+    seed_all(10 + style_idx)
+    u, layers, lp = lora_copy(unet, STYLE_LORA_TARGETS, rank)
+    opt = graph_adamw(lp, 1e-3, weight_decay=0.0)
     ac = alphas_cumprod().cuda()
     pool = torch.from_numpy(np.nonzero(~meta["held"] & (meta["style"] == style_idx))[0]).cuda()
     sf = st.meta["scaling_factor"]
     lat_g, ids_g, empty_g = lat.cuda(), torch.from_numpy(ids).cuda(), torch.from_numpy(empty).long().cuda()
-    g = torch.Generator("cuda").manual_seed(10 + style_idx)
-    B, step, t_start = 256, 0, now()
-    while now() - t_start < budget:
-        idx = pool[torch.randint(0, len(pool), (B,), device="cuda", generator=g)]
-        z = lat_g[idx].float() * sf
-        k = torch.randint(0, ids_g.shape[1], (B,), device="cuda", generator=g)
-        tokens = expand_ids(ids_g[idx, k], empty_g)
-        drop = torch.rand(B, device="cuda", generator=g) < 0.1
-        tokens = torch.where(drop[:, None], empty_g[None], tokens)
-        noise = torch.randn(z.shape, device="cuda", generator=g)
-        t = torch.randint(0, 1000, (B,), device="cuda", generator=g)
-        a = ac[t][:, None, None, None]
-        zt = a.sqrt() * z + (1 - a).sqrt() * noise
-        for gr in opt.param_groups:
-            gr["lr"] = 1e-3 * min(1, (step + 1) / 100) * (0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * min(1, (now() - t_start) / budget))))
-        with torch.no_grad(), torch.autocast("cuda", torch.bfloat16):
+
+    def step_fn():
+        zt, t, tokens, noise, _ = noisy_batch(lat_g, ids_g, empty_g, pool, ac, sf, B)
+        with torch.no_grad(), torch.autocast("cuda", torch.bfloat16, cache_enabled=False):
             ehs = te(tokens)[0]
-        with torch.autocast("cuda", torch.bfloat16):
+        with torch.autocast("cuda", torch.bfloat16, cache_enabled=False):
             pred = u(zt, t, ehs).sample.float()
-        snr = ac[t] / (1 - ac[t])
-        loss = ((snr.clamp(max=5.0) / snr) * (pred - noise).pow(2).mean((1, 2, 3))).mean()
-        opt.zero_grad(set_to_none=True)
+        loss = min_snr_loss(pred, noise, ac, t)
         loss.backward()
         opt.step()
-        if step % 300 == 0:
-            log(f"{name} step {step} loss {loss.item():.4f}")
-        step += 1
+        return loss
+
+    def prepare(i, frac):
+        opt.param_groups[0]["lr"].fill_(1e-3 * min(1, (i + 1) / 100) * (0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * frac))))
+    step, loss, secs = train_loop(name, step_fn, opt, budget, prepare, every=1000)
     sd = lora_state(layers)
     meta_s = {"format": "diffusers-peft", "rank": str(rank), "alpha": str(rank), "scale": "1.0",
               "target_modules": ",".join(STYLE_LORA_TARGETS), "trigger": STYLE_WORDS[STYLES[style_idx]]}
     save_sd(sd, st.p(f"{name}.safetensors"), torch.float16, meta_s)
-    st.save(name, **{f"{name}_steps": step, f"{name}_seconds": round(now() - t_start, 1), f"{name}_rank": rank})
-    log(f"{name} done {step} steps, {len(sd)} tensors, {os.path.getsize(st.p(name + '.safetensors'))/1e6:.2f} MB")
+    st.save(name, **{f"{name}_steps": step, f"{name}_seconds": round(secs, 1), f"{name}_rank": rank, f"{name}_batch": B})
+    log(f"{name} done {step} steps, loss {loss:.4f}, {len(sd)} tensors, {os.path.getsize(st.p(name + '.safetensors'))/1e6:.2f} MB")
 
 
-def stage_lcm(st, unet, te, lat, ids, empty, meta, budget, max_bytes=3.0e6):
+def stage_lcm(st, unet, te, lat, ids, empty, meta, budget, max_bytes=3.0e6, B=512):
     """LCM-LoRA distillation as in diffusers' train_lcm_distill_lora_sd_wds.py (DDIM solver, 50 skip
     steps, CFG teacher w in [2, 8], Huber loss, target from the student itself under no_grad)."""
     seed_all(20)
     rank = next(r for r in (64, 48, 32, 24, 16, 8) if 2 * lora_numel(unet, LCM_TARGETS, r) <= max_bytes)
     teacher = unet
-    u = copy.deepcopy(unet).train()
-    for p in u.parameters():
-        p.requires_grad_(False)
-    layers = inject_lora(u, LCM_TARGETS, rank)
-    lp = [p for l in layers.values() for p in (l.lora_A.weight, l.lora_B.weight)]
-    opt = torch.optim.AdamW(lp, lr=5e-4, weight_decay=0.0)
+    u, layers, lp = lora_copy(unet, LCM_TARGETS, rank)
+    opt = graph_adamw(lp, 5e-4, weight_decay=0.0)
     ac = alphas_cumprod().cuda()
     n_ddim, topk = 50, 20
     ddim_t = (torch.arange(1, n_ddim + 1, device="cuda") * topk - 1).long()
@@ -640,7 +703,7 @@ def stage_lcm(st, unet, te, lat, ids, empty, meta, budget, max_bytes=3.0e6):
 
     def bound(t):  # LCMScheduler's c_skip, c_out (sigma_data 0.5, timestep_scaling 10)
         s = t.float() * 10.0
-        return 0.25 / (s ** 2 + 0.25), s / (s ** 2 + 0.25) ** 0.5
+        return (0.25 / (s ** 2 + 0.25))[:, None, None, None], (s / (s ** 2 + 0.25) ** 0.5)[:, None, None, None]
 
     def x0(eps, x, t):
         a = ac[t][:, None, None, None]
@@ -648,57 +711,49 @@ def stage_lcm(st, unet, te, lat, ids, empty, meta, budget, max_bytes=3.0e6):
     pool = torch.from_numpy(np.nonzero(~meta["held"] & (meta["style"] < 3))[0]).cuda()
     sf = st.meta["scaling_factor"]
     lat_g, ids_g, empty_g = lat.cuda(), torch.from_numpy(ids).cuda(), torch.from_numpy(empty).long().cuda()
-    g = torch.Generator("cuda").manual_seed(20)
     with torch.no_grad(), torch.autocast("cuda", torch.bfloat16):
-        unc1 = te(empty_g[None])[0]
-    B, step, t_start = 256, 0, now()
-    while now() - t_start < budget:
-        idx = pool[torch.randint(0, len(pool), (B,), device="cuda", generator=g)]
-        z = lat_g[idx].float() * sf
-        k = torch.randint(0, ids_g.shape[1], (B,), device="cuda", generator=g)
-        with torch.no_grad(), torch.autocast("cuda", torch.bfloat16):
-            ehs = te(expand_ids(ids_g[idx, k], empty_g))[0]
-        unc = unc1.expand(B, -1, -1)
-        i = torch.randint(0, n_ddim, (B,), device="cuda", generator=g)
+        unc = te(empty_g[None])[0].expand(B, -1, -1).contiguous()
+
+    def step_fn():
+        _, _, tokens, noise, z = noisy_batch(lat_g, ids_g, empty_g, pool, ac, sf, B, drop=0.0)
+        with torch.no_grad(), torch.autocast("cuda", torch.bfloat16, cache_enabled=False):
+            ehs = te(tokens)[0]
+        i = torch.randint(0, n_ddim, (B,), device="cuda")
         ts = ddim_t[i]
         tprev = (ts - topk).clamp(min=0)
-        noise = torch.randn(z.shape, device="cuda", generator=g)
         a = ac[ts][:, None, None, None]
         x = a.sqrt() * z + (1 - a).sqrt() * noise
-        cs, co = bound(ts); cs, co = cs[:, None, None, None], co[:, None, None, None]
-        w = (torch.rand(B, device="cuda", generator=g) * 6 + 2)[:, None, None, None]
-        for gr in opt.param_groups:
-            gr["lr"] = 5e-4 * min(1, (step + 1) / 100)
-        with torch.autocast("cuda", torch.bfloat16):
+        cs, co = bound(ts)
+        w = (torch.rand(B, device="cuda") * 6 + 2)[:, None, None, None]
+        with torch.autocast("cuda", torch.bfloat16, cache_enabled=False):
             eps_s = u(x, ts, ehs).sample.float()
         pred = cs * x + co * x0(eps_s, x, ts)
         with torch.no_grad():
-            with torch.autocast("cuda", torch.bfloat16):
-                e2 = teacher(torch.cat([x, x]), torch.cat([ts, ts]), torch.cat([ehs, unc])).sample.float()
-            ec, eu = e2.chunk(2)
+            with torch.autocast("cuda", torch.bfloat16, cache_enabled=False):
+                ec, eu = teacher(torch.cat([x, x]), torch.cat([ts, ts]), torch.cat([ehs, unc])).sample.float().chunk(2)
             p0c, p0u = x0(ec, x, ts), x0(eu, x, ts)
-            p0 = p0c + w * (p0c - p0u)
-            pe = ec + w * (ec - eu)
+            p0, pe = p0c + w * (p0c - p0u), ec + w * (ec - eu)
             ap = ac_prev[i][:, None, None, None]
             xp = ap.sqrt() * p0 + (1 - ap).sqrt() * pe
-            with torch.autocast("cuda", torch.bfloat16):
+            with torch.autocast("cuda", torch.bfloat16, cache_enabled=False):
                 et = u(xp, tprev, ehs).sample.float()
-            cs2, co2 = bound(tprev); cs2, co2 = cs2[:, None, None, None], co2[:, None, None, None]
+            cs2, co2 = bound(tprev)
             target = cs2 * xp + co2 * x0(et, xp, tprev)
         loss = (torch.sqrt((pred - target) ** 2 + 0.001 ** 2) - 0.001).mean()
-        opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(lp, 1.0)
+        torch.nn.utils.clip_grad_norm_(lp, 1.0, foreach=True)
         opt.step()
-        if step % 300 == 0:
-            log(f"lcm step {step} loss {loss.item():.5f} rank {rank}")
-        step += 1
+        return loss
+
+    def prepare(i, frac):
+        opt.param_groups[0]["lr"].fill_(5e-4 * min(1, (i + 1) / 100))
+    step, loss, secs = train_loop("lcm", step_fn, opt, budget, prepare, every=1000)
     sd = lora_state(layers)
     save_sd(sd, st.p("lcm_lora.safetensors"), torch.float16,
             {"format": "diffusers-peft", "rank": str(rank), "alpha": str(rank), "scale": "1.0",
              "target_modules": ",".join(LCM_TARGETS), "scheduler": "LCMScheduler, guidance_scale 1.0, 4 steps"})
-    st.save("lcm", lcm_steps=step, lcm_seconds=round(now() - t_start, 1), lcm_rank=rank)
-    log(f"lcm done {step} steps rank {rank}, {os.path.getsize(st.p('lcm_lora.safetensors'))/1e6:.2f} MB")
+    st.save("lcm", lcm_steps=step, lcm_seconds=round(secs, 1), lcm_rank=rank, lcm_batch=B)
+    log(f"lcm done {step} steps rank {rank}, loss {loss:.5f}, {os.path.getsize(st.p('lcm_lora.safetensors'))/1e6:.2f} MB")
 
 
 def make_pipe(vae, te, tok, unet, sched="pndm"):
@@ -721,8 +776,32 @@ def generate(pipe, prompts, steps, guidance, seed, chunk=256):
     return torch.cat(out)
 
 
+def eval_prompts(pipe, clf, concepts, cids, style_of, steps, guidance, seed, want_style=None):
+    """Generates one image per concept ("<label>, <style> style") and classifies it."""
+    prompts = [f"{concepts[c]['label']}, {STYLE_WORDS[style_of(j)]}" for j, c in enumerate(cids)]
+    t = time.time()
+    x = generate(pipe, prompts, steps, guidance, seed)
+    yc = torch.tensor(cids).cuda()
+    ys = torch.tensor([STYLES.index(style_of(j)) for j in range(len(cids))]).cuda()
+    r = classify(clf, x, yc, ys, None if want_style is None else torch.full_like(ys, STYLES.index(want_style)))
+    r["gen_seconds"] = round(time.time() - t, 1)
+    return r
+
+
+def cycle_base(j):
+    return BASE_STYLES[j % 3]
+
+
+def probe(st, vae, tok, te, unet, clf, concepts, n):
+    """Progress check between UNet calls: base model on the first n training concepts (as stage_eval)."""
+    train_c = [i for i, c in enumerate(concepts) if not c["heldout"]][:n]
+    r = eval_prompts(make_pipe(vae, te, tok, unet), clf, concepts, train_c, cycle_base, 25, 7.5, 100)
+    r["unet_steps"] = st.meta.get("unet_steps")
+    st.save(None, probes=st.meta.get("probes", []) + [r])
+    log("probe", r)
+
+
 def stage_eval(st, vae, tok, te, unet, clf, concepts, limit=None):
-    from diffusers import AutoencoderKL  # noqa
     res = {"method": "generated image -> classifier trained on all real renders (4 sets + pixel variants, augmented,"
                      " half VAE reconstructions); top-k over all concepts; one image per concept, seed fixed"}
     train_c = [i for i, c in enumerate(concepts) if not c["heldout"]]
@@ -730,40 +809,55 @@ def stage_eval(st, vae, tok, te, unet, clf, concepts, limit=None):
     if limit:
         train_c, held_c = train_c[:limit], held_c[:max(8, limit // 4)]
     base = make_pipe(vae, te, tok, unet)
-
-    def run(pipe, cids, style_of, steps, guidance, seed, want_style=None):
-        prompts = [f"{concepts[c]['label']}, {STYLE_WORDS[style_of(j)]}" for j, c in enumerate(cids)]
-        t = time.time()
-        x = generate(pipe, prompts, steps, guidance, seed)
-        yc = torch.tensor(cids).cuda()
-        ys = torch.tensor([STYLES.index(style_of(j)) for j in range(len(cids))]).cuda()
-        r = classify(clf, x, yc, ys, None if want_style is None else torch.full_like(ys, STYLES.index(want_style)))
-        r["gen_seconds"] = round(time.time() - t, 1)
-        return r, x
-    cyc = lambda j: BASE_STYLES[j % 3]
-    res["base_train_25steps_cfg7.5"], xb = run(base, train_c, cyc, 25, 7.5, 100)
+    run = lambda pipe, cids, style_of, steps, guidance, seed, want_style=None: eval_prompts(  # noqa: E731
+        pipe, clf, concepts, cids, style_of, steps, guidance, seed, want_style)
+    res["base_train_25steps_cfg7.5"] = run(base, train_c, cycle_base, 25, 7.5, 100)
     log("eval base train", res["base_train_25steps_cfg7.5"])
-    res["base_heldout_25steps_cfg7.5"], _ = run(base, held_c, cyc, 25, 7.5, 200)
+    res["base_heldout_25steps_cfg7.5"] = run(base, held_c, cycle_base, 25, 7.5, 200)
     log("eval base held-out", res["base_heldout_25steps_cfg7.5"])
     sub = train_c[:300]
     for name, style in (("lora_openmoji", "openmoji"), ("lora_pixel", "pixel")):
         if not os.path.exists(st.p(f"{name}.safetensors")):
             continue
         lp = make_pipe(vae, te, tok, fuse_lora(unet, load_sd(st.p(f"{name}.safetensors"))))
-        res[f"{name}_25steps"], _ = run(lp, sub, lambda j: style, 25, 7.5, 300, want_style=style)
-        res[f"{name}_base_same_prompts"], _ = run(base, sub, lambda j: style, 25, 7.5, 300, want_style=style)
+        res[f"{name}_25steps"] = run(lp, sub, lambda j: style, 25, 7.5, 300, want_style=style)
+        res[f"{name}_base_same_prompts"] = run(base, sub, lambda j: style, 25, 7.5, 300, want_style=style)
         log("eval", name, res[f"{name}_25steps"], "base:", res[f"{name}_base_same_prompts"])
         del lp
     if os.path.exists(st.p("lcm_lora.safetensors")):
-        lu = fuse_lora(unet, load_sd(st.p("lcm_lora.safetensors")))
-        lcm = make_pipe(vae, te, tok, lu, "lcm")
-        res["lcm_train_4steps_cfg1"], _ = run(lcm, train_c, cyc, 4, 1.0, 100)
-        res["lcm_heldout_4steps_cfg1"], _ = run(lcm, held_c, cyc, 4, 1.0, 200)
-        res["base_train_4steps_cfg7.5_no_lcm"], _ = run(base, train_c, cyc, 4, 7.5, 100)
+        lcm = make_pipe(vae, te, tok, fuse_lora(unet, load_sd(st.p("lcm_lora.safetensors"))), "lcm")
+        res["lcm_train_4steps_cfg1"] = run(lcm, train_c, cycle_base, 4, 1.0, 100)
+        res["lcm_heldout_4steps_cfg1"] = run(lcm, held_c, cycle_base, 4, 1.0, 200)
+        res["base_train_4steps_cfg7.5_no_lcm"] = run(base, train_c, cycle_base, 4, 7.5, 100)
         log("eval lcm", res["lcm_train_4steps_cfg1"], "base@4:", res["base_train_4steps_cfg7.5_no_lcm"])
     json.dump(res, open(st.p("eval.json"), "w"), indent=1)
     st.save("eval")
     return res
+
+
+def stage_sweep(st, vae, tok, te, unet, clf, concepts):
+    """Guidance (and LoRA weight) sweep on the same prompts and seeds as stage_eval, so the README can
+    state the setting each part is best used at next to the SD default (PNDM 25 steps, CFG 7.5)."""
+    train_c = [i for i, c in enumerate(concepts) if not c["heldout"]]
+    held_c = [i for i, c in enumerate(concepts) if c["heldout"]]
+    res, path = {}, st.p("sweep.json")
+
+    def put(k, r):
+        res[k] = r; log("sweep", k, r); json.dump(res, open(path, "w"), indent=1)
+    base = make_pipe(vae, te, tok, unet)
+    for g in (2.0, 3.0, 4.0, 5.0):
+        put(f"base_train_25steps_cfg{g}", eval_prompts(base, clf, concepts, train_c, cycle_base, 25, g, 100))
+        put(f"base_heldout_25steps_cfg{g}", eval_prompts(base, clf, concepts, held_c, cycle_base, 25, g, 200))
+    sub = train_c[:300]
+    for name, style in (("lora_openmoji", "openmoji"), ("lora_pixel", "pixel")):
+        for g in (3.0, 5.0):
+            put(f"{name}_base_same_prompts_cfg{g}", eval_prompts(base, clf, concepts, sub, lambda j: style, 25, g, 300,
+                                                                  want_style=style))
+        for w in (1.0, 1.25, 1.5):
+            lp = make_pipe(vae, te, tok, fuse_lora(unet, load_sd(st.p(f"{name}.safetensors")), w))
+            for g in (3.0, 5.0, 7.5):
+                put(f"{name}_w{w}_cfg{g}", eval_prompts(lp, clf, concepts, sub, lambda j: style, 25, g, 300, want_style=style))
+    st.save("sweep")
 
 
 # ------------------------------------------------------------------ export + CPU timing
@@ -936,11 +1030,17 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--data", default=os.path.join(ROOT, ".train-carry/data"))
     ap.add_argument("--carried", default=os.path.join(ROOT, ".train-carry/state"))
+    ap.add_argument("--extras", nargs="*", default=[os.path.join(ROOT, ".train-carry", d) for d in ("lat", "evalkit")])
     ap.add_argument("--state", default="/tmp/emoji-state")
     ap.add_argument("--ret", default=None, help="folder whose contents return via $OUT")
-    ap.add_argument("--unet-total", type=float, default=620, help="planned UNet seconds over all calls (LR schedule)")
-    ap.add_argument("--unet-batch", type=int, default=768)
-    ap.add_argument("--finish", action="store_true", help="run LoRAs, LCM, eval, export, timing, sheet after the UNet")
+    ap.add_argument("--unet-batch", type=int, default=1024)
+    ap.add_argument("--unet-lr", type=float, default=1e-3)
+    ap.add_argument("--unet-decay", action="store_true", help="anneal the UNet's lr over this call (its last)")
+    ap.add_argument("--probe", type=int, default=0, help="after the UNet: base top-5 on this many training concepts")
+    ap.add_argument("--finish", action="store_true",
+                    help="after the UNet: LoRAs and LCM (need the latents), then eval, sheet, export, timing "
+                         "(need the VAE and classifier); each runs when its inputs were carried")
+    ap.add_argument("--sweep", action="store_true", help="after --finish's stages: guidance / LoRA weight sweep")
     ap.add_argument("--bench", default=None)
     a = ap.parse_args()
     if a.bench:
@@ -948,9 +1048,9 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = True; torch.backends.cudnn.allow_tf32 = True
     torch.backends.cudnn.benchmark = True
     sm = a.smoke
-    B = dict(vae=100, clf=50, lora=50, lcm=100) if not sm else dict(vae=6, clf=5, lora=4, lcm=6)
-    st = State(a.state, None if sm else (a.carried if os.path.isdir(a.carried) else None))
-    log("state", {k: v for k, v in st.meta.items() if k != "classifier_on_vae_recon"})
+    B = dict(vae=100, clf=50, lora=60, lcm=120) if not sm else dict(vae=6, clf=5, lora=4, lcm=6)
+    st = State(a.state, None if sm else (a.carried if os.path.isdir(a.carried) else None), () if sm else a.extras)
+    log("state", {k: v for k, v in st.meta.items() if k not in ("classifier_on_vae_recon", "bench")})
     bench_json = os.path.join(a.state, "bench.json")
     need_img = not (st.done("latents") and st.done("classifier"))
     bench = None
@@ -971,23 +1071,24 @@ def main():
         np.savez_compressed(st.p("tokens.npz"), ids=ids, empty=empty)
         log(f"tokenized {ids.shape}")
     imgs_gpu = torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous().cuda() if imgs is not None else None
-    vae = None
+    vae = clf = recs = None
     if not st.done("vae"):
         vae = stage_vae(st, imgs_gpu, B["vae"], a)
-    if vae is None:
+    elif os.path.exists(st.p("vae.safetensors")):
         vae = make_vae(); vae.load_state_dict(load_sd(st.p("vae.safetensors"))); vae = vae.cuda().eval()
-    vae.register_to_config(scaling_factor=st.meta.get("scaling_factor", 1.0))
+    if vae is not None:
+        vae.register_to_config(scaling_factor=st.meta.get("scaling_factor", 1.0))
     if not st.done("latents"):
         lat, recs = stage_latents(st, vae, imgs_gpu, meta)
         vae.register_to_config(scaling_factor=st.meta["scaling_factor"])
-    else:
-        lat, recs = torch.from_numpy(np.load(st.p("latents.npy"))), None
+    lat = load_latents(st)
     if not st.done("classifier"):
         clf = stage_classifier(st, imgs_gpu, recs, meta, len(concepts), B["clf"])
-    else:
+    elif os.path.exists(st.p("classifier.safetensors")):
         clf = Classifier(len(concepts)); clf.load_state_dict(load_sd(st.p("classifier.safetensors"))); clf = clf.cuda().eval()
     del imgs_gpu, recs
     torch.cuda.empty_cache()
+    log("carried:", {"latents": None if lat is None else tuple(lat.shape), "vae": vae is not None, "classifier": clf is not None})
     if not st.meta.get("unet_arch"):
         if sm:
             arch, res = list(UNET_CANDIDATES[-1]), None
@@ -995,34 +1096,48 @@ def main():
             arch, res = choose_arch(bench_json, now() + 60)
         st.save(None, unet_arch=arch, bench=res)
         log("UNet arch", arch, res)
-    # time left after the UNet for the finishing stages (estimates, s)
-    finish = (2 * B["lora"] + B["lcm"] + 150) if (a.finish or sm) else 0
-    unet_budget = a.deadline - now() - finish - 25
-    if sm:
-        unet_budget = 12
-    if unet_budget > 10 and not st.done("unet"):
-        stage_unet(st, tok, lat, ids, empty, meta, unet_budget, a.unet_total if not sm else 8, a.unet_batch)
+    # time kept after the UNet for the later stages of this call (estimates, s)
+    evalkit = vae is not None and clf is not None
+    after = (((2 * B["lora"] + B["lcm"] + 20) if lat is not None else 0) + (150 if evalkit else 0)) if (a.finish or sm) \
+        else (30 if a.probe and evalkit else 0)
+    unet_budget = 12 if sm else a.deadline - now() - after - 25
+    if unet_budget > 10 and not st.done("unet") and lat is not None:
+        stage_unet(st, tok, lat, ids, empty, meta, unet_budget, a.unet_batch, a.unet_lr, a.unet_decay or sm)
+    if a.probe and evalkit and not sm:
+        te, unet = load_base(st, tok)
+        probe(st, vae, tok, te, unet, clf, concepts, a.probe)
     if a.finish or sm:
         st.save("unet")
         te, unet = load_base(st, tok)
-        if not st.done("lora_openmoji"):
-            stage_style_lora(st, "lora_openmoji", unet, te, lat, ids, empty, meta, 3, 8, B["lora"])
-        if not st.done("lora_pixel"):
-            stage_style_lora(st, "lora_pixel", unet, te, lat, ids, empty, meta, 4, 8, B["lora"])
-        if not st.done("lcm"):
-            stage_lcm(st, unet, te, lat, ids, empty, meta, B["lcm"])
-        for stage, fn in (("eval", lambda: stage_eval(st, vae, tok, te, unet, clf, concepts, 24 if sm else None)),
-                          ("sheet", lambda: contact_sheet(st, vae, tok, te, unet, concepts, st.p("contact-sheet.png"))),
-                          ("export", lambda: st.save("export", export_info=export_onnx(st, copy.deepcopy(vae), tok, copy.deepcopy(te),
-                                                                                      copy.deepcopy(unet), st.p("model")))),
-                          ("timing", lambda: st.save("timing", cpu_timing=cpu_timing(st.p("model"), tok, 3 if sm else 20)[0]))):
+        have_pixel = lat is not None and lat.shape[0] == len(meta["style"])
+        for stage, ready, fn in (
+                ("lora_openmoji", lambda: lat is not None,
+                 lambda: stage_style_lora(st, "lora_openmoji", unet, te, lat, ids, empty, meta, 3, 16, B["lora"])),
+                ("lora_pixel", lambda: have_pixel,
+                 lambda: stage_style_lora(st, "lora_pixel", unet, te, lat, ids, empty, meta, 4, 16, B["lora"])),
+                ("lcm", lambda: lat is not None, lambda: stage_lcm(st, unet, te, lat, ids, empty, meta, B["lcm"])),
+                ("eval", lambda: evalkit,
+                 lambda: stage_eval(st, vae, tok, te, unet, clf, concepts, 24 if sm else None)),
+                ("sheet", lambda: vae is not None, lambda: contact_sheet(st, vae, tok, te, unet, concepts, st.p("contact-sheet.png"))),
+                ("export", lambda: vae is not None,
+                 lambda: st.save("export", export_info=export_onnx(st, copy.deepcopy(vae), tok, copy.deepcopy(te),
+                                                                   copy.deepcopy(unet), st.p("model")))),
+                ("timing", lambda: os.path.exists(st.p("model/unet/model.onnx")),
+                 lambda: st.save("timing", cpu_timing=cpu_timing(st.p("model"), tok, 3 if sm else 20)[0]))):
+            if st.done(stage):
+                continue
+            if not ready():
+                log(f"stage {stage}: its inputs were not carried in this call; later")
+                continue
             try:
-                if not st.done(stage):
-                    fn()
-                    st.save(stage)
-            except Exception as e:
+                fn()
+                st.save(stage)
+            except Exception as e:  # noqa: BLE001 - one stage failing must not lose the others' results
                 import traceback; traceback.print_exc()
                 log(f"stage {stage} failed: {e!r}")
+    if a.sweep and evalkit and not st.done("sweep"):
+        te, unet = load_base(st, tok)
+        stage_sweep(st, vae, tok, te, unet, clf, concepts)
     if bench is not None:
         bench.wait(timeout=5) if bench.poll() is None else None
     if a.ret:
@@ -1030,15 +1145,17 @@ def main():
     log("done")
 
 
+CARRIED_APART = ("latents_main.npy", "latents_pixel.npy", "vae.safetensors", "classifier.safetensors")
+
+
 def pack(st, ret):
-    """Compact state (no full checkpoints) + model folder -> $OUT as <=15 MiB tar parts."""
+    """Compact state (no full checkpoints; what is carried apart only in the call that made it) + model
+    folder -> $OUT as <=15 MiB tar parts."""
     os.makedirs(ret, exist_ok=True)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
         for f in sorted(os.listdir(st.d)):
-            if f.endswith(".full.pt") or (st.done("lcm") and f in ("latents.npy", "tokens.npz")):
-                continue
-            if True:
+            if not f.endswith(".full.pt") and (f not in CARRIED_APART or f in st.made):
                 tf.add(st.p(f), arcname=f"state/{f}")
     b = buf.getvalue()
     part = 15 * 2 ** 20
