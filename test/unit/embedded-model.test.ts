@@ -40,4 +40,29 @@ describe('the embedded emoji model folder', () => {
     const lcm = await engine.run({ model: MODEL, params, variant: { lcmLora: { path: join(MODEL, 'loras', 'lcm-lora.safetensors') } } });
     expect(lcm.result.timings.stepMs).toHaveLength(4);
   });
+
+  it('draws what it is asked for (colour shares of three training concepts at guidance 3)', async () => {
+    // Shares of strongly red / yellow / near-black pixels: coarse, but enough to tell the concepts apart.
+    // The under-trained first version fails it (its soccer ball: 12% red, no black), as would a broken text path.
+    const share = async (prompt: string) => {
+      const { images } = await engine.run({ model: MODEL, params: { prompt, seed: 7, steps: 20, guidance: 3 }, variant: {} });
+      const { data, width, height } = images[0]!;
+      const n = width * height, out = { red: 0, yellow: 0, dark: 0 };
+      for (let p = 0; p < n; p++) {
+        const [r, g, b] = [data[p * 3]!, data[p * 3 + 1]!, data[p * 3 + 2]!];
+        if (r > 0.6 && g < 0.35 && b < 0.35) out.red += 1 / n;
+        if (r > 0.8 && g > 0.6 && b < 0.35) out.yellow += 1 / n;
+        if (r < 0.25 && g < 0.25 && b < 0.25) out.dark += 1 / n;
+      }
+      return out;
+    };
+    const apple = await share('red apple, noto style');
+    const ball = await share('soccer ball, twemoji style');
+    const face = await share('grinning face, twemoji style');
+    expect(apple.red).toBeGreaterThan(0.05);
+    expect(ball.red).toBeLessThan(0.01);
+    expect(ball.dark).toBeGreaterThan(0.03);
+    expect(face.yellow).toBeGreaterThan(0.1);
+    expect(apple.yellow).toBeLessThan(face.yellow / 2);
+  });
 });
