@@ -13,6 +13,7 @@ export interface BenchFlags {
   repeats: number;
   prompt: string;
   seed: number;
+  guidance: number;
   out?: string;
   only?: string;
 }
@@ -53,7 +54,7 @@ const median = (a: number[]): number => {
  */
 export async function runBench(f: BenchFlags): Promise<string> {
   const engine = new Engine();
-  const params = { prompt: f.prompt, negativePrompt: 'blurry', seed: f.seed, steps: f.steps };
+  const params = { prompt: f.prompt, negativePrompt: 'blurry', seed: f.seed, steps: f.steps, guidance: f.guidance };
   const rows: string[] = [];
   let plainImg: { data: Float32Array; width: number; height: number } | undefined;
   let plainStep = 0, plainTotal = 0;
@@ -113,7 +114,7 @@ export async function runBench(f: BenchFlags): Promise<string> {
   const machine = `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()}, Node ${process.version}, onnxruntime-node 1.29.0`;
   const table = [
     `Machine: ${machine}`,
-    `Model: ${f.model}; prompt "${f.prompt}", seed ${f.seed}, ${f.steps} steps (LCM-LoRA: 4), default size and scheduler; a first run per option, then ${f.repeats} interleaved rounds (medians). Load average when it started: ${loadavg()[0]!.toFixed(2)}.`,
+    `Model: ${f.model}; prompt "${f.prompt}", seed ${f.seed}, ${f.steps} steps, guidance ${f.guidance} (LCM-LoRA: 4 steps, guidance 1), default size and scheduler; a first run per option, then ${f.repeats} interleaved rounds (medians). Load average when it started: ${loadavg()[0]!.toFixed(2)}.`,
     '',
     '| option | provider | UNet steps | denoising ms per step (steady) | loop speed-up | image ms (steady) | image speed-up | first run ms (prepare + image) | PSNR vs plain (dB) | SSIM vs plain |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

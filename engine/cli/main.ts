@@ -40,6 +40,7 @@ program
   .option('--repeats <n>', 'timed runs after the first', int('--repeats'), 5)
   .option('--prompt <text>', 'prompt', 'grinning face, twemoji style')
   .option('--seed <n>', 'seed', int('--seed'), 42)
+  .option('--guidance <scale>', 'classifier-free guidance scale', num('--guidance'), 7.5)
   .option('--only <text>', 'only the options whose name contains this (plus the plain run)')
   .option('--out <file.md>', 'also write the table here')
   .action(async (opts: Omit<BenchFlags, 'model'> & { model?: string }) => {
