@@ -550,7 +550,7 @@ def train_loop(name, step_fn, opt, budget, prepare, step0=0, every=2000, checkpo
         g = torch.cuda.CUDAGraph()
         with torch.cuda.graph(g):
             static_loss = step_fn()
-        graph, loss = g, static_loss
+        graph = g  # loss stays the warm-up's until the first replay fills static_loss
         log(f"{name}: step captured as a CUDA graph")
     except Exception as e:  # noqa: BLE001 - any capture failure falls back to eager steps
         torch.cuda.synchronize()
@@ -558,7 +558,7 @@ def train_loop(name, step_fn, opt, budget, prepare, step0=0, every=2000, checkpo
     while now() - t0 < budget:
         prepare(i, frac())
         if graph is not None:
-            graph.replay()
+            graph.replay(); loss = static_loss
         else:
             opt.zero_grad(set_to_none=True); loss = step_fn()
         i += 1
@@ -570,7 +570,7 @@ def train_loop(name, step_fn, opt, budget, prepare, step0=0, every=2000, checkpo
         if checkpoint and now() - last_ck > 240:
             checkpoint(step0 + i, now() - t0); last_ck = now()
     torch.cuda.synchronize()
-    return i, float(loss), now() - t0
+    return i, loss.item(), now() - t0
 
 
 def stage_unet(st, tok, lat, ids, empty, meta, budget, B, peak_lr, decay):
