@@ -6,7 +6,7 @@ Writes <out-dir>/tiny-sd/ (diffusers ONNX layout) and <out-dir>/reference.json.
 Everything is seeded; the engine's parity tests replay reference.json against the ONNX folder.
 (The parity tests read the JSON gzipped: gzip -9 it into test/fixtures/.)
 """
-import base64, json, os, re, sys, collections
+import base64, json, os, re, sys
 import numpy as np
 import torch
 import diffusers
@@ -17,6 +17,8 @@ from diffusers import (AutoencoderKL, UNet2DConditionModel, StableDiffusionPipel
                        DPMSolverMultistepScheduler, LCMScheduler)
 from transformers import CLIPTokenizer
 from tiny_sd_models import build_models
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../training"))
+from clip_bpe import save_clip_tokenizer, train_bpe  # the embedded model's tokenizer uses it too
 
 OUT = sys.argv[1]
 MODEL = os.path.join(OUT, "tiny-sd")
@@ -34,15 +36,6 @@ def b64(a, dtype=np.float32):
 
 # ---------------------------------------------------------------- tokenizer
 # CLIP's construction: byte-level alphabet, the same with </w>, learned merges, then the specials.
-def bytes_to_unicode():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b); cs.append(256 + n); n += 1
-    return dict(zip(bs, [chr(c) for c in cs]))
-
 CORPUS = """a photo of an astronaut riding a horse on the moon, highly detailed, sharp focus
 a watercolor painting of a cat sitting on a red chair in the garden with flowers and trees
 portrait of a young woman with long hair, studio lighting, 85mm lens, bokeh background
@@ -55,51 +48,12 @@ macro photograph of a bee on a sunflower, shallow depth of field, vivid colors
 a bowl of ramen with eggs and green onions on a wooden table, food photography
 """ * 3
 
-def train_bpe(text, n_merges):
-    pat = re.compile(r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[a-z]+|[0-9]|[^\sa-z0-9]+""", re.I)
-    be = bytes_to_unicode()
-    words = collections.Counter()
-    for w in pat.findall(text.lower()):
-        enc = "".join(be[b] for b in w.encode("utf-8"))
-        words[tuple(enc[:-1]) + (enc[-1] + "</w>",)] += 1
-    merges = []
-    for _ in range(n_merges):
-        pairs = collections.Counter()
-        for w, c in words.items():
-            for a, b in zip(w, w[1:]):
-                pairs[(a, b)] += c
-        if not pairs:
-            break
-        best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        merges.append(best)
-        nw = collections.Counter()
-        for w, c in words.items():
-            out, i = [], 0
-            while i < len(w):
-                if i < len(w) - 1 and (w[i], w[i + 1]) == best:
-                    out.append(w[i] + w[i + 1]); i += 2
-                else:
-                    out.append(w[i]); i += 1
-            nw[tuple(out)] += c
-        words = nw
-    vocab = list(be.values())
-    vocab += [v + "</w>" for v in vocab]
-    vocab += ["".join(m) for m in merges]
-    vocab += ["<|startoftext|>", "<|endoftext|>"]
-    return {t: i for i, t in enumerate(vocab)}, merges
+# the pre-tokenizer the committed fixture was made with (ASCII letter runs): a rebuild gives the same vocab and merges
+FIXTURE_PAT = re.compile(r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[a-z]+|[0-9]|[^\sa-z0-9]+""", re.I)
 
-os.makedirs(os.path.join(MODEL, "tokenizer"), exist_ok=True)
-vocab, merges = train_bpe(CORPUS, 400)
+vocab, merges = train_bpe([CORPUS], FIXTURE_PAT, 400)
 tok_dir = os.path.join(MODEL, "tokenizer")
-json.dump(vocab, open(os.path.join(tok_dir, "vocab.json"), "w"), ensure_ascii=False)
-with open(os.path.join(tok_dir, "merges.txt"), "w", encoding="utf-8") as f:
-    f.write("#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n")
-json.dump({"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>",
-           "pad_token": "<|endoftext|>"}, open(os.path.join(tok_dir, "special_tokens_map.json"), "w"))
-json.dump({"model_max_length": 77, "do_lower_case": True, "bos_token": "<|startoftext|>",
-           "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
-           "errors": "replace", "add_prefix_space": False, "tokenizer_class": "CLIPTokenizer"},
-          open(os.path.join(tok_dir, "tokenizer_config.json"), "w"))
+save_clip_tokenizer(tok_dir, vocab, merges)
 tokenizer = CLIPTokenizer.from_pretrained(tok_dir)
 
 # ---------------------------------------------------------------- models (tiny_sd_models.py)
