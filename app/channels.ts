@@ -4,6 +4,7 @@
  * WebSocket) carry exactly these, validated on arrival at each end. Pure: no node, electron or DOM.
  */
 import { z } from 'zod';
+import { describeIssues } from './errors';
 import {
   About, CompareRequest, EngineState, ErrorShape, HistoryManifest, HistorySummary, JobId, JobInfo, JobPreview, JobProgress,
   ModelEntry, ProviderStatus, StudioInfo, SweepRequest,
@@ -79,28 +80,24 @@ export type ToClient = z.infer<typeof ToClient>;
 /** Checks a command's argument on arrival; the error names the command and the field. */
 export function parseRequest<C extends Command>(command: C, arg: unknown): ParsedRequestOf<C> {
   const r = COMMANDS[command].request.safeParse(arg);
-  if (!r.success) throw new ChannelError(`${command}: invalid request: ${issues(r.error)}`);
+  if (!r.success) throw new ChannelError(`${command}: invalid request: ${describeIssues(r.error, 3)}`);
   return r.data as ParsedRequestOf<C>;
 }
 
 export function parseResponse<C extends Command>(command: C, value: unknown): ResponseOf<C> {
   const r = COMMANDS[command].response.safeParse(value);
-  if (!r.success) throw new ChannelError(`${command}: invalid response: ${issues(r.error)}`);
+  if (!r.success) throw new ChannelError(`${command}: invalid response: ${describeIssues(r.error, 3)}`);
   return r.data as ResponseOf<C>;
 }
 
 export function parseEvent<E extends EventName>(event: E, payload: unknown): PayloadOf<E> {
   const r = EVENTS[event].safeParse(payload);
-  if (!r.success) throw new ChannelError(`${event}: invalid event: ${issues(r.error)}`);
+  if (!r.success) throw new ChannelError(`${event}: invalid event: ${describeIssues(r.error, 3)}`);
   return r.data as PayloadOf<E>;
 }
 
 export class ChannelError extends Error {
   override name = 'ChannelError';
-}
-
-function issues(e: z.ZodError): string {
-  return e.issues.slice(0, 3).map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
 }
 
 /** What the Electron preload exposes as `window.studio`: the wire, checked in the preload both ways. */

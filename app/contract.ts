@@ -52,10 +52,7 @@ export const Timings = z.object({
 });
 export type Timings = z.infer<typeof Timings>;
 
-/** Human-readable form of the first validation issue, with its field. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
-}
+export { describeIssues } from './errors';
 
 /** What one variant's run returns across the process boundary (images travel as PNG bytes). */
 export const RunResult = z.object({

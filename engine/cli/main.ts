@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { SCHEDULER_NAMES } from '../../app/contract';
+import { isCancelled } from '../../app/errors';
 import { runBench, type BenchFlags } from './bench';
 import { defaultModelDir, runGenerate, type GenerateFlags } from './generate';
 import { addVariantFlags, intArg as int, numArg as num } from './variant-flags';
@@ -65,5 +66,5 @@ program
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`error: ${e.message}`);
-  process.exit(e.name === 'CancelledError' ? 130 : 1);
+  process.exit(isCancelled(e) ? 130 : 1);
 });

@@ -1,3 +1,4 @@
+import { CancelledError } from '../../app/errors';
 import type { GenerateParamsInput, RunEvent, Stage, Timings } from '../../app/contract';
 import type { RgbImage } from '../image/rgb';
 import type { LoadedModel } from '../model/model';
@@ -33,18 +34,14 @@ export interface LoopGraphs {
 /** The UNet as the loop calls it (batch already doubled when guided). */
 export type UnetFn = (step: number, t: number, sample: Float32Array, dims: number[], emb: { data: Float32Array; dims: number[] }) => Promise<Float32Array>;
 
+export { CancelledError };
+
 export interface GenerateResult {
   params: ResolvedParams;
   images: RgbImage[];
   timings: Timings;
 }
 
-export class CancelledError extends Error {
-  override name = 'CancelledError';
-  constructor() {
-    super('run cancelled');
-  }
-}
 
 /** Text-to-image and image-to-image, as diffusers' StableDiffusion(Img2Img)Pipeline runs them. */
 export async function generate(model: LoadedModel, input: GenerateParamsInput, opts: GenerateOptions = {}): Promise<GenerateResult> {

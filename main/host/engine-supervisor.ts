@@ -1,4 +1,5 @@
 import type { RunEvent, RunResult } from '../../app/contract';
+import { CancelledError } from '../../app/errors';
 import { FromEngine, fromErrorShape, type EngineState, type ProviderStatus, type ToEngine } from '../../app/studio';
 
 /** The engine host process as the supervisor sees it; fork and utilityProcess each implement it. */
@@ -136,9 +137,9 @@ export class EngineSupervisor {
   }
 
   private async send(msg: ToEngine, hooks: RunHooks): Promise<unknown> {
-    if (hooks.signal?.aborted) throw cancelled();
+    if (hooks.signal?.aborted) throw new CancelledError();
     await this.start();
-    if (hooks.signal?.aborted) throw cancelled();
+    if (hooks.signal?.aborted) throw new CancelledError();
     const child = this.child!;
     const runId = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -199,8 +200,3 @@ export class EngineSupervisor {
   }
 }
 
-function cancelled(): Error {
-  const e = new Error('run cancelled');
-  e.name = 'CancelledError';
-  return e;
-}

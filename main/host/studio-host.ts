@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { parseEvent, type EventName, type PayloadOf } from '../../app/channels';
+import { isCancelled } from '../../app/errors';
 import type { CompareRequest, EngineState, HistoryManifest, SweepRequest } from '../../app/studio';
 import { inspectModel } from '../../engine/model/folder'; // no onnxruntime in this process
 import { EngineSupervisor, type SpawnEngine } from './engine-supervisor';
@@ -91,7 +92,7 @@ export class StudioHost {
       return done;
     } catch (e) {
       const err = e as Error;
-      this.history.save({ ...m, status: err.name === 'CancelledError' ? 'cancelled' : 'failed', error: err.message, finishedAt: nowIso() });
+      this.history.save({ ...m, status: isCancelled(err) ? 'cancelled' : 'failed', error: err.message, finishedAt: nowIso() });
       throw e;
     } finally {
       this.emit('history.changed', { id: m.id, removed: false });

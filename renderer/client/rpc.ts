@@ -3,6 +3,7 @@ import {
   type StudioClient, type ToHost,
 } from '../../app/channels';
 import { fromErrorShape } from '../../app/studio';
+import { CancelledError } from '../../app/errors';
 
 /** A duplex message pipe (a WebSocket, or a test's in-memory pair). */
 export interface Wire {
@@ -32,7 +33,7 @@ export class RpcClient implements StudioClient {
   call<C extends Command>(command: C, arg: RequestOf<C>, signal?: AbortSignal): Promise<ResponseOf<C>> {
     const id = this.nextId++;
     return new Promise<ResponseOf<C>>((resolve, reject) => {
-      if (signal?.aborted) return reject(abortError());
+      if (signal?.aborted) return reject(new CancelledError());
       this.calls.set(id, { command, resolve: resolve as (v: unknown) => void, reject });
       signal?.addEventListener('abort', () => this.wire.send({ type: 'cancel', id }), { once: true });
       this.wire.send({ type: 'call', id, command, arg });
@@ -74,8 +75,3 @@ export class RpcClient implements StudioClient {
   }
 }
 
-export function abortError(): Error {
-  const e = new Error('run cancelled');
-  e.name = 'CancelledError';
-  return e;
-}

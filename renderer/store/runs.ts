@@ -1,5 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { HistoryManifest, JobInfo } from '../../app/studio';
+import { isCancelled } from '../../app/errors';
 import type { StudioState } from './index';
 import { resetProgress } from './progress';
 import { compareRequest, newJobId, sweepRequest } from './requests';
@@ -17,7 +18,6 @@ export interface RunsSlice {
   onJobState(info: JobInfo): void;
 }
 
-const isCancel = (e: unknown): boolean => (e as Error).name === 'CancelledError';
 
 export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get) => {
   /** Jobs this window started and awaits; others (started before a reload) are opened when they end. */
@@ -34,8 +34,8 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
       await get().openEntry(m.id, false);
     } catch (e) {
       const err = e as Error;
-      set((s) => ({ job: s.job && { ...s.job, status: isCancel(e) ? 'cancelled' : 'failed', error: err.message } }));
-      if (!isCancel(e)) get().notify(err.message);
+      set((s) => ({ job: s.job && { ...s.job, status: isCancelled(e) ? 'cancelled' : 'failed', error: err.message } }));
+      if (!isCancelled(e)) get().notify(err.message);
       await get().openEntry(jobId, false).catch(() => undefined); // what finished before the failure
     } finally {
       awaited.delete(jobId);

@@ -1,6 +1,7 @@
 import type { StateCreator } from 'zustand';
 import { Variant, type Provider, type VariantInput } from '../../app/variant';
 import type { Side } from '../../app/studio';
+import { describeIssues } from '../../app/errors';
 import type { StudioState } from './index';
 
 export interface LoraPick {
@@ -43,7 +44,7 @@ export function toVariant(f: VariantForm, shared: LoraPick[] = []): VariantInput
 export function variantProblem(f: VariantForm, shared: LoraPick[] = []): string | undefined {
   if (f.lcmLora.enabled && !f.lcmLora.path) return 'LCM-LoRA: pick a file';
   const r = Variant.safeParse(toVariant(f, shared));
-  return r.success ? undefined : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  return r.success ? undefined : describeIssues(r.error);
 }
 
 export interface VariantsSlice {

@@ -1,4 +1,5 @@
 import type { JobInfo, JobStatus } from '../../../app/studio';
+import { CancelledError, isCancelled } from '../../../app/errors';
 
 interface Job {
   info: JobInfo;
@@ -24,7 +25,7 @@ export class JobQueue {
     signal?.addEventListener('abort', () => this.cancel(info.jobId), { once: true });
     this.onChange(job.info);
     const run = async (): Promise<T> => {
-      if (job.abort.signal.aborted) throw cancelledError();
+      if (job.abort.signal.aborted) throw new CancelledError();
       this.update(job, { status: 'running' });
       return body(job.abort.signal, (done, message) => this.update(job, { done, message }));
     };
@@ -36,7 +37,7 @@ export class JobQueue {
         return v;
       },
       (e: Error) => {
-        this.finish(job, e.name === 'CancelledError' ? 'cancelled' : 'failed', e.message);
+        this.finish(job, isCancelled(e) ? 'cancelled' : 'failed', e.message);
         throw e;
       },
     );
@@ -73,8 +74,3 @@ export class JobQueue {
   }
 }
 
-export function cancelledError(): Error {
-  const e = new Error('run cancelled');
-  e.name = 'CancelledError';
-  return e;
-}
