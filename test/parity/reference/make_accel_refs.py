@@ -13,16 +13,13 @@ from safetensors.torch import save_file
 from transformers import CLIPTokenizer
 from tiny_sd_models import build_models
 from deepcache_helper import DeepCacheSDHelper
+from ref_io import psnr, u16
 
 OUT = sys.argv[1]
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 FIXTURE = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "tiny-sd")
 os.makedirs(OUT, exist_ok=True)
 torch.use_deterministic_algorithms(True)
-
-
-def u16(img):
-    return base64.b64encode(np.ascontiguousarray((np.clip(img, 0, 1) * 65535 + 0.5).astype(np.uint16)).tobytes()).decode()
 
 
 tokenizer = CLIPTokenizer.from_pretrained(os.path.join(FIXTURE, "tokenizer"))
@@ -81,12 +78,12 @@ for scheduler, sched_cls, strength, steps, cases in (
         helper.enable()
         img = run(pipe, steps, strength=strength)
         helper.disable()
-        psnr = float(10 * np.log10(1 / max(np.mean((img - plain) ** 2), 1e-20)))
-        print(f"deepcache {scheduler} strength={strength} N={interval} b={branch}: psnr vs plain {psnr:.2f}")
+        psnr_db = psnr(img, plain)
+        print(f"deepcache {scheduler} strength={strength} N={interval} b={branch}: psnr vs plain {psnr_db:.2f}")
         key = f"{scheduler}-{strength}"  # the plain image once per case family
         ref.setdefault("plains", {})[key] = u16(plain)
         ref["deepcache"].append({"scheduler": scheduler, "strength": strength, "steps": steps, "interval": interval,
-                                 "branch": branch, "image": u16(img), "plain": key, "psnrVsPlain": psnr})
+                                 "branch": branch, "image": u16(img), "plain": key, "psnrVsPlain": psnr_db})
 
 # ---------------------------------------------------------------- LoRA
 g = torch.Generator().manual_seed(11)
@@ -150,9 +147,8 @@ for stack in ([("kohya", 0.8)], [("peft", 1.0)], [("kohya", 0.8), ("peft", 0.5)]
     te, un = merged(stack)
     img = run(make_pipe(te=te, un=un), 8)
     plain = run(make_pipe(), 8)
-    psnr = float(10 * np.log10(1 / max(np.mean((img - plain) ** 2), 1e-20)))
     entry = {"stack": [{"file": f"tiny-lora-{n}.safetensors", "weight": w} for n, w in stack], "steps": 8, "scheduler": "ddim",
-             "image": u16(img), "psnrVsPlain": psnr}
+             "image": u16(img), "psnrVsPlain": psnr(img, plain)}
     try:  # diffusers' own loader where peft is installed
         import peft  # noqa: F401
         p = make_pipe(te=build_models(vocab)[0], un=build_models(vocab)[1])
@@ -161,10 +157,10 @@ for stack in ([("kohya", 0.8)], [("peft", 1.0)], [("kohya", 0.8), ("peft", 0.5)]
         p.set_adapters([n for n, _ in stack], [w for _, w in stack])
         p.fuse_lora()
         dimg = run(p, 8)
-        entry["diffusersFusePsnr"] = float(10 * np.log10(1 / max(np.mean((dimg - img) ** 2), 1e-20)))
+        entry["diffusersFusePsnr"] = psnr(dimg, img)
     except Exception as e:  # noqa: BLE001
         entry["diffusersFuse"] = f"not run: {type(e).__name__}: {e}"[:300]
-    print("lora", stack, "psnr vs plain", psnr, entry.get("diffusersFusePsnr", entry.get("diffusersFuse")))
+    print("lora", stack, "psnr vs plain", entry["psnrVsPlain"], entry.get("diffusersFusePsnr", entry.get("diffusersFuse")))
     ref["lora"].append(entry)
 
 json.dump(ref, open(os.path.join(OUT, "accel-reference.json"), "w"))

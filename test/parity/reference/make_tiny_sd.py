@@ -6,7 +6,7 @@ Writes <out-dir>/tiny-sd/ (diffusers ONNX layout) and <out-dir>/reference.json.
 Everything is seeded; the engine's parity tests replay reference.json against the ONNX folder.
 (The parity tests read the JSON gzipped: gzip -9 it into test/fixtures/.)
 """
-import base64, json, os, re, sys
+import json, os, re, sys
 import numpy as np
 import torch
 import diffusers
@@ -17,21 +17,14 @@ from diffusers import (AutoencoderKL, UNet2DConditionModel, StableDiffusionPipel
                        DPMSolverMultistepScheduler, LCMScheduler)
 from transformers import CLIPTokenizer
 from tiny_sd_models import build_models
+from ref_io import b64, jsonable, u16
+from sd_export import UNetOnnx, check, export_text_encoder, export_unet, export_vae, write_model_index
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../training"))
 from clip_bpe import save_clip_tokenizer, train_bpe  # the embedded model's tokenizer uses it too
 
 OUT = sys.argv[1]
 MODEL = os.path.join(OUT, "tiny-sd")
 torch.use_deterministic_algorithms(True)
-
-
-def jsonable(v):
-    # JSON has no infinities: diffusers' configs do (lambda_min_clipped = -inf)
-    return str(v) if isinstance(v, float) and not np.isfinite(v) else v
-
-
-def b64(a, dtype=np.float32):
-    return base64.b64encode(np.ascontiguousarray(np.asarray(a, dtype=dtype)).tobytes()).decode()
 
 
 # ---------------------------------------------------------------- tokenizer
@@ -67,55 +60,16 @@ SD15_SCHEDULER = {"_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0",
 os.makedirs(os.path.join(MODEL, "scheduler"), exist_ok=True)
 json.dump(SD15_SCHEDULER, open(os.path.join(MODEL, "scheduler", "scheduler_config.json"), "w"), indent=2)
 
-# ---------------------------------------------------------------- ONNX export (module-path names kept)
-def export(module, args, path, inputs, outputs, axes):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs, dynamic_axes=axes,
-                      opset_version=17, do_constant_folding=True, dynamo=False)
-
-class TE(torch.nn.Module):
-    def __init__(s, m): super().__init__(); s.m = m
-    def forward(s, input_ids): return s.m(input_ids=input_ids)[0]
-class UN(torch.nn.Module):
-    def __init__(s, m): super().__init__(); s.m = m
-    def forward(s, sample, timestep, encoder_hidden_states): return s.m(sample, timestep, encoder_hidden_states)[0]
-class VD(torch.nn.Module):
-    def __init__(s, m): super().__init__(); s.m = m
-    def forward(s, latent_sample): return s.m.decode(latent_sample).sample
-class VE(torch.nn.Module):
-    def __init__(s, m): super().__init__(); s.m = m
-    def forward(s, sample): return s.m.encode(sample).latent_dist.parameters
-
-with torch.no_grad():
-    export(TE(text_encoder), (torch.zeros(1, 77, dtype=torch.int32),), f"{MODEL}/text_encoder/model.onnx",
-           ["input_ids"], ["last_hidden_state"], {"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"}})
-    export(UN(unet), (torch.randn(2, 4, 8, 12), torch.tensor([1.0]), torch.randn(2, 77, 32)),
-           f"{MODEL}/unet/model.onnx", ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
-           {"sample": {0: "batch", 2: "height", 3: "width"}, "timestep": {0: "steps"},
-            "encoder_hidden_states": {0: "batch", 1: "sequence"}, "out_sample": {0: "batch", 2: "height", 3: "width"}})
-    export(VD(vae), (torch.randn(1, 4, 8, 12),), f"{MODEL}/vae_decoder/model.onnx", ["latent_sample"], ["sample"],
-           {"latent_sample": {0: "batch", 2: "height", 3: "width"}, "sample": {0: "batch", 2: "height", 3: "width"}})
-    export(VE(vae), (torch.randn(1, 3, 64, 96),), f"{MODEL}/vae_encoder/model.onnx", ["sample"], ["latent_parameters"],
-           {"sample": {0: "batch", 2: "height", 3: "width"}, "latent_parameters": {0: "batch", 2: "height", 3: "width"}})
-for name, m in (("text_encoder", text_encoder), ("unet", unet)):
-    m.config.to_json_file(f"{MODEL}/{name}/config.json") if hasattr(m.config, "to_json_file") else None
-json.dump(dict(unet.config), open(f"{MODEL}/unet/config.json", "w"), indent=2, default=list)
-for part in ("vae_decoder", "vae_encoder"):
-    json.dump(dict(vae.config), open(f"{MODEL}/{part}/config.json", "w"), indent=2, default=list)
-json.dump({"_class_name": "OnnxStableDiffusionPipeline", "_diffusers_version": diffusers.__version__,
-           "text_encoder": ["diffusers", "OnnxRuntimeModel"], "unet": ["diffusers", "OnnxRuntimeModel"],
-           "vae_decoder": ["diffusers", "OnnxRuntimeModel"], "vae_encoder": ["diffusers", "OnnxRuntimeModel"],
-           "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "PNDMScheduler"],
-           "safety_checker": [None, None], "feature_extractor": [None, None], "requires_safety_checker": False},
-          open(f"{MODEL}/model_index.json", "w"), indent=2)
-
-# ONNX vs torch sanity (onnxruntime python)
-import onnxruntime as ort
-s = ort.InferenceSession(f"{MODEL}/unet/model.onnx", providers=["CPUExecutionProvider"])
-x, ehs = torch.randn(2, 4, 8, 12), torch.randn(2, 77, 32)
-with torch.no_grad(): ref = unet(x, torch.tensor([500.0]), ehs)[0].numpy()
-got = s.run(None, {"sample": x.numpy(), "timestep": np.array([500.0], np.float32), "encoder_hidden_states": ehs.numpy()})[0]
-print("unet onnx vs torch max abs", float(np.abs(ref - got).max()))
+# ---------------------------------------------------------------- ONNX export (sd_export.py: module-path names kept)
+export_text_encoder(text_encoder, f"{MODEL}/text_encoder")
+names, args = export_unet(unet, f"{MODEL}/unet")
+export_vae(vae, MODEL)
+write_model_index(MODEL, "OnnxStableDiffusionPipeline", {
+    "text_encoder": ["diffusers", "OnnxRuntimeModel"], "unet": ["diffusers", "OnnxRuntimeModel"],
+    "vae_decoder": ["diffusers", "OnnxRuntimeModel"], "vae_encoder": ["diffusers", "OnnxRuntimeModel"],
+    "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "PNDMScheduler"],
+    "safety_checker": [None, None], "feature_extractor": [None, None]}, diffusers.__version__, requires_safety_checker=False)
+print("unet onnx vs torch max abs", check(f"{MODEL}/unet/model.onnx", UNetOnnx(unet), names, args))
 
 # ---------------------------------------------------------------- reference outputs
 ref = {"diffusers": diffusers.__version__, "transformers": transformers.__version__, "torch": torch.__version__,
@@ -176,7 +130,7 @@ def run(name, scheduler, overrides=None, steps=8, seed=42, guidance=7.5, negativ
                         "timesteps": [float(t) for t in p.scheduler.timesteps],
                         "latentShape": list(steps_latents[0].shape),
                         "latents": [b64(l) for l in steps_latents],
-                        "imageShape": list(img.shape), "image": b64(np.clip(img, 0, 1) * 65535 + 0.5, np.uint16)})
+                        "imageShape": list(img.shape), "image": u16(img)})
     print(name, "done", img.shape, float(img.mean()))
 
 for s in SCHED:
