@@ -27,13 +27,14 @@ def scheduler_config(scheduler):
 
 
 class StepRecorder:
-    """callback_on_step_end that keeps each step's latents (after the scheduler step, and after the
-    latent blend where the pipeline does one), plus the tensors named in `first` at step 0."""
+    """callback_on_step_end that keeps each step's timestep and latents (after the scheduler step, and after
+    the latent blend where the pipeline does one), plus the tensors named in `first` at step 0."""
 
     def __init__(self, first=()):
-        self.latents, self.first, self._want = [], {}, list(first)
+        self.latents, self.timesteps, self.first, self._want = [], [], {}, list(first)
 
     def __call__(self, pipe, i, t, kw):
+        self.timesteps.append(float(t))
         self.latents.append(kw["latents"].detach().float().clone().numpy())
         if i == 0:
             self.first = {k: kw[k].detach().float().clone().numpy() for k in self._want}
@@ -58,6 +59,30 @@ def capture_prepare_latents(pipe):
         return out
     pipe.prepare_latents = wrapped
     return seen
+
+
+def record_run(pipe, seed, first=(), **kwargs):
+    """Runs pipe(**kwargs) with torch.Generator("cpu").manual_seed(seed) and output_type "np"; returns
+    (fixture entry, images). The entry holds the seed, the scheduler's config and timesteps, the timesteps
+    the loop ran, every step's latents, the initial latents (noise, image latents where the pipeline makes
+    them), the step-0 tensors named in `first`, and the images as u16."""
+    import torch
+    rec = StepRecorder(first)
+    seen = capture_prepare_latents(pipe)
+    try:
+        with torch.no_grad():
+            images = pipe(**kwargs, generator=torch.Generator("cpu").manual_seed(seed), output_type="np",
+                          callback_on_step_end=rec, callback_on_step_end_tensor_inputs=rec.tensor_inputs).images
+    finally:
+        del pipe.prepare_latents  # back to the class's method
+    entry = {"seed": seed, "schedulerConfig": scheduler_config(pipe.scheduler),
+             "timesteps": [float(t) for t in pipe.scheduler.timesteps], "stepTimesteps": rec.timesteps,
+             "latentShape": list(rec.latents[0].shape), "latents": [b64(l) for l in rec.latents],
+             "imageShape": list(images.shape), "image": u16(images)}
+    for k, v in {**seen, **rec.first}.items():
+        entry[k] = b64(v)
+        entry[k + "Shape"] = list(v.shape)
+    return entry, images
 
 
 def write_gz(path, obj):

@@ -217,6 +217,31 @@ def check(path, module, names, args):
     return max(float(np.abs(w.numpy() - g).max()) for w, g in zip(want, got))
 
 
+def skip_tensors(residual_onnx, plain_onnx):
+    """Where a ControlNet's residuals enter a plain UNet export: for each residual input of an export of
+    the same UNet WITH residual inputs, the tensor it is added to (the down-block skip, or the mid-block
+    output), that tensor's producer node in the plain graph, and the plain graph's consumers of it
+    (up-block skip concats vs the down path, which must stay un-added)."""
+    import onnx
+    res, plain = onnx.load(residual_onnx, load_external_data=False).graph, onnx.load(plain_onnx, load_external_data=False).graph
+    consumers = {}
+    for n in plain.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n.name)
+    producer = {o: n.name for n in plain.node for o in n.output}
+    out = []
+    for inp in res.input:
+        if not inp.name.endswith("residual") and "_residual_" not in inp.name:
+            continue
+        add = next(n for n in res.node if inp.name in n.input)
+        tensor = next(i for i in add.input if i != inp.name)
+        users = consumers.get(tensor, [])
+        out.append({"input": inp.name, "addNode": add.name, "tensor": tensor, "inPlainGraph": tensor in producer,
+                    "producer": producer.get(tensor), "upBlockConsumers": [u for u in users if "/up_blocks." in u],
+                    "otherConsumers": [u for u in users if "/up_blocks." not in u]})
+    return out
+
+
 def _random_feeds(sess, rng):
     feeds = {}
     for i in sess.get_inputs():

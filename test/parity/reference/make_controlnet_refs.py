@@ -1,0 +1,130 @@
+"""ControlNet references (diffusers' StableDiffusionControlNetPipeline) on tiny-sd's text encoder and VAE
+with a small random UNet (small_unets.py) and two small ControlNets that fit it.
+    python3 test/parity/reference/make_controlnet_refs.py <out-dir>
+Writes <out-dir>/tiny-sd-controlnet/ (UNet exported WITH residual inputs; controlnet/ and controlnet_1/),
+<out-dir>/tiny-sd-controlnet-plain/ (the same UNet exported plain, for the engine's residual surgery; the other
+parts are links) and <out-dir>/tiny-sd-controlnet-reference.json.gz, which also names the skip tensors the
+surgery must add to (for this UNet and for tiny-sd's). README.md beside this file.
+"""
+import json, os, shutil, sys, tempfile
+import numpy as np
+import torch
+import diffusers
+from diffusers import DDIMScheduler, EulerDiscreteScheduler, StableDiffusionControlNetPipeline, StableDiffusionPipeline
+from transformers import CLIPTokenizer
+from ref_io import b64, psnr, record_run, write_gz
+from sd_export import ControlNetOnnx, UNetOnnx, check, export_controlnet, export_unet, skip_tensors, unet_inputs, write_model_index
+from small_unets import small_controlnet, small_unet
+from tiny_sd_models import build_models
+
+OUT = sys.argv[1]
+TINY_SD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "tiny-sd")
+CN, PLAIN = os.path.join(OUT, "tiny-sd-controlnet"), os.path.join(OUT, "tiny-sd-controlnet-plain")
+torch.use_deterministic_algorithms(True)
+H, W = 64, 96
+
+tokenizer = CLIPTokenizer.from_pretrained(f"{TINY_SD}/tokenizer")
+text_encoder, tiny_unet, vae = build_models(json.load(open(f"{TINY_SD}/tokenizer/vocab.json")))
+names, args = unet_inputs(tiny_unet)
+same = check(f"{TINY_SD}/unet/model.onnx", UNetOnnx(tiny_unet), names, args)
+print("rebuilt tiny-sd unet vs committed onnx: max abs", same)
+assert same < 1e-4, "rebuilt tiny-sd weights differ from the committed fixture"
+CONFIG = json.load(open(f"{TINY_SD}/scheduler/scheduler_config.json"))
+
+unet, cn_a, cn_b = small_unet(), small_controlnet(7), small_controlnet(8)
+for n, m in (("unet", unet), ("controlnet", cn_a), ("controlnet_1", cn_b)):
+    print("params", n, sum(p.numel() for p in m.parameters()))
+
+# ---------------------------------------------------------------- ONNX
+checks = {}
+names, args = export_unet(unet, f"{CN}/unet", residuals=True)
+checks["tiny-sd-controlnet/unet/model.onnx"] = check(f"{CN}/unet/model.onnx", UNetOnnx(unet, residuals=len(names) - 4), names, args)
+print("residual unet inputs", names)
+names_p, args_p = export_unet(unet, f"{PLAIN}/unet")
+checks["tiny-sd-controlnet-plain/unet/model.onnx"] = check(f"{PLAIN}/unet/model.onnx", UNetOnnx(unet), names_p, args_p)
+for folder, m in (("controlnet", cn_a), ("controlnet_1", cn_b)):
+    cn_names, cn_args, cn_outs = export_controlnet(m, f"{CN}/{folder}")
+    checks[f"tiny-sd-controlnet/{folder}/model.onnx"] = check(f"{CN}/{folder}/model.onnx", ControlNetOnnx(m), cn_names, cn_args)
+print("controlnet outputs", cn_outs)
+OX = ["diffusers", "OnnxRuntimeModel"]
+for root in (CN, PLAIN):
+    shutil.copytree(f"{TINY_SD}/scheduler", f"{root}/scheduler")
+    for part in ("text_encoder", "tokenizer", "vae_encoder", "vae_decoder"):
+        os.symlink(f"../tiny-sd/{part}", f"{root}/{part}")
+    if root == PLAIN:
+        for part in ("controlnet", "controlnet_1"):
+            os.symlink(f"../tiny-sd-controlnet/{part}", f"{root}/{part}")
+    write_model_index(root, "OnnxStableDiffusionControlNetPipeline", {
+        "text_encoder": OX, "unet": OX, "controlnet": OX, "vae_decoder": OX, "vae_encoder": OX,
+        "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "PNDMScheduler"],
+        "safety_checker": [None, None], "feature_extractor": [None, None]}, diffusers.__version__, requires_safety_checker=False)
+for k, v in checks.items():
+    print(f"onnx vs torch max abs {k}: {v:.3g}")
+
+# where the surgery adds the residuals: this UNet's plain export, and tiny-sd's committed UNet
+skips = {"tiny-sd-controlnet-plain/unet/model.onnx": skip_tensors(f"{CN}/unet/model.onnx", f"{PLAIN}/unet/model.onnx")}
+with tempfile.TemporaryDirectory() as tmp:
+    export_unet(tiny_unet, f"{tmp}/unet", residuals=True)
+    skips["tiny-sd/unet/model.onnx"] = skip_tensors(f"{tmp}/unet/model.onnx", f"{TINY_SD}/unet/model.onnx")
+for k, v in skips.items():
+    print(k, [(s["input"], s["tensor"], s["inPlainGraph"], len(s["upBlockConsumers"]), len(s["otherConsumers"])) for s in v])
+
+# ---------------------------------------------------------------- control images: edges (lines) and a smooth disc
+yy, xx = np.mgrid[0:H, 0:W]
+edges = np.zeros((H, W, 3), np.float32)
+edges[(xx % 23 < 2) | (yy % 17 < 2) | (np.abs(xx - 1.5 * yy) < 1.5)] = 1.0
+disc = np.clip(1.2 - np.sqrt((yy - 30) ** 2 + (xx - 50) ** 2) / 25, 0, 1).astype(np.float32)[..., None] * np.array([1.0, 0.6, 0.2], np.float32)
+IMG = {"edges": edges, "disc": disc}
+T = {k: torch.from_numpy(v).permute(2, 0, 1)[None] for k, v in IMG.items()}
+
+ref = {"diffusers": diffusers.__version__, "torch": torch.__version__, "width": W, "height": H, "onnxVsTorch": checks,
+       "skipTensors": skips, "controlImages": {k: b64(v) for k, v in IMG.items()}, "runs": []}
+SCHED = {"ddim": DDIMScheduler, "euler": EulerDiscreteScheduler}
+BASE = dict(prompt="a photo of an astronaut riding a horse", height=H, width=W)
+
+
+def run(name, scheduler, steps=8, controlnets=("controlnet",), images=("edges",), scale=1.0, start=0.0, end=1.0,
+        guidance=7.5, negative="blurry, low quality", seed=42, record_residuals=False):
+    models = {"controlnet": cn_a, "controlnet_1": cn_b}
+    multi = len(controlnets) > 1
+    p = StableDiffusionControlNetPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                          controlnet=[models[c] for c in controlnets] if multi else models[controlnets[0]],
+                                          scheduler=SCHED[scheduler].from_config(CONFIG), safety_checker=None,
+                                          feature_extractor=None, requires_safety_checker=False)
+    p.set_progress_bar_config(disable=True)
+    seen = []
+    hook = cn_a.register_forward_hook(lambda mod, a, out: seen.append(out)) if record_residuals else None
+    entry, img = record_run(p, seed, (), **BASE, negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
+                            image=[T[i] for i in images] if multi else T[images[0]],
+                            controlnet_conditioning_scale=list(scale) if multi else scale,
+                            control_guidance_start=list(start) if multi else start, control_guidance_end=list(end) if multi else end)
+    if hook:
+        hook.remove()
+        down, mid = seen[0]
+        entry["step0Residuals"] = {"down": [b64(d) for d in down], "downShapes": [list(d.shape) for d in down],
+                                   "mid": b64(mid), "midShape": list(mid.shape)}
+    ref["runs"].append({"name": name, "scheduler": scheduler, "steps": steps, "guidance": guidance, "negativePrompt": negative,
+                        "controlnets": list(controlnets), "controlImages": list(images), "conditioningScale": scale,
+                        "controlGuidanceStart": start, "controlGuidanceEnd": end, **BASE, **entry})
+    print(name, "done", img.shape, float(img.mean()))
+    return img
+
+
+a = run("cn-ddim", "ddim", record_residuals=True)
+run("cn-euler-scale0.5-start0.2-end0.8", "euler", scale=0.5, start=0.2, end=0.8)
+run("cn-ddim-nocfg", "ddim", guidance=1.0, negative=None, seed=7)
+run("multi-ddim", "ddim", controlnets=("controlnet", "controlnet_1"), images=("edges", "disc"), scale=(0.7, 0.4),
+    start=(0.0, 0.25), end=(1.0, 0.75))
+
+# without a ControlNet, for scale: the same UNet, prompt and seed
+p = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=DDIMScheduler.from_config(CONFIG),
+                            safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+p.set_progress_bar_config(disable=True)
+entry, plain = record_run(p, 42, (), **BASE, negative_prompt="blurry, low quality", num_inference_steps=8, guidance_scale=7.5)
+ref["runs"].append({"name": "no-controlnet-ddim", "scheduler": "ddim", "steps": 8, "guidance": 7.5, "negativePrompt": "blurry, low quality",
+                    "controlnets": [], **BASE, **entry})
+ref["runs"][0]["psnrVsNoControlNet"] = psnr(a, plain)
+print("controlnet vs none psnr", ref["runs"][0]["psnrVsNoControlNet"])
+
+write_gz(f"{OUT}/tiny-sd-controlnet-reference.json.gz", ref)
+print("wrote", OUT, os.path.getsize(f"{OUT}/tiny-sd-controlnet-reference.json.gz"))
