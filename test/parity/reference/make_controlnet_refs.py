@@ -1,7 +1,8 @@
 """ControlNet references (diffusers' StableDiffusionControlNetPipeline) on tiny-sd's text encoder and VAE
-with a small random UNet (small_unets.py) and two small ControlNets that fit it.
+with a small random UNet (small_unets.py) and a small ControlNet that fits it (MultiControlNet: the same
+ControlNet twice, on two control images with their own scales and step windows).
     python3 test/parity/reference/make_controlnet_refs.py <out-dir>
-Writes <out-dir>/tiny-sd-controlnet/ (UNet exported WITH residual inputs; controlnet/ and controlnet_1/),
+Writes <out-dir>/tiny-sd-controlnet/ (UNet exported WITH residual inputs; controlnet/),
 <out-dir>/tiny-sd-controlnet-plain/ (the same UNet exported plain, for the engine's residual surgery; the other
 parts are links) and <out-dir>/tiny-sd-controlnet-reference.json.gz, which also names the skip tensors the
 surgery must add to (for this UNet and for tiny-sd's). README.md beside this file.
@@ -25,14 +26,14 @@ H, W = 64, 96
 
 tokenizer = CLIPTokenizer.from_pretrained(f"{TINY_SD}/tokenizer")
 text_encoder, tiny_unet, vae = build_models(json.load(open(f"{TINY_SD}/tokenizer/vocab.json")))
-names, args = unet_inputs(tiny_unet)
+names, args, _ = unet_inputs(tiny_unet)
 same = check(f"{TINY_SD}/unet/model.onnx", UNetOnnx(tiny_unet), names, args)
 print("rebuilt tiny-sd unet vs committed onnx: max abs", same)
 assert same < 1e-4, "rebuilt tiny-sd weights differ from the committed fixture"
 CONFIG = json.load(open(f"{TINY_SD}/scheduler/scheduler_config.json"))
 
-unet, cn_a, cn_b = small_unet(), small_controlnet(7), small_controlnet(8)
-for n, m in (("unet", unet), ("controlnet", cn_a), ("controlnet_1", cn_b)):
+unet, cn = small_unet(), small_controlnet(7)
+for n, m in (("unet", unet), ("controlnet", cn)):
     print("params", n, sum(p.numel() for p in m.parameters()))
 
 # ---------------------------------------------------------------- ONNX
@@ -42,9 +43,8 @@ checks["tiny-sd-controlnet/unet/model.onnx"] = check(f"{CN}/unet/model.onnx", UN
 print("residual unet inputs", names)
 names_p, args_p = export_unet(unet, f"{PLAIN}/unet")
 checks["tiny-sd-controlnet-plain/unet/model.onnx"] = check(f"{PLAIN}/unet/model.onnx", UNetOnnx(unet), names_p, args_p)
-for folder, m in (("controlnet", cn_a), ("controlnet_1", cn_b)):
-    cn_names, cn_args, cn_outs = export_controlnet(m, f"{CN}/{folder}")
-    checks[f"tiny-sd-controlnet/{folder}/model.onnx"] = check(f"{CN}/{folder}/model.onnx", ControlNetOnnx(m), cn_names, cn_args)
+cn_names, cn_args, cn_outs = export_controlnet(cn, f"{CN}/controlnet")
+checks["tiny-sd-controlnet/controlnet/model.onnx"] = check(f"{CN}/controlnet/model.onnx", ControlNetOnnx(cn), cn_names, cn_args)
 print("controlnet outputs", cn_outs)
 OX = ["diffusers", "OnnxRuntimeModel"]
 for root in (CN, PLAIN):
@@ -52,8 +52,7 @@ for root in (CN, PLAIN):
     for part in ("text_encoder", "tokenizer", "vae_encoder", "vae_decoder"):
         os.symlink(f"../tiny-sd/{part}", f"{root}/{part}")
     if root == PLAIN:
-        for part in ("controlnet", "controlnet_1"):
-            os.symlink(f"../tiny-sd-controlnet/{part}", f"{root}/{part}")
+        os.symlink("../tiny-sd-controlnet/controlnet", f"{root}/controlnet")
     write_model_index(root, "OnnxStableDiffusionControlNetPipeline", {
         "text_encoder": OX, "unet": OX, "controlnet": OX, "vae_decoder": OX, "vae_encoder": OX,
         "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "PNDMScheduler"],
@@ -83,17 +82,16 @@ SCHED = {"ddim": DDIMScheduler, "euler": EulerDiscreteScheduler}
 BASE = dict(prompt="a photo of an astronaut riding a horse", height=H, width=W)
 
 
-def run(name, scheduler, steps=8, controlnets=("controlnet",), images=("edges",), scale=1.0, start=0.0, end=1.0,
-        guidance=7.5, negative="blurry, low quality", seed=42, record_residuals=False):
-    models = {"controlnet": cn_a, "controlnet_1": cn_b}
-    multi = len(controlnets) > 1
+def run(name, scheduler, steps=8, images=("edges",), scale=1.0, start=0.0, end=1.0, guidance=7.5,
+        negative="blurry, low quality", seed=42, record_residuals=False):
+    multi = len(images) > 1
     p = StableDiffusionControlNetPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                          controlnet=[models[c] for c in controlnets] if multi else models[controlnets[0]],
+                                          controlnet=[cn] * len(images) if multi else cn,
                                           scheduler=SCHED[scheduler].from_config(CONFIG), safety_checker=None,
                                           feature_extractor=None, requires_safety_checker=False)
     p.set_progress_bar_config(disable=True)
     seen = []
-    hook = cn_a.register_forward_hook(lambda mod, a, out: seen.append(out)) if record_residuals else None
+    hook = cn.register_forward_hook(lambda mod, a, out: seen.append(out)) if record_residuals else None
     entry, img = record_run(p, seed, (), **BASE, negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                             image=[T[i] for i in images] if multi else T[images[0]],
                             controlnet_conditioning_scale=list(scale) if multi else scale,
@@ -104,7 +102,7 @@ def run(name, scheduler, steps=8, controlnets=("controlnet",), images=("edges",)
         entry["step0Residuals"] = {"down": [b64(d) for d in down], "downShapes": [list(d.shape) for d in down],
                                    "mid": b64(mid), "midShape": list(mid.shape)}
     ref["runs"].append({"name": name, "scheduler": scheduler, "steps": steps, "guidance": guidance, "negativePrompt": negative,
-                        "controlnets": list(controlnets), "controlImages": list(images), "conditioningScale": scale,
+                        "controlnets": ["controlnet"] * len(images), "controlImages": list(images), "conditioningScale": scale,
                         "controlGuidanceStart": start, "controlGuidanceEnd": end, **BASE, **entry})
     print(name, "done", img.shape, float(img.mean()))
     return img
@@ -113,7 +111,7 @@ def run(name, scheduler, steps=8, controlnets=("controlnet",), images=("edges",)
 a = run("cn-ddim", "ddim", record_residuals=True)
 run("cn-euler-scale0.5-start0.2-end0.8", "euler", scale=0.5, start=0.2, end=0.8)
 run("cn-ddim-nocfg", "ddim", guidance=1.0, negative=None, seed=7)
-run("multi-ddim", "ddim", controlnets=("controlnet", "controlnet_1"), images=("edges", "disc"), scale=(0.7, 0.4),
+run("multi-ddim", "ddim", images=("edges", "disc"), scale=(0.7, 0.4),
     start=(0.0, 0.25), end=(1.0, 0.75))
 
 # without a ControlNet, for scale: the same UNet, prompt and seed

@@ -24,7 +24,7 @@ H, W = 64, 96
 
 tokenizer = CLIPTokenizer.from_pretrained(f"{TINY_SD}/tokenizer")
 text_encoder, unet4, vae = build_models(json.load(open(f"{TINY_SD}/tokenizer/vocab.json")))
-names, args = unet_inputs(unet4)
+names, args, _ = unet_inputs(unet4)
 same = check(f"{TINY_SD}/unet/model.onnx", UNetOnnx(unet4), names, args)
 print("rebuilt tiny-sd unet vs committed onnx: max abs", same)
 assert same < 1e-4, "rebuilt tiny-sd weights differ from the committed fixture"

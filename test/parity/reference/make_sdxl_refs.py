@@ -1,28 +1,30 @@
-"""Tiny random SDXL (base + refiner) in the Optimum ONNX layout, and diffusers' outputs on it.
+"""Tiny random SDXL in the Optimum ONNX layout, and diffusers' outputs on it.
     python3 test/parity/reference/make_sdxl_refs.py <out-dir>
-Writes <out-dir>/tiny-sdxl/, <out-dir>/tiny-sdxl-refiner/ (its text_encoder_2, tokenizer_2 and VAE are links
-to tiny-sdxl's), <out-dir>/loras/tiny-sdxl-lora-{kohya,peft}.safetensors and <out-dir>/tiny-sdxl-reference.json.gz.
+Writes <out-dir>/tiny-sdxl/ (its VAE graphs are links to tiny-sd's, with SDXL's VAE config),
+<out-dir>/loras/tiny-sdxl-lora-{kohya,peft}.safetensors and <out-dir>/tiny-sdxl-reference.json.gz.
 Runs: txt2img (negative prompt, zeroed negatives, empty negative, explicit size conditioning, batch 2),
 img2img, LoRAs in kohya and PEFT keys (te1/te2/unet) through diffusers' load_lora_weights + fuse_lora,
-DeepCache (the kit's deepcache_helper.py) and the refiner's 5-value time ids. README.md beside this file.
+DeepCache (the kit's deepcache_helper.py); the refiner's 5-value time ids (no refiner graph: too big for
+the budget). README.md beside this file.
 """
 import json, os, shutil, sys, traceback
 import numpy as np
 import torch
 import diffusers
 import transformers
-from diffusers import (AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline,
+from diffusers import (EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline,
                        UNet2DConditionModel)
 from safetensors.torch import save_file
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 from deepcache_helper import DeepCacheSDHelper
 from ref_io import b64, psnr, record_run, write_gz
-from sd_export import TextEncoderOnnx, UNetOnnx, VaeDecoderOnnx, check, export_text_encoder, export_unet, export_vae, write_model_index
+from sd_export import TextEncoderOnnx, UNetOnnx, VaeDecoderOnnx, check, export_text_encoder, export_unet, write_config, write_model_index
+from tiny_sd_models import build_models
 
 OUT = sys.argv[1]
 HERE = os.path.dirname(os.path.abspath(__file__))
 TINY_SD = os.path.join(HERE, "..", "..", "fixtures", "tiny-sd")
-BASE, REFINER = os.path.join(OUT, "tiny-sdxl"), os.path.join(OUT, "tiny-sdxl-refiner")
+BASE = os.path.join(OUT, "tiny-sdxl")
 torch.use_deterministic_algorithms(True)
 H, W = 48, 64  # non-square so (height, width) order in the time ids matters
 
@@ -61,11 +63,11 @@ def text_encoders():
 
 def base_unet():
     torch.manual_seed(3)
-    return UNet2DConditionModel(
-        sample_size=8, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(8, 8, 16),
+    return UNet2DConditionModel(  # SDXL's shape (3 levels, attention below the first, depth 2 at one) at a graph size that fits
+        sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(4, 8, 8),
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        transformer_layers_per_block=(1, 2, 1), attention_head_dim=(2, 2, 4), use_linear_projection=True,
+        transformer_layers_per_block=(1, 2, 1), attention_head_dim=(1, 2, 2), use_linear_projection=True,
         cross_attention_dim=24, addition_embed_type="text_time", addition_time_embed_dim=8,
         projection_class_embeddings_input_dim=6 * 8 + 16, norm_num_groups=4).eval()
 
@@ -80,12 +82,9 @@ def refiner_unet():
 
 
 def vae_model():
-    torch.manual_seed(5)
-    vae = AutoencoderKL(block_out_channels=[8, 8, 8, 8], in_channels=3, out_channels=3, layers_per_block=1,
-                        down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4, latent_channels=4,
-                        norm_num_groups=4, sample_size=64, scaling_factor=0.13025, force_upcast=True).eval()
-    with torch.no_grad():
-        vae.decoder.conv_out.weight.mul_(8.0)  # random init leaves images near grey; use the range
+    """tiny-sd's VAE weights with SDXL's VAE config (scaling factor 0.13025, force_upcast)."""
+    vae = build_models(json.load(open(f"{TINY_SD}/tokenizer/vocab.json")))[2]
+    vae.register_to_config(scaling_factor=0.13025, force_upcast=True)
     return vae
 
 
@@ -105,9 +104,13 @@ for name, m in (("text_encoder", te1), ("text_encoder_2", te2)):
 names, args = export_unet(unet, f"{BASE}/unet", added_cond=True, text_embeds_dim=16, height=H // 8, width=W // 8)
 checks["unet/model.onnx"] = check(f"{BASE}/unet/model.onnx", UNetOnnx(unet, True), names, args)
 print("unet inputs", names)
-export_vae(vae, BASE, H, W)
+for part in ("vae_decoder", "vae_encoder"):
+    os.makedirs(f"{BASE}/{part}")
+    os.symlink(f"../../tiny-sd/{part}/model.onnx", f"{BASE}/{part}/model.onnx")
+    write_config(f"{BASE}/{part}/config.json", vae.config)
 z = torch.randn(1, 4, H // 8, W // 8)
-checks["vae_decoder/model.onnx"] = check(f"{BASE}/vae_decoder/model.onnx", VaeDecoderOnnx(vae), ["latent_sample"], [z])
+checks["vae_decoder/model.onnx (tiny-sd's)"] = check(f"{TINY_SD}/vae_decoder/model.onnx", VaeDecoderOnnx(vae), ["latent_sample"], [z])
+assert checks["vae_decoder/model.onnx (tiny-sd's)"] < 1e-4, "rebuilt tiny-sd VAE differs from the committed graph"
 os.makedirs(f"{BASE}/scheduler", exist_ok=True)
 json.dump(SCHEDULER, open(f"{BASE}/scheduler/scheduler_config.json", "w"), indent=2)
 ORT = ["diffusers", "OnnxRuntimeModel"]  # as tiny-sd's model_index.json
@@ -116,15 +119,6 @@ write_model_index(BASE, "ORTStableDiffusionXLPipeline", {
     "unet": ORT, "vae_decoder": ORT, "vae_encoder": ORT, "scheduler": ["diffusers", "EulerDiscreteScheduler"]},
     diffusers.__version__, force_zeros_for_empty_prompt=True, requires_aesthetics_score=False)
 
-names_r, args_r = export_unet(refiner, f"{REFINER}/unet", added_cond=True, text_embeds_dim=16, height=H // 8, width=W // 8)
-checks["refiner unet/model.onnx"] = check(f"{REFINER}/unet/model.onnx", UNetOnnx(refiner, True), names_r, args_r)
-shutil.copytree(f"{BASE}/scheduler", f"{REFINER}/scheduler", dirs_exist_ok=True)
-for part in ("text_encoder_2", "tokenizer_2", "vae_decoder", "vae_encoder"):
-    os.symlink(f"../tiny-sdxl/{part}", f"{REFINER}/{part}")
-write_model_index(REFINER, "ORTStableDiffusionXLImg2ImgPipeline", {
-    "text_encoder": [None, None], "text_encoder_2": ORT, "tokenizer": [None, None], "tokenizer_2": ["transformers", "CLIPTokenizer"],
-    "unet": ORT, "vae_decoder": ORT, "vae_encoder": ORT, "scheduler": ["diffusers", "EulerDiscreteScheduler"]},
-    diffusers.__version__, force_zeros_for_empty_prompt=False, requires_aesthetics_score=True)
 for k, v in checks.items():
     print(f"onnx vs torch max abs {k}: {v:.3g}")
 
@@ -202,8 +196,13 @@ def te_key(name):
     return name if name.startswith("text_model.") else "text_model." + name  # the files' standard spelling
 
 
-LORAS = {}
+LORAS, LOADER = {}, {}
 os.makedirs(f"{OUT}/loras", exist_ok=True)
+os.makedirs(f"{OUT}/loader-copies", exist_ok=True)
+# transformers 5's CLIPTextModel has no `text_model.` level, so diffusers' loader finds no module for the
+# files' standard te keys; it is given copies whose te keys follow the modules (same tensors).
+TE_PREFIX = "text_model." if any(n.startswith("text_model.") for n, _ in te1.named_modules()) else ""
+print("te module prefix:", repr(TE_PREFIX))
 for fmt, rank, alpha in (("kohya", 4, 2.0), ("peft", 2, None)):
     entries, tensors = lora_entries(rank), {}
     for prefix, name, down, up in entries:
@@ -216,6 +215,10 @@ for fmt, rank, alpha in (("kohya", 4, 2.0), ("peft", 2, None)):
     path = f"{OUT}/loras/tiny-sdxl-lora-{fmt}.safetensors"
     save_file({k: v.contiguous() for k, v in tensors.items()}, path)
     LORAS[fmt] = (path, entries, (alpha or rank) / rank)
+    LOADER[fmt] = path
+    if not TE_PREFIX:
+        LOADER[fmt] = f"{OUT}/loader-copies/{os.path.basename(path)}"
+        save_file({k.replace("_text_model_", "_").replace(".text_model.", "."): v.contiguous() for k, v in tensors.items()}, LOADER[fmt])
 
 
 def merged(stack):
@@ -242,12 +245,13 @@ for stack in ([("kohya", 0.8)], [("peft", 0.7)], [("kohya", 0.8), ("peft", 0.5)]
         t1, t2 = text_encoders()
         p = pipe_base(t1, t2, base_unet())
         for f, _ in stack:
-            p.load_lora_weights(LORAS[f][0], adapter_name=f)
+            p.load_lora_weights(LOADER[f], adapter_name=f)
         p.set_adapters([f for f, _ in stack], [w for _, w in stack])
         p.fuse_lora(adapter_names=[f for f, _ in stack])
         p.unload_lora_weights()
         img = run(f"lora-{label}", p, negative_prompt=NEG)
-        ref["runs"][-1].update(loras=entry["stack"], reference="diffusers load_lora_weights + fuse_lora",
+        how = "diffusers load_lora_weights + fuse_lora" + ("" if TE_PREFIX else " (te keys without text_model., as transformers 5 names the modules)")
+        ref["runs"][-1].update(loras=entry["stack"], reference=how,
                                psnrVsManualMerge=psnr(img, manual), psnrVsPlain=psnr(img, plain))
         print("lora", label, "diffusers vs manual merge psnr", ref["runs"][-1]["psnrVsManualMerge"])
     except Exception as e:  # noqa: BLE001
@@ -257,14 +261,20 @@ for stack in ([("kohya", 0.8)], [("peft", 0.7)], [("kohya", 0.8), ("peft", 0.5)]
                             reference=f"manual merge (diffusers' loader failed: {type(e).__name__}: {e})"[:300])
         ref["runs"].append(manual_entry)
 
-# ---------------------------------------------------------------- refiner: text_encoder_2 only, 5-value time ids (aesthetic score)
+# ---------------------------------------------------------------- refiner (requires_aesthetics_score): 5-value time ids
 rp = StableDiffusionXLImg2ImgPipeline(vae=vae, text_encoder=None, text_encoder_2=te2, tokenizer=None, tokenizer_2=tok2, unet=refiner,
                                       scheduler=EulerDiscreteScheduler.from_config(SCHEDULER), requires_aesthetics_score=True,
                                       force_zeros_for_empty_prompt=False, add_watermarker=False)
-rp.set_progress_bar_config(disable=True)
-run("refiner-img2img", rp, negative_prompt=NEG, image=INIT, strength=0.3, num_inference_steps=10, aesthetic_score=6.0,
-    negative_aesthetic_score=2.5)
-ref["runs"][-1]["model"] = "tiny-sdxl-refiner"
+ref["refinerTimeIds"] = []
+for orig, crop, target, aes, neg_aes, neg_orig, neg_crop, neg_target in (
+        ((48, 64), (0, 0), (48, 64), 6.0, 2.5, (48, 64), (0, 0), (48, 64)),
+        ((1024, 768), (16, 32), (48, 64), 7.5, 1.0, (512, 384), (0, 0), (48, 64))):
+    pos, neg = rp._get_add_time_ids(orig, crop, target, aes, neg_aes, neg_orig, neg_crop, neg_target, torch.float32, 16)
+    ref["refinerTimeIds"].append({"original_size": orig, "crops_coords_top_left": crop, "target_size": target, "aesthetic_score": aes,
+                                  "negative_aesthetic_score": neg_aes, "negative_original_size": neg_orig,
+                                  "negative_crops_coords_top_left": neg_crop, "negative_target_size": neg_target,
+                                  "add_time_ids": pos[0].tolist(), "add_neg_time_ids": neg[0].tolist()})
+print("refiner time ids", ref["refinerTimeIds"])
 
 write_gz(f"{OUT}/tiny-sdxl-reference.json.gz", ref)
 print("wrote", OUT, os.path.getsize(f"{OUT}/tiny-sdxl-reference.json.gz"))
