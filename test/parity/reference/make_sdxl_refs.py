@@ -199,10 +199,18 @@ def te_key(name):
 LORAS, LOADER = {}, {}
 os.makedirs(f"{OUT}/loras", exist_ok=True)
 os.makedirs(f"{OUT}/loader-copies", exist_ok=True)
-# transformers 5's CLIPTextModel has no `text_model.` level, so diffusers' loader finds no module for the
-# files' standard te keys; it is given copies whose te keys follow the modules (same tensors).
-TE_PREFIX = "text_model." if any(n.startswith("text_model.") for n, _ in te1.named_modules()) else ""
-print("te module prefix:", repr(TE_PREFIX))
+# transformers 5's CLIPTextModel (not ...WithProjection) has no `text_model.` level, so diffusers' loader finds
+# no module for the files' standard te1 keys; it is given copies whose te keys follow the modules (same tensors).
+FLAT = {k: not any(n.startswith("text_model.") for n, _ in m.named_modules()) for k, m in (("te1", te1), ("te2", te2))}
+print("te modules without text_model.:", FLAT)
+
+
+def loader_key(k):
+    if FLAT["te1"] and k.startswith(("lora_te1_", "text_encoder.")):
+        return k.replace("lora_te1_text_model_", "lora_te1_").replace("text_encoder.text_model.", "text_encoder.")
+    if FLAT["te2"] and k.startswith(("lora_te2_", "text_encoder_2.")):
+        return k.replace("lora_te2_text_model_", "lora_te2_").replace("text_encoder_2.text_model.", "text_encoder_2.")
+    return k
 for fmt, rank, alpha in (("kohya", 4, 2.0), ("peft", 2, None)):
     entries, tensors = lora_entries(rank), {}
     for prefix, name, down, up in entries:
@@ -216,9 +224,9 @@ for fmt, rank, alpha in (("kohya", 4, 2.0), ("peft", 2, None)):
     save_file({k: v.contiguous() for k, v in tensors.items()}, path)
     LORAS[fmt] = (path, entries, (alpha or rank) / rank)
     LOADER[fmt] = path
-    if not TE_PREFIX:
+    if any(FLAT.values()):
         LOADER[fmt] = f"{OUT}/loader-copies/{os.path.basename(path)}"
-        save_file({k.replace("_text_model_", "_").replace(".text_model.", "."): v.contiguous() for k, v in tensors.items()}, LOADER[fmt])
+        save_file({loader_key(k): v.contiguous() for k, v in tensors.items()}, LOADER[fmt])
 
 
 def merged(stack):
@@ -250,7 +258,7 @@ for stack in ([("kohya", 0.8)], [("peft", 0.7)], [("kohya", 0.8), ("peft", 0.5)]
         p.fuse_lora(adapter_names=[f for f, _ in stack])
         p.unload_lora_weights()
         img = run(f"lora-{label}", p, negative_prompt=NEG)
-        how = "diffusers load_lora_weights + fuse_lora" + ("" if TE_PREFIX else " (te keys without text_model., as transformers 5 names the modules)")
+        how = "diffusers load_lora_weights + fuse_lora" + (" (te1 keys without text_model., as transformers 5 names CLIPTextModel's modules)" if FLAT["te1"] else "")
         ref["runs"][-1].update(loras=entry["stack"], reference=how,
                                psnrVsManualMerge=psnr(img, manual), psnrVsPlain=psnr(img, plain))
         print("lora", label, "diffusers vs manual merge psnr", ref["runs"][-1]["psnrVsManualMerge"])
