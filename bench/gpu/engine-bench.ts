@@ -1,0 +1,204 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunResult } from '../../app/contract';
+import type { VariantInput } from '../../app/variant';
+import { Engine } from '../../engine/engine';
+
+/** Which folder a row runs: the SD1.5-architecture exports (sd15.py) or the embedded model. */
+export type ModelId = 'sd15-fp32' | 'sd15-fp16' | 'embedded';
+
+export interface BenchConfig {
+  name: string;
+  model: ModelId;
+  variant: VariantInput;
+  /** Timed runs after the first (the first carries session creation and graph rewrites). */
+  repeats: number;
+  /** The row whose loop and image this one's speed-ups and PSNR are measured against. */
+  baseline?: string;
+  /** The diffusers image (torch_bench.py) this row should reproduce, for PSNR. */
+  reference?: string;
+}
+
+/**
+ * Rows run in groups, one engine process each: the CUDA rows; WebGPU and the embedded model; fp32
+ * with TF32 off, a process-wide cuBLAS/cuDNN switch (NVIDIA_TF32_OVERRIDE=0 in that process).
+ */
+export const GROUPS = ['cuda', 'webgpu-embedded', 'tf32off'] as const;
+export type Group = (typeof GROUPS)[number];
+
+const cuda = (extra: VariantInput = {}): VariantInput => ({ provider: 'cuda', ...extra });
+const fused = (extra: VariantInput = {}): VariantInput => cuda({ precision: 'fp16', fusedAttention: true, ...extra });
+const FUSED = 'cuda fp16 + fused attention';
+/**
+ * DeepCache runs on the fp32 folder converted by the engine (fp16, fp32 I/O): on an fp16-stored UNet
+ * its partition declares the cached feature float32 and onnxruntime refuses the graph (engine bug,
+ * engine/onnx/partition.ts floatTensor). Its baseline takes the same route.
+ */
+export const CONVERTED = 'cuda fp16 (engine conversion of fp32) + fused attention';
+
+export function configs(group: Group): BenchConfig[] {
+  if (group === 'tf32off') {
+    return [{ name: 'cuda fp32 TF32 off', model: 'sd15-fp32', variant: cuda(), repeats: 4, baseline: 'cuda fp32 TF32 on', reference: 'diffusers-fp32' }];
+  }
+  const deepcache = [2, 3, 5].map((interval): BenchConfig => ({
+    name: `${CONVERTED} + DeepCache N=${interval} b0`, model: 'sd15-fp32', variant: fused({ deepcache: { interval, branch: 0 } }), repeats: 4,
+    baseline: CONVERTED, reference: `deepcache-n${interval}-b0`,
+  }));
+  const emb = (name: string, variant: VariantInput): BenchConfig => ({ name: `embedded ${name}`, model: 'embedded', variant, repeats: 6, baseline: 'embedded cpu fp32' });
+  if (group === 'webgpu-embedded') {
+    return [
+      { name: 'webgpu fp32', model: 'sd15-fp32', variant: { provider: 'webgpu' }, repeats: 2, baseline: 'cuda fp32 TF32 on', reference: 'diffusers-fp32' },
+      { name: 'webgpu fp16', model: 'sd15-fp16', variant: { provider: 'webgpu', precision: 'fp16' }, repeats: 2, baseline: 'cuda fp16', reference: 'diffusers-fp16' },
+      { name: 'webgpu fp16 + fused attention', model: 'sd15-fp16', variant: { provider: 'webgpu', precision: 'fp16', fusedAttention: true }, repeats: 2, baseline: 'webgpu fp16' },
+      emb('cpu fp32', {}),
+      emb('cuda fp32', cuda()),
+      emb('cuda fp16', cuda({ precision: 'fp16' })),
+      emb('cuda fp16 + fused attention', fused()),
+      emb('cuda fp16 + fused + DeepCache N=3 b0', fused({ deepcache: { interval: 3, branch: 0 } })),
+      emb('webgpu fp32', { provider: 'webgpu' }),
+    ];
+  }
+  return [
+    { name: 'cuda fp32 TF32 on', model: 'sd15-fp32', variant: cuda(), repeats: 5, reference: 'diffusers-fp32' },
+    { name: 'cuda fp16', model: 'sd15-fp16', variant: cuda({ precision: 'fp16' }), repeats: 6, reference: 'diffusers-fp16' },
+    { name: FUSED, model: 'sd15-fp16', variant: fused(), repeats: 6, baseline: 'cuda fp16', reference: 'diffusers-fp16' },
+    { name: `${FUSED} + CFG truncation 0.5`, model: 'sd15-fp16', variant: fused({ cfgTruncation: 0.5 }), repeats: 4, baseline: FUSED },
+    { name: CONVERTED, model: 'sd15-fp32', variant: fused(), repeats: 5, baseline: FUSED, reference: 'diffusers-fp16' },
+    ...deepcache,
+  ];
+}
+
+/** What one row measured; times in ms, steady values are medians over the timed runs. */
+export interface RowResult {
+  name: string;
+  model: ModelId;
+  variant: VariantInput;
+  baseline?: string;
+  reference?: string;
+  error?: string;
+  provider?: string;
+  summary?: string;
+  steps?: number;
+  fullSteps?: number;
+  runs?: number;
+  /** The first run: wall time, its preparation (graph rewrites + session creation) and the parts of that. */
+  firstRunMs?: number;
+  prepareMs?: number;
+  prepareSteps?: Record<string, number>;
+  imageMs?: number;
+  imageMsAll?: number[];
+  /** Denoising loop time over its steps (DeepCache: the mean of full and shallow steps). */
+  loopStepMs?: number;
+  /** session.run of one full UNet step (batch 2 with CFG), and of one shallow DeepCache step. */
+  unetRunMs?: number;
+  shallowRunMs?: number;
+  /** Per step: wall minus session.run (scheduler, CFG, tensor conversion). */
+  stepOverheadMs?: number;
+  textEncoderMs?: number;
+  vaeDecoderMs?: number;
+  /** Engine time outside session.run over the whole image, and as a fraction of it. */
+  overheadMs?: number;
+  overheadFraction?: number;
+  /** The last image, saved as raw float32 HWC under the image folder. */
+  image?: string;
+  width?: number;
+  height?: number;
+}
+
+export interface EngineBenchOptions {
+  models: Record<ModelId, string>;
+  params: Record<string, unknown>;
+  embeddedParams: Record<string, unknown>;
+  imageDir: string;
+  cacheRoot: string;
+  /** Seconds: rounds stop once this is spent (each row keeps at least one timed run). */
+  budgetS: number;
+  only?: RegExp;
+  log?: (line: string) => void;
+}
+
+const median = (a: number[]): number => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length === 0 ? NaN : s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** Runs one group's rows: a first run each, then rounds over all rows (so drift falls on all alike). */
+export async function runEngineBench(group: Group, o: EngineBenchOptions): Promise<RowResult[]> {
+  const t0 = performance.now();
+  const log = o.log ?? (() => undefined);
+  const list = configs(group).filter((c) => !o.only || o.only.test(c.name));
+  const engine = new Engine(o.cacheRoot, list.length);
+  const runs = new Map<string, RunResult[]>();
+  const rows = list.map((c): RowResult => ({ name: c.name, model: c.model, variant: c.variant, baseline: c.baseline, reference: c.reference }));
+  const request = (c: BenchConfig) => ({ model: o.models[c.model], params: c.model === 'embedded' ? o.embeddedParams : o.params, variant: c.variant });
+  mkdirSync(o.imageDir, { recursive: true });
+  const keep = (row: RowResult, img: { data: Float32Array; width: number; height: number }) => {
+    row.image = `engine-${row.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}${group === 'tf32off' ? '-tf32off' : ''}`;
+    [row.width, row.height] = [img.width, img.height];
+    writeFileSync(join(o.imageDir, `${row.image}.f32`), img.data);
+  };
+  try {
+    for (const [i, c] of list.entries()) {
+      const row = rows[i]!;
+      if ((performance.now() - t0) / 1e3 > o.budgetS) {
+        row.error = 'not reached within the time budget';
+        continue;
+      }
+      try {
+        const s = performance.now();
+        const { result, images } = await engine.run(request(c));
+        row.firstRunMs = performance.now() - s;
+        row.prepareMs = result.prepareMs;
+        row.prepareSteps = result.prepareSteps;
+        row.provider = result.provider;
+        row.summary = result.summary;
+        keep(row, images[0]!);
+        runs.set(c.name, []);
+        log(`${c.name}: first run ${(row.firstRunMs / 1e3).toFixed(1)} s (prepare ${(result.prepareMs / 1e3).toFixed(1)} s)`);
+      } catch (e) {
+        row.error = (e as Error).message.split('\n')[0];
+        log(`${c.name}: not run: ${row.error}`);
+      }
+    }
+    const most = Math.max(...list.map((c) => c.repeats));
+    for (let r = 0; r < most; r++) {
+      if (r > 0 && (performance.now() - t0) / 1e3 > o.budgetS) {
+        log(`time budget reached after ${r} rounds`);
+        break;
+      }
+      for (const [i, c] of list.entries()) {
+        if (!runs.has(c.name) || r >= c.repeats) continue;
+        const { result, images } = await engine.run(request(c));
+        runs.get(c.name)!.push(result);
+        if (r === c.repeats - 1 || r === most - 1) keep(rows[i]!, images[0]!);
+      }
+    }
+  } finally {
+    await engine.release();
+  }
+  for (const [i, c] of list.entries()) Object.assign(rows[i]!, summarise(runs.get(c.name) ?? []));
+  return rows;
+}
+
+/** Steady-state medians of a row's timed runs. */
+function summarise(rs: RunResult[]): Partial<RowResult> {
+  if (rs.length === 0) return {};
+  const full = rs.flatMap((r) => r.fullSteps.map((i) => r.timings.stepOnnxMs[i]!));
+  const shallow = rs.flatMap((r) => r.timings.stepOnnxMs.filter((_, i) => !r.fullSteps.includes(i)));
+  const t = rs.map((r) => r.timings);
+  return {
+    runs: rs.length,
+    steps: t[0]!.stepMs.length,
+    fullSteps: rs[0]!.fullSteps.length,
+    imageMs: median(t.map((x) => x.totalMs)),
+    imageMsAll: t.map((x) => x.totalMs),
+    loopStepMs: median(t.map((x) => x.denoiseMs / x.stepMs.length)),
+    unetRunMs: median(full),
+    shallowRunMs: shallow.length ? median(shallow) : undefined,
+    stepOverheadMs: median(t.flatMap((x) => x.stepMs.map((ms, i) => ms - x.stepOnnxMs[i]!))),
+    textEncoderMs: median(t.map((x) => x.textEncoderMs)),
+    vaeDecoderMs: median(t.map((x) => x.vaeDecoderMs)),
+    overheadMs: median(t.map((x) => x.overheadMs)),
+    overheadFraction: median(t.map((x) => x.overheadMs / x.totalMs)),
+  };
+}
