@@ -7,30 +7,22 @@ Writes <out-dir>/tiny-sd-controlnet/ (UNet exported WITH residual inputs; contro
 parts are links) and <out-dir>/tiny-sd-controlnet-reference.json.gz, which also names the skip tensors the
 surgery must add to (for this UNet and for tiny-sd's). README.md beside this file.
 """
-import json, os, shutil, sys, tempfile
+import os, shutil, sys, tempfile
 import numpy as np
 import torch
 import diffusers
 from diffusers import DDIMScheduler, EulerDiscreteScheduler, StableDiffusionControlNetPipeline, StableDiffusionPipeline
-from transformers import CLIPTokenizer
 from ref_io import b64, psnr, record_run, write_gz
-from sd_export import ControlNetOnnx, UNetOnnx, check, export_controlnet, export_unet, skip_tensors, unet_inputs, write_model_index
+from sd_export import ControlNetOnnx, UNetOnnx, check, export_controlnet, export_unet, skip_tensors, write_model_index
 from small_unets import small_controlnet, small_unet
-from tiny_sd_models import build_models
+from tiny_sd_models import TINY_SD, load_tiny_sd
 
 OUT = sys.argv[1]
-TINY_SD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "tiny-sd")
 CN, PLAIN = os.path.join(OUT, "tiny-sd-controlnet"), os.path.join(OUT, "tiny-sd-controlnet-plain")
 torch.use_deterministic_algorithms(True)
 H, W = 64, 96
 
-tokenizer = CLIPTokenizer.from_pretrained(f"{TINY_SD}/tokenizer")
-text_encoder, tiny_unet, vae = build_models(json.load(open(f"{TINY_SD}/tokenizer/vocab.json")))
-names, args, _ = unet_inputs(tiny_unet)
-same = check(f"{TINY_SD}/unet/model.onnx", UNetOnnx(tiny_unet), names, args)
-print("rebuilt tiny-sd unet vs committed onnx: max abs", same)
-assert same < 1e-4, "rebuilt tiny-sd weights differ from the committed fixture"
-CONFIG = json.load(open(f"{TINY_SD}/scheduler/scheduler_config.json"))
+tokenizer, (text_encoder, tiny_unet, vae), CONFIG = load_tiny_sd()
 
 unet, cn = small_unet(), small_controlnet(7)
 for n, m in (("unet", unet), ("controlnet", cn)):

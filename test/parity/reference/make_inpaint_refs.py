@@ -5,30 +5,22 @@ the pipeline does with tiny-sd's own 4-channel UNet.
 Writes <out-dir>/tiny-sd-inpaint/ (its unet; text encoder, tokenizer and VAE are links to tiny-sd's) and
 <out-dir>/tiny-sd-inpaint-reference.json.gz. README.md beside this file says what each run records.
 """
-import json, os, shutil, sys
+import os, shutil, sys
 import numpy as np
 import torch
 import diffusers
 from diffusers import DDIMScheduler, EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, PNDMScheduler, StableDiffusionInpaintPipeline
-from transformers import CLIPTokenizer
 from ref_io import b64, record_run, write_gz
-from sd_export import UNetOnnx, check, export_unet, unet_inputs, write_model_index
+from sd_export import UNetOnnx, check, export_unet, write_model_index
 from small_unets import small_unet
-from tiny_sd_models import build_models
+from tiny_sd_models import TINY_SD, load_tiny_sd
 
 OUT = sys.argv[1]
-TINY_SD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "tiny-sd")
 MODEL = os.path.join(OUT, "tiny-sd-inpaint")
 torch.use_deterministic_algorithms(True)
 H, W = 64, 96
 
-tokenizer = CLIPTokenizer.from_pretrained(f"{TINY_SD}/tokenizer")
-text_encoder, unet4, vae = build_models(json.load(open(f"{TINY_SD}/tokenizer/vocab.json")))
-names, args, _ = unet_inputs(unet4)
-same = check(f"{TINY_SD}/unet/model.onnx", UNetOnnx(unet4), names, args)
-print("rebuilt tiny-sd unet vs committed onnx: max abs", same)
-assert same < 1e-4, "rebuilt tiny-sd weights differ from the committed fixture"
-CONFIG = json.load(open(f"{TINY_SD}/scheduler/scheduler_config.json"))
+tokenizer, (text_encoder, unet4, vae), CONFIG = load_tiny_sd()
 
 unet9 = small_unet(in_channels=9)
 print("params unet9", sum(p.numel() for p in unet9.parameters()))

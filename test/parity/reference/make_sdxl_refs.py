@@ -19,11 +19,9 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProject
 from deepcache_helper import DeepCacheSDHelper
 from ref_io import b64, psnr, record_run, write_gz
 from sd_export import TextEncoderOnnx, UNetOnnx, VaeDecoderOnnx, check, export_text_encoder, export_unet, write_config, write_model_index
-from tiny_sd_models import build_models
+from tiny_sd_models import TINY_SD, build_models
 
 OUT = sys.argv[1]
-HERE = os.path.dirname(os.path.abspath(__file__))
-TINY_SD = os.path.join(HERE, "..", "..", "fixtures", "tiny-sd")
 BASE = os.path.join(OUT, "tiny-sdxl")
 torch.use_deterministic_algorithms(True)
 H, W = 48, 64  # non-square so (height, width) order in the time ids matters

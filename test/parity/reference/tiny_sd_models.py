@@ -1,8 +1,11 @@
 """The tiny SD components of the parity fixture, built deterministically so every reference
 script (make_tiny_sd.py, make_accel_refs.py) gets the same weights."""
+import json, os
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
+
+TINY_SD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "tiny-sd")
 
 
 def build_models(vocab):
@@ -26,3 +29,17 @@ def build_models(vocab):
     with torch.no_grad():
         vae.decoder.conv_out.weight.mul_(8.0)
     return text_encoder, unet, vae
+
+
+def load_tiny_sd(fixture=TINY_SD):
+    """tiny-sd's tokenizer, the rebuilt (text_encoder, unet, vae) and its scheduler config, once the rebuilt
+    UNet is checked against the committed graph (same weights, or the references would not fit it)."""
+    from transformers import CLIPTokenizer
+    from sd_export import UNetOnnx, check, unet_inputs
+    tokenizer = CLIPTokenizer.from_pretrained(f"{fixture}/tokenizer")
+    text_encoder, unet, vae = build_models(json.load(open(f"{fixture}/tokenizer/vocab.json")))
+    names, args, _ = unet_inputs(unet)
+    same = check(f"{fixture}/unet/model.onnx", UNetOnnx(unet), names, args)
+    print("rebuilt tiny-sd unet vs committed onnx: max abs", same)
+    assert same < 1e-4, "rebuilt tiny-sd weights differ from the committed fixture"
+    return tokenizer, (text_encoder, unet, vae), json.load(open(f"{fixture}/scheduler/scheduler_config.json"))
