@@ -5,6 +5,7 @@
 # Then every file made is compared with the committed one under test/fixtures/ (same relative path).
 # tiny-sd re-makes the committed fixture through sd_export.py (graphs also compared by their outputs).
 set -uo pipefail
+export PYTHONHASHSEED=0  # diffusers keeps `_use_default_values` in a set: a fixed order makes re-runs byte-identical
 out="$(cd "$1" && pwd)"; shift
 fams="${*:-tiny-sd sdxl inpaint controlnet}"
 cd "$(dirname "$0")"
