@@ -18,7 +18,7 @@ from diffusers import (AutoencoderKL, UNet2DConditionModel, StableDiffusionPipel
 from transformers import CLIPTokenizer
 from tiny_sd_models import build_models
 from ref_io import b64, jsonable, u16
-from sd_export import UNetOnnx, check, export_text_encoder, export_unet, export_vae, write_model_index
+from sd_export import SD15_SCHEDULER, UNetOnnx, check, export_text_encoder, export_unet, export_vae, write_sd15_folder
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../training"))
 from clip_bpe import save_clip_tokenizer, train_bpe  # the embedded model's tokenizer uses it too
 
@@ -53,22 +53,11 @@ tokenizer = CLIPTokenizer.from_pretrained(tok_dir)
 text_encoder, unet, vae = build_models(vocab)
 print("params: te %d unet %d vae %d" % tuple(sum(p.numel() for p in m.parameters()) for m in (text_encoder, unet, vae)))
 
-SD15_SCHEDULER = {"_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012,
-                  "beta_schedule": "scaled_linear", "beta_start": 0.00085, "num_train_timesteps": 1000,
-                  "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1,
-                  "trained_betas": None, "clip_sample": False}
-os.makedirs(os.path.join(MODEL, "scheduler"), exist_ok=True)
-json.dump(SD15_SCHEDULER, open(os.path.join(MODEL, "scheduler", "scheduler_config.json"), "w"), indent=2)
-
 # ---------------------------------------------------------------- ONNX export (sd_export.py: module-path names kept)
 export_text_encoder(text_encoder, f"{MODEL}/text_encoder")
 names, args = export_unet(unet, f"{MODEL}/unet")
 export_vae(vae, MODEL)
-write_model_index(MODEL, "OnnxStableDiffusionPipeline", {
-    "text_encoder": ["diffusers", "OnnxRuntimeModel"], "unet": ["diffusers", "OnnxRuntimeModel"],
-    "vae_decoder": ["diffusers", "OnnxRuntimeModel"], "vae_encoder": ["diffusers", "OnnxRuntimeModel"],
-    "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "PNDMScheduler"],
-    "safety_checker": [None, None], "feature_extractor": [None, None]}, diffusers.__version__, requires_safety_checker=False)
+write_sd15_folder(MODEL, diffusers.__version__)  # model_index.json and SD 1.5's scheduler config
 print("unet onnx vs torch max abs", check(f"{MODEL}/unet/model.onnx", UNetOnnx(unet), names, args))
 
 # ---------------------------------------------------------------- reference outputs

@@ -1,5 +1,5 @@
 """Stable Diffusion components to ONNX in the diffusers/Optimum folder layout, one place for every script
-that exports (the parity fixtures here; training/emoji_sd.py too).
+that exports (the parity fixtures here; the emoji model's training/emoji_train/export.py and bench.py too).
 
 `torch.onnx.export(..., dynamo=False)` keeps module-path node names (`/m/up_blocks.3/attentions.1/...`),
 which the engine's partitioning (DeepCache, ControlNet residual surgery) relies on. Every wrapper keeps the
@@ -198,6 +198,31 @@ def write_model_index(root, class_name, components, diffusers_version, **config)
     os.makedirs(root, exist_ok=True)
     with open(f"{root}/model_index.json", "w") as f:
         json.dump({"_class_name": class_name, "_diffusers_version": diffusers_version, **components, **config}, f, indent=2)
+
+
+def write_scheduler(root, config):
+    """<root>/scheduler/scheduler_config.json."""
+    os.makedirs(f"{root}/scheduler", exist_ok=True)
+    with open(f"{root}/scheduler/scheduler_config.json", "w") as f:
+        json.dump(config, f, indent=2)
+
+
+# SD 1.5's scheduler_config.json, verbatim: the SD 1.x folders made here (tiny-sd, the emoji model) ship it
+SD15_SCHEDULER = {"_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012,
+                  "beta_schedule": "scaled_linear", "beta_start": 0.00085, "num_train_timesteps": 1000,
+                  "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1,
+                  "trained_betas": None, "clip_sample": False}
+
+
+def write_sd15_folder(root, diffusers_version):
+    """An SD 1.x ONNX folder's model_index.json (OnnxStableDiffusionPipeline, no safety checker) and
+    SD 1.5's scheduler config; the graphs come from the export_* functions."""
+    ox = ["diffusers", "OnnxRuntimeModel"]
+    write_model_index(root, "OnnxStableDiffusionPipeline", {
+        "text_encoder": ox, "unet": ox, "vae_decoder": ox, "vae_encoder": ox, "tokenizer": ["transformers", "CLIPTokenizer"],
+        "scheduler": ["diffusers", "PNDMScheduler"], "safety_checker": [None, None], "feature_extractor": [None, None]},
+        diffusers_version, requires_safety_checker=False)
+    write_scheduler(root, SD15_SCHEDULER)
 
 
 # ---------------------------------------------------------------- checks
