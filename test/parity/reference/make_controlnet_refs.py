@@ -13,7 +13,7 @@ import torch
 import diffusers
 from diffusers import DDIMScheduler, EulerDiscreteScheduler, StableDiffusionControlNetPipeline, StableDiffusionPipeline
 from ref_io import b64, psnr, record_run, write_gz
-from sd_export import ControlNetOnnx, UNetOnnx, check, export_controlnet, export_unet, skip_tensors, write_model_index
+from sd_export import ControlNetOnnx, UNetOnnx, check, export_controlnet, export_unet, skip_tensors, write_sd_model_index
 from small_unets import small_controlnet, small_unet
 from tiny_sd_models import TINY_SD, load_tiny_sd
 
@@ -38,17 +38,13 @@ checks["tiny-sd-controlnet-plain/unet/model.onnx"] = check(f"{PLAIN}/unet/model.
 cn_names, cn_args, cn_outs = export_controlnet(cn, f"{CN}/controlnet")
 checks["tiny-sd-controlnet/controlnet/model.onnx"] = check(f"{CN}/controlnet/model.onnx", ControlNetOnnx(cn), cn_names, cn_args)
 print("controlnet outputs", cn_outs)
-OX = ["diffusers", "OnnxRuntimeModel"]
 for root in (CN, PLAIN):
     shutil.copytree(f"{TINY_SD}/scheduler", f"{root}/scheduler")
     for part in ("text_encoder", "tokenizer", "vae_encoder", "vae_decoder"):
         os.symlink(f"../tiny-sd/{part}", f"{root}/{part}")
     if root == PLAIN:
         os.symlink("../tiny-sd-controlnet/controlnet", f"{root}/controlnet")
-    write_model_index(root, "OnnxStableDiffusionControlNetPipeline", {
-        "text_encoder": OX, "unet": OX, "controlnet": OX, "vae_decoder": OX, "vae_encoder": OX,
-        "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "PNDMScheduler"],
-        "safety_checker": [None, None], "feature_extractor": [None, None]}, diffusers.__version__, requires_safety_checker=False)
+    write_sd_model_index(root, diffusers.__version__, "OnnxStableDiffusionControlNetPipeline", extra=("controlnet",))
 for k, v in checks.items():
     print(f"onnx vs torch max abs {k}: {v:.3g}")
 

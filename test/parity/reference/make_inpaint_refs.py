@@ -11,7 +11,7 @@ import torch
 import diffusers
 from diffusers import DDIMScheduler, EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, PNDMScheduler, StableDiffusionInpaintPipeline
 from ref_io import b64, record_run, write_gz
-from sd_export import UNetOnnx, check, export_unet, write_model_index
+from sd_export import UNetOnnx, check, export_unet, write_sd_model_index
 from small_unets import small_unet
 from tiny_sd_models import TINY_SD, load_tiny_sd
 
@@ -30,11 +30,7 @@ print("unet9 onnx vs torch max abs", onnx_check)
 shutil.copytree(f"{TINY_SD}/scheduler", f"{MODEL}/scheduler")
 for part in ("text_encoder", "tokenizer", "vae_encoder", "vae_decoder"):
     os.symlink(f"../tiny-sd/{part}", f"{MODEL}/{part}")
-OX = ["diffusers", "OnnxRuntimeModel"]
-write_model_index(MODEL, "OnnxStableDiffusionInpaintPipeline", {
-    "text_encoder": OX, "unet": OX, "vae_decoder": OX, "vae_encoder": OX, "tokenizer": ["transformers", "CLIPTokenizer"],
-    "scheduler": ["diffusers", "PNDMScheduler"], "safety_checker": [None, None], "feature_extractor": [None, None]},
-    diffusers.__version__, requires_safety_checker=False)
+write_sd_model_index(MODEL, diffusers.__version__, "OnnxStableDiffusionInpaintPipeline")
 
 # ---------------------------------------------------------------- inputs: tiny-sd's init image; a mask off the 8-pixel grid with grey edges
 rng = np.random.RandomState(3)

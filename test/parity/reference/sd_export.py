@@ -214,14 +214,19 @@ SD15_SCHEDULER = {"_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0",
                   "trained_betas": None, "clip_sample": False}
 
 
-def write_sd15_folder(root, diffusers_version):
-    """An SD 1.x ONNX folder's model_index.json (OnnxStableDiffusionPipeline, no safety checker) and
-    SD 1.5's scheduler config; the graphs come from the export_* functions."""
+def write_sd_model_index(root, diffusers_version, class_name="OnnxStableDiffusionPipeline", extra=()):
+    """model_index.json of an SD 1.x ONNX folder: text encoder, UNet (then the `extra` ONNX parts, e.g.
+    controlnet), VAE decoder and encoder, CLIP tokenizer, PNDM, no safety checker."""
     ox = ["diffusers", "OnnxRuntimeModel"]
-    write_model_index(root, "OnnxStableDiffusionPipeline", {
-        "text_encoder": ox, "unet": ox, "vae_decoder": ox, "vae_encoder": ox, "tokenizer": ["transformers", "CLIPTokenizer"],
-        "scheduler": ["diffusers", "PNDMScheduler"], "safety_checker": [None, None], "feature_extractor": [None, None]},
-        diffusers_version, requires_safety_checker=False)
+    write_model_index(root, class_name, {
+        "text_encoder": ox, "unet": ox, **{part: ox for part in extra}, "vae_decoder": ox, "vae_encoder": ox,
+        "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "PNDMScheduler"],
+        "safety_checker": [None, None], "feature_extractor": [None, None]}, diffusers_version, requires_safety_checker=False)
+
+
+def write_sd15_folder(root, diffusers_version):
+    """An SD 1.x ONNX folder's model_index.json and SD 1.5's scheduler config; the graphs come from export_*."""
+    write_sd_model_index(root, diffusers_version)
     write_scheduler(root, SD15_SCHEDULER)
 
 
