@@ -138,10 +138,10 @@ export function checkTargets(T: Lookup<TorchRow>, E: Lookup<RowResult>): Target[
     out.push({ target, measured: Number.isNaN(ratio) ? 'not measured' : `${f(ratio, 2)}x (${what}: ${f(value, 2)} vs ${f(ref, 2)} ms)`, ratio: ratio / limit, met: Number.isNaN(ratio) ? null : ratio <= limit });
   };
   // the engine's best fp16 CUDA UNet step (plain or with fused attention)
-  const fp16 = ['cuda fp16', 'cuda fp16 + fused attention'].map(E).filter((r): r is RowResult => !!r).sort((a, b) => a.unetRunMs! - b.unetRunMs!)[0];
+  const fp16 = ['cuda fp16', 'cuda fp16 + fused attention', CONVERTED].map(E).filter((r): r is RowResult => !!r).sort((a, b) => a.unetRunMs! - b.unetRunMs!)[0];
   atMost('CUDA fp16 UNet step <= 0.5x PyTorch eager', fp16?.unetRunMs, T('torch fp16 eager')?.stepMs, 0.5, `${fp16?.name ?? '–'} vs torch eager`);
   atMost('CUDA fp16 UNet step <= 0.7x torch.compile', fp16?.unetRunMs, T('torch fp16 torch.compile')?.stepMs, 0.7, `${fp16?.name ?? '–'} vs compiled`);
-  const img = ['cuda fp16', 'cuda fp16 + fused attention'].map(E).filter((r): r is RowResult => !!r).sort((a, b) => a.imageMs! - b.imageMs!)[0];
+  const img = ['cuda fp16', 'cuda fp16 + fused attention', CONVERTED].map(E).filter((r): r is RowResult => !!r).sort((a, b) => a.imageMs! - b.imageMs!)[0];
   atMost('whole 50-step image <= 0.5x the diffusers pipeline', img?.imageMs, T('diffusers fp16 eager')?.imageMs, 0.5, `${img?.name ?? '–'} vs diffusers fp16 eager`);
   for (const n of [3, 5]) {
     const base = E(CONVERTED), dc = E(`${CONVERTED} + DeepCache N=${n} b0`);
@@ -152,7 +152,7 @@ export function checkTargets(T: Lookup<TorchRow>, E: Lookup<RowResult>): Target[
   }
   const wg = ['webgpu fp16', 'webgpu fp16 + fused attention'].map(E).filter((r): r is RowResult => !!r).sort((a, b) => a.unetRunMs! - b.unetRunMs!)[0];
   atMost('WebGPU fp16 step <= 2.5x PyTorch eager', wg?.unetRunMs, T('torch fp16 eager')?.stepMs, 2.5, `${wg?.name ?? '–'} vs torch eager`);
-  const cudaRows = ['cuda fp32 TF32 on', 'cuda fp16', 'cuda fp16 + fused attention'].map(E).filter((r): r is RowResult => !!r);
+  const cudaRows = ['cuda fp32 TF32 on', 'cuda fp32 TF32 off', 'cuda fp16', 'cuda fp16 + fused attention', CONVERTED].map(E).filter((r): r is RowResult => !!r);
   const worst = cudaRows.sort((a, b) => b.overheadFraction! - a.overheadFraction!)[0];
   out.push({
     target: 'engine overhead outside session.run < 3% of an image (GPU)',

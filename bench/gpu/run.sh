@@ -13,6 +13,8 @@ DEST=${OUT:-bench}
 PHASES=${*:-export torch cuda webgpu tf32off report}
 mkdir -p "$WORK/images"
 
+# torch brings its own CUDA libraries: the kit's LD_LIBRARY_PATH (for onnxruntime) can shadow them
+PY_LD_PATH=${LD_LIBRARY_PATH-}
 # the GPU machine's kit (node, onnxruntime-node, diffusers); its Python part alone when only that travelled
 if [ -f .devkit/setup.sh ] && { [ -f .devkit/node.xz ] || [ -x /tmp/devkit/bin/node ]; }; then
   set +eu; source .devkit/setup.sh; set -eu
@@ -22,7 +24,7 @@ elif [ -f .devkit/diffusers-src.tar.xz ]; then
   export PYTHONPATH="/tmp/devkit/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 fi
 BUNDLE=.benchkit/bench-gpu.mjs
-[ -f "$BUNDLE" ] || node bench/gpu/build.mjs
+case " $PHASES " in *" cuda "*|*" webgpu "*|*" tf32off "*|*" report "*) [ -f "$BUNDLE" ] || node bench/gpu/build.mjs ;; esac
 engine() {  # one engine process for a group of rows
   node "$BUNDLE" engine --group "$1" --models "$WORK" --embedded assets/models/emoji-sd --params bench/gpu/params.json \
     --images "$WORK/images" --out "$WORK/engine-$1.json" --budget "$2"
@@ -33,8 +35,8 @@ for phase in $PHASES; do
   case $phase in
     export)
       if [ -f "$WORK/exported" ]; then echo "export: kept from an earlier call ($WORK)"
-      else python3 bench/gpu/sd15.py export "$WORK" && date -u > "$WORK/exported"; fi ;;
-    torch) python3 bench/gpu/torch_bench.py "$WORK/torch.json" "$WORK/images" "${TORCH_BUDGET_S:-200}" ;;
+      else LD_LIBRARY_PATH=$PY_LD_PATH python3 bench/gpu/sd15.py export "$WORK" && date -u > "$WORK/exported"; fi ;;
+    torch) LD_LIBRARY_PATH=$PY_LD_PATH python3 bench/gpu/torch_bench.py "$WORK/torch.json" "$WORK/images" "${TORCH_BUDGET_S:-200}" ;;
     cuda|webgpu|tf32off)
       [ -f "$WORK/exported" ] || { echo "$phase: no ONNX export in $WORK (run the export phase first, on this machine)"; exit 1; }
       case $phase in
