@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { GenerateParams, RunEvent, RunResult } from './contract';
+import { ImageRef, RunInputs } from './run-request';
 import { Provider, Variant } from './variant';
 
 /** An error as it crosses a process boundary (VS Code's shape). */
@@ -58,6 +59,8 @@ export const CompareRequest = z
     jobId: JobId,
     model: z.string().min(1),
     params: GenerateParams,
+    /** Images both sides run on, by reference (e.g. an init image uploaded with inputs.upload). */
+    inputs: RunInputs.default({}),
     a: Variant,
     b: Variant,
     repeats: z.number().int().min(1, 'repeats must be >= 1').max(20, 'repeats must be <= 20').default(1),
@@ -73,6 +76,7 @@ export const SweepRequest = z
     jobId: JobId,
     model: z.string().min(1),
     params: GenerateParams,
+    inputs: RunInputs.default({}),
     base: Variant,
     intervals: z.array(z.number().int().min(1).max(50)).min(1).max(20),
     branches: z.array(z.number().int().min(0).max(11)).min(1).max(12),
@@ -115,6 +119,8 @@ export const HistoryManifest = z.object({
   error: z.string().optional(),
   model: z.object({ dir: z.string(), name: z.string(), hash: z.string().optional() }),
   params: GenerateParams,
+  /** The image refs the runs used, as they were asked for (older entries have none). */
+  inputs: RunInputs.optional(),
   compare: z
     .object({
       a: Variant,
@@ -181,6 +187,13 @@ export const JobPreview = z.object({
   rgb: z.string(),
 });
 export type JobPreview = z.infer<typeof JobPreview>;
+
+/** Uploads are PNGs of at most this many bytes (a 4096² RGBA PNG compresses well below it). */
+export const MAX_UPLOAD_BYTES = 32 * 1024 * 1024;
+
+/** An image in the workspace store: its ref (content hash) and what the picker shows. */
+export const StoredImage = z.object({ ref: ImageRef, width: z.number().int().positive(), height: z.number().int().positive(), bytes: z.number().int() });
+export type StoredImage = z.infer<typeof StoredImage>;
 
 // ---- engine host process <-> studio host (typed arrays travel by structured clone) ----
 

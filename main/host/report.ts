@@ -3,6 +3,7 @@ import { fastestAbove, paretoFrontier, spread } from '../../app/metrics';
 import { speedup, steadyRuns, variantDifference, type HistoryManifest, type RunRecord } from '../../app/studio';
 import { readPng } from '../../engine/image/png';
 import type { HistoryStore } from './history';
+import type { InputStore } from './inputs';
 import { compareImages, quantise, ssimPng } from './images';
 import { esc, lines, scatter, stackedBars } from './report-svg';
 
@@ -15,7 +16,7 @@ const SIDE_COLOR: Record<string, string> = { A: '#7aa2f7', B: '#f7768e' };
 const ms = (v: number): string => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
 
 /** A self-contained HTML report of one entry: images inline, heatmaps, SVG charts, config, timings. */
-export function buildReport(history: HistoryStore, m: HistoryManifest): string {
+export function buildReport(history: HistoryStore, m: HistoryManifest, inputs?: InputStore): string {
   const img = (file: string | undefined): string => {
     if (!file) return '';
     const p = history.filePath(m.id, file);
@@ -32,8 +33,21 @@ img{image-rendering:pixelated;width:240px;height:auto;background:#000;border:1px
 .big{font-size:22px;font-weight:600}.status{color:#f7768e}</style></head><body>
 <h1>Diffusion A/B Studio report</h1>
 <p>${esc(m.kind === 'compare' ? 'A/B comparison' : 'DeepCache sweep')} · ${esc(m.createdAt)} · model <b>${esc(m.model.name)}</b> ${esc(m.model.hash ?? '')} · status ${esc(m.status)}${m.error ? ` <span class="status">${esc(m.error)}</span>` : ''}</p>
-<h2>Inputs</h2><table>${params}</table>${body}
+<h2>Inputs</h2><table>${params}</table>${initImage(m, inputs)}${body}
 <h2>Manifest</h2><pre>${esc(JSON.stringify(m, null, 1))}</pre></body></html>`;
+}
+
+/** The init image both sides started from, if it is still in the workspace. */
+function initImage(m: HistoryManifest, inputs: InputStore | undefined): string {
+  const ref = m.inputs?.initImage;
+  if (!ref || !inputs) return '';
+  try {
+    const img = inputs.read(ref);
+    const used = m.compare?.runs[0]?.result.params.strength ?? m.params.strength; // the engine's default when none was asked
+    return `<div class="imgs"><figure><img src="${img.dataUrl}" alt="init image"><figcaption>init image (${img.width}x${img.height})${used === undefined ? '' : `, strength ${esc(String(used))}`}</figcaption></figure></div>`;
+  } catch (e) {
+    return `<p class="status">init image: ${esc((e as Error).message)}</p>`;
+  }
 }
 
 function stageRow(label: string, runs: RunRecord[]): { label: string; parts: number[] } | undefined {
