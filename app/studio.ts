@@ -258,19 +258,4 @@ export function variantDifference(a: Variant, b: Variant): string {
   return diffs.length ? `B: ${diffs.join('; ')}` : 'B has the same options as A';
 }
 
-/** Runs of one side in steady state (not a session's first run), or all of them if none is. */
-export function steadyRuns(runs: readonly RunRecord[], side: string): RunRecord[] {
-  const all = runs.filter((r) => r.side === side);
-  const steady = all.filter((r) => !r.result.firstRun);
-  return steady.length ? steady : all;
-}
-
-/** Median total of A over median total of B (steady state): > 1 means B is faster. */
-export function speedup(runs: readonly RunRecord[]): number | undefined {
-  const med = (side: string): number => {
-    const t = steadyRuns(runs, side).map((r) => r.result.timings.totalMs).sort((x, y) => x - y);
-    return t.length ? (t[(t.length - 1) >> 1]! + t[t.length >> 1]!) / 2 : NaN;
-  };
-  const s = med('A') / med('B');
-  return Number.isFinite(s) ? s : undefined;
-}
+export { speedup, steadyRuns } from './run-stats';

@@ -35,7 +35,7 @@ function Center() {
         <span className="spacer" />
         {current && (
           <span className="current-entry" title={current.id}>
-            {current.kind === 'sweep' ? 'sweep' : 'comparison'} of {new Date(current.createdAt).toLocaleTimeString()} <ExportButton id={current.id} />
+            <span className="when">{current.kind === 'sweep' ? 'sweep' : 'comparison'} of {new Date(current.createdAt).toLocaleTimeString()}</span> <ExportButton id={current.id} />
           </span>
         )}
       </nav>

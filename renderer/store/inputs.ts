@@ -1,7 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { SchedulerName } from '../../app/contract';
 import type { ImageRef } from '../../app/run-request';
-import type { StudioState } from './index';
+import type { StudioState } from './state';
 import type { LoraPick } from './variants';
 
 export interface Inputs {

@@ -1,4 +1,4 @@
-import type { StudioState, StudioStore } from './index';
+import type { StudioState, StudioStore } from './state';
 import type { InitImage } from './inputs';
 
 const KEY = 'diffusion-ab-studio:settings:v1';

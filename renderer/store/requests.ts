@@ -1,5 +1,5 @@
 import type { CompareRequestInput, SweepRequestInput } from '../../app/studio';
-import type { StudioState } from './index';
+import type { StudioState } from './state';
 import { toVariant } from './variants';
 
 /** Job ids sort by time and name history folders. */

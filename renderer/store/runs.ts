@@ -1,7 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { HistoryManifest, JobInfo } from '../../app/studio';
 import { isCancelled } from '../../app/errors';
-import type { StudioState } from './index';
+import type { StudioState } from './state';
 import { resetProgress } from './progress';
 import { compareRequest, newJobId, sweepRequest } from './requests';
 
