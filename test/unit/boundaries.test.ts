@@ -93,7 +93,8 @@ describe('the native runtime stays in the engine host', () => {
     expect(chains).toEqual([]);
   });
 
-  it('the engine host process does reach it (the walk follows imports)', () => {
+  it('the walk follows imports: the engine host process reaches it, and so would a host file importing the model loader', () => {
     expect(reachedPackages(join(ROOT, 'main/engine-host/engine-process.ts')).has('onnxruntime-node')).toBe(true);
+    expect(reachedPackages(join(ROOT, 'engine/model/model.ts')).get('onnxruntime-node')).toEqual(['engine/model/model.ts', 'engine/model/onnx-session.ts', 'onnxruntime-node']);
   });
 });
