@@ -7,8 +7,9 @@ import { z } from 'zod';
 import { describeIssues } from './errors';
 import {
   About, CompareRequest, EngineState, ErrorShape, HistoryManifest, HistorySummary, JobId, JobInfo, JobPreview, JobProgress,
-  ModelEntry, ProviderStatus, StudioInfo, SweepRequest,
+  MAX_UPLOAD_BYTES, ModelEntry, ProviderStatus, StoredImage, StudioInfo, SweepRequest,
 } from './studio';
+import { ImageRef } from './run-request';
 
 const Empty = z.object({}).strict();
 const Ok = z.object({ ok: z.literal(true) });
@@ -21,6 +22,13 @@ export const COMMANDS = {
   'models.list': { request: Empty, response: z.array(ModelEntry) },
   'models.add': { request: z.object({ path: z.string().min(1) }).strict(), response: ModelEntry },
   'models.remove': { request: z.object({ dir: z.string().min(1) }).strict(), response: Ok },
+  /** A PNG (base64: JSON transports carry text) into the workspace store, once; runs then name it by ref. */
+  'inputs.upload': {
+    request: z.object({ png: z.string().min(1).max(Math.ceil(MAX_UPLOAD_BYTES / 3) * 4, `inputs.upload: the PNG must be at most ${MAX_UPLOAD_BYTES / 2 ** 20} MiB`) }).strict(),
+    response: StoredImage,
+  },
+  /** A stored or workspace image as a data: URL (e.g. a history entry's init image). */
+  'inputs.get': { request: z.object({ ref: ImageRef }).strict(), response: StoredImage.extend({ dataUrl: z.string() }) },
   'jobs.compare': { request: CompareRequest, response: HistoryManifest },
   'jobs.sweep': { request: SweepRequest, response: HistoryManifest },
   'jobs.cancel': { request: z.object({ jobId: JobId }).strict(), response: z.object({ cancelled: z.boolean() }) },

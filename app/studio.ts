@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { GenerateParams, RunEvent, RunResult } from './contract';
+import { ImageRef, RunInputs } from './run-request';
 import { Provider, Variant } from './variant';
 
 /** An error as it crosses a process boundary (VS Code's shape). */
@@ -58,6 +59,8 @@ export const CompareRequest = z
     jobId: JobId,
     model: z.string().min(1),
     params: GenerateParams,
+    /** Images both sides run on, by reference (e.g. an init image uploaded with inputs.upload). */
+    inputs: RunInputs.default({}),
     a: Variant,
     b: Variant,
     repeats: z.number().int().min(1, 'repeats must be >= 1').max(20, 'repeats must be <= 20').default(1),
@@ -73,6 +76,7 @@ export const SweepRequest = z
     jobId: JobId,
     model: z.string().min(1),
     params: GenerateParams,
+    inputs: RunInputs.default({}),
     base: Variant,
     intervals: z.array(z.number().int().min(1).max(50)).min(1).max(20),
     branches: z.array(z.number().int().min(0).max(11)).min(1).max(12),
@@ -115,6 +119,8 @@ export const HistoryManifest = z.object({
   error: z.string().optional(),
   model: z.object({ dir: z.string(), name: z.string(), hash: z.string().optional() }),
   params: GenerateParams,
+  /** The image refs the runs used, as they were asked for (older entries have none). */
+  inputs: RunInputs.optional(),
   compare: z
     .object({
       a: Variant,
@@ -182,6 +188,13 @@ export const JobPreview = z.object({
 });
 export type JobPreview = z.infer<typeof JobPreview>;
 
+/** Uploads are PNGs of at most this many bytes (a 4096² RGBA PNG compresses well below it). */
+export const MAX_UPLOAD_BYTES = 32 * 1024 * 1024;
+
+/** An image in the workspace store: its ref (content hash) and what the picker shows. */
+export const StoredImage = z.object({ ref: ImageRef, width: z.number().int().positive(), height: z.number().int().positive(), bytes: z.number().int() });
+export type StoredImage = z.infer<typeof StoredImage>;
+
 // ---- engine host process <-> studio host (typed arrays travel by structured clone) ----
 
 const Bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected a Uint8Array');
@@ -245,19 +258,4 @@ export function variantDifference(a: Variant, b: Variant): string {
   return diffs.length ? `B: ${diffs.join('; ')}` : 'B has the same options as A';
 }
 
-/** Runs of one side in steady state (not a session's first run), or all of them if none is. */
-export function steadyRuns(runs: readonly RunRecord[], side: string): RunRecord[] {
-  const all = runs.filter((r) => r.side === side);
-  const steady = all.filter((r) => !r.result.firstRun);
-  return steady.length ? steady : all;
-}
-
-/** Median total of A over median total of B (steady state): > 1 means B is faster. */
-export function speedup(runs: readonly RunRecord[]): number | undefined {
-  const med = (side: string): number => {
-    const t = steadyRuns(runs, side).map((r) => r.result.timings.totalMs).sort((x, y) => x - y);
-    return t.length ? (t[(t.length - 1) >> 1]! + t[t.length >> 1]!) / 2 : NaN;
-  };
-  const s = med('A') / med('B');
-  return Number.isFinite(s) ? s : undefined;
-}
+export { speedup, steadyRuns } from './run-stats';

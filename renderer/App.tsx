@@ -12,10 +12,11 @@ import { RunPanel } from './panels/run-panel';
 import { SweepPanel } from './panels/sweep-panel';
 import { VariantsPanel } from './panels/variants-panel';
 
-const TABS: { id: Tab; label: string }[] = [
+/** `short`: the label where the window is narrow. */
+const TABS: { id: Tab; label: string; short?: string }[] = [
   { id: 'compare', label: 'Compare' },
   { id: 'latency', label: 'Latency' },
-  { id: 'sweep', label: 'DeepCache sweep' },
+  { id: 'sweep', label: 'DeepCache sweep', short: 'Sweep' },
   { id: 'history', label: 'History' },
 ];
 
@@ -29,13 +30,14 @@ function Center() {
       <nav className="tabs" role="tablist">
         {TABS.map((t) => (
           <button key={t.id} role="tab" aria-selected={tab === t.id} className={tab === t.id ? 'active' : ''} onClick={() => setTab(t.id)} data-testid={`tab-${t.id}`}>
-            {t.label}{t.id === 'history' && count ? ` (${count})` : ''}
+            {t.short ? <><span className="wide-only">{t.label}</span><span className="narrow-only">{t.short}</span></> : t.label}
+            {t.id === 'history' && count ? ` (${count})` : ''}
           </button>
         ))}
         <span className="spacer" />
         {current && (
           <span className="current-entry" title={current.id}>
-            {current.kind === 'sweep' ? 'sweep' : 'comparison'} of {new Date(current.createdAt).toLocaleTimeString()} <ExportButton id={current.id} />
+            <span className="when">{current.kind === 'sweep' ? 'sweep' : 'comparison'} of {new Date(current.createdAt).toLocaleTimeString()}</span> <ExportButton id={current.id} />
           </span>
         )}
       </nav>

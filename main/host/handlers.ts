@@ -43,6 +43,8 @@ export function createHandlers(host: StudioHost): Handlers {
       host.models.remove(dir);
       return { ok: true as const };
     },
+    'inputs.upload': async ({ png }) => host.inputs.put(Buffer.from(png, 'base64')),
+    'inputs.get': async ({ ref }) => host.inputs.read(ref),
     'jobs.compare': (req, signal) => host.compare(req, signal),
     'jobs.sweep': (req, signal) => host.sweep(req, signal),
     'jobs.cancel': async ({ jobId }) => ({ cancelled: host.queue.cancel(jobId) }),
@@ -61,7 +63,7 @@ export function createHandlers(host: StudioHost): Handlers {
       return { ok: true as const };
     },
     'history.export': async ({ id }) => {
-      const html = buildReport(host.history, host.history.get(id));
+      const html = buildReport(host.history, host.history.get(id), host.inputs);
       const path = host.history.writeFile(id, 'report.html', html);
       return { html, path };
     },

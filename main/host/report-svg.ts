@@ -2,6 +2,8 @@
  * Small static SVG charts for the exported report. Hand-written because the report must be one
  * self-contained file that renders without scripts; recharts needs a live DOM to lay out.
  */
+import { CHART, HIGHLIGHT } from '../../app/palette';
+
 export const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const f = (n: number): string => (Math.round(n * 10) / 10).toString();
 
@@ -14,7 +16,7 @@ interface Frame {
   b: number;
 }
 const FRAME: Frame = { w: 640, h: 260, l: 56, r: 16, t: 16, b: 40 };
-const AXIS = '#8b93a7';
+const AXIS = CHART.tick;
 
 function ticks(max: number, n = 4): number[] {
   const step = 10 ** Math.floor(Math.log10(max / n || 1));
@@ -25,7 +27,7 @@ function ticks(max: number, n = 4): number[] {
 function yAxis(fr: Frame, max: number, unit: string, min = 0): string {
   const y = (v: number): number => fr.h - fr.b - ((v - min) / (max - min || 1)) * (fr.h - fr.t - fr.b);
   return ticks(max - min).map((t) => t + min).map((v) =>
-    `<line x1="${fr.l}" x2="${fr.w - fr.r}" y1="${f(y(v))}" y2="${f(y(v))}" stroke="#2a3040"/><text x="${fr.l - 6}" y="${f(y(v) + 4)}" fill="${AXIS}" font-size="11" text-anchor="end">${f(v)}${unit}</text>`).join('');
+    `<line x1="${fr.l}" x2="${fr.w - fr.r}" y1="${f(y(v))}" y2="${f(y(v))}" stroke="${CHART.grid}"/><text x="${fr.l - 6}" y="${f(y(v) + 4)}" fill="${AXIS}" font-size="11" text-anchor="end">${f(v)}${unit}</text>`).join('');
 }
 
 function svg(fr: Frame, body: string, legend: { label: string; color: string }[] = []): string {
@@ -60,7 +62,7 @@ export function lines(series: { label: string; color: string; ys: number[]; mark
   const y = (v: number): number => fr.h - fr.b - (v / max) * (fr.h - fr.t - fr.b);
   const body = series.map((s) => {
     const d = s.ys.map((v, i) => `${i ? 'L' : 'M'}${f(x(i))},${f(y(v))}`).join('');
-    const dots = s.ys.map((v, i) => `<circle cx="${f(x(i))}" cy="${f(y(v))}" r="${s.marks?.has(i) ? 3.5 : 2}" fill="${s.marks?.has(i) ? s.color : '#11141b'}" stroke="${s.color}"/>`).join('');
+    const dots = s.ys.map((v, i) => `<circle cx="${f(x(i))}" cy="${f(y(v))}" r="${s.marks?.has(i) ? 3.5 : 2}" fill="${s.marks?.has(i) ? s.color : CHART.background}" stroke="${s.color}"/>`).join('');
     return `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"/>${dots}`;
   }).join('');
   const xl = `<text x="${fr.w - fr.r}" y="${fr.h - fr.b + 16}" fill="${AXIS}" font-size="11" text-anchor="end">step →</text>`;
@@ -76,8 +78,8 @@ export function scatter(points: { x: number; y: number; label: string; color: st
   const y = (v: number): number => fr.h - fr.b - ((v - ymin) / (1.005 - ymin)) * (fr.h - fr.t - fr.b);
   const front = frontier.map((p, i) => `${i ? 'L' : 'M'}${f(x(p.x))},${f(y(p.y))}`).join('');
   const dots = points.map((p) => `<circle cx="${f(x(p.x))}" cy="${f(y(p.y))}" r="4" fill="${p.color}"><title>${esc(p.label)}</title></circle>`).join('');
-  const ringSvg = ring ? `<circle cx="${f(x(ring.x))}" cy="${f(y(ring.y))}" r="9" fill="none" stroke="#ffd166" stroke-width="2"/>` : '';
+  const ringSvg = ring ? `<circle cx="${f(x(ring.x))}" cy="${f(y(ring.y))}" r="9" fill="none" stroke="${HIGHLIGHT}" stroke-width="2"/>` : '';
   const labels = `<text x="${fr.w - fr.r}" y="${fr.h - fr.b + 16}" fill="${AXIS}" font-size="11" text-anchor="end">latency (ms) →</text><text x="${fr.l + 4}" y="${fr.t + 10}" fill="${AXIS}" font-size="11">SSIM ↑</text>`;
   const xt = ticks(xmax).map((v) => `<text x="${f(x(v))}" y="${fr.h - fr.b + 16}" fill="${AXIS}" font-size="11" text-anchor="middle">${f(v)}</text>`).join('');
-  return svg(fr, `<path d="${front}" fill="none" stroke="#ffd166" stroke-dasharray="4 3"/>${dots}${ringSvg}${labels}${xt}`);
+  return svg(fr, `<path d="${front}" fill="none" stroke="${HIGHLIGHT}" stroke-dasharray="4 3"/>${dots}${ringSvg}${labels}${xt}`);
 }

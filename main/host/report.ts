@@ -1,21 +1,23 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { fastestAbove, paretoFrontier, spread } from '../../app/metrics';
-import { speedup, steadyRuns, variantDifference, type HistoryManifest, type RunRecord } from '../../app/studio';
+import { fastestAbove, paretoFrontier } from '../../app/metrics';
+import { BRANCH_COLORS, SIDE_COLORS, STAGE_COLORS } from '../../app/palette';
+import { sideStats, speedup, stageRows, stepSeries } from '../../app/run-stats';
+import { variantDifference, type HistoryManifest } from '../../app/studio';
 import { readPng } from '../../engine/image/png';
 import type { HistoryStore } from './history';
+import type { InputStore } from './inputs';
 import { compareImages, quantise, ssimPng } from './images';
 import { esc, lines, scatter, stackedBars } from './report-svg';
 
 const STAGES = [
-  { label: 'text encoder', color: '#7aa2f7' },
-  { label: 'denoising loop', color: '#e0af68' },
-  { label: 'VAE decoder', color: '#9ece6a' },
+  { label: 'text encoder', color: STAGE_COLORS.text },
+  { label: 'denoising loop', color: STAGE_COLORS.denoise },
+  { label: 'VAE decoder', color: STAGE_COLORS.vae },
 ];
-const SIDE_COLOR: Record<string, string> = { A: '#7aa2f7', B: '#f7768e' };
 const ms = (v: number): string => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
 
 /** A self-contained HTML report of one entry: images inline, heatmaps, SVG charts, config, timings. */
-export function buildReport(history: HistoryStore, m: HistoryManifest): string {
+export function buildReport(history: HistoryStore, m: HistoryManifest, inputs?: InputStore): string {
   const img = (file: string | undefined): string => {
     if (!file) return '';
     const p = history.filePath(m.id, file);
@@ -32,14 +34,21 @@ img{image-rendering:pixelated;width:240px;height:auto;background:#000;border:1px
 .big{font-size:22px;font-weight:600}.status{color:#f7768e}</style></head><body>
 <h1>Diffusion A/B Studio report</h1>
 <p>${esc(m.kind === 'compare' ? 'A/B comparison' : 'DeepCache sweep')} · ${esc(m.createdAt)} · model <b>${esc(m.model.name)}</b> ${esc(m.model.hash ?? '')} · status ${esc(m.status)}${m.error ? ` <span class="status">${esc(m.error)}</span>` : ''}</p>
-<h2>Inputs</h2><table>${params}</table>${body}
+<h2>Inputs</h2><table>${params}</table>${initImage(m, inputs)}${body}
 <h2>Manifest</h2><pre>${esc(JSON.stringify(m, null, 1))}</pre></body></html>`;
 }
 
-function stageRow(label: string, runs: RunRecord[]): { label: string; parts: number[] } | undefined {
-  if (!runs.length) return undefined;
-  const med = (k: 'textEncoderMs' | 'denoiseMs' | 'vaeDecoderMs'): number => spread(runs.map((r) => r.result.timings[k])).median;
-  return { label, parts: [med('textEncoderMs'), med('denoiseMs'), med('vaeDecoderMs')] };
+/** The init image both sides started from, if it is still in the workspace. */
+function initImage(m: HistoryManifest, inputs: InputStore | undefined): string {
+  const ref = m.inputs?.initImage;
+  if (!ref || !inputs) return '';
+  try {
+    const img = inputs.read(ref);
+    const used = m.compare?.runs[0]?.result.params.strength ?? m.params.strength; // the engine's default when none was asked
+    return `<div class="imgs"><figure><img src="${img.dataUrl}" alt="init image"><figcaption>init image (${img.width}x${img.height})${used === undefined ? '' : `, strength ${esc(String(used))}`}</figcaption></figure></div>`;
+  } catch (e) {
+    return `<p class="status">init image: ${esc((e as Error).message)}</p>`;
+  }
 }
 
 function compareSection(m: HistoryManifest, img: (f?: string) => string, history: HistoryStore): string {
@@ -50,23 +59,16 @@ function compareSection(m: HistoryManifest, img: (f?: string) => string, history
     const cmp = compareImages(quantise(a), quantise(b));
     ssimMap = `data:image/png;base64,${Buffer.from(ssimPng(a.width, a.height, cmp.ssimMap)).toString('base64')}`;
   }
-  const rows = (['A', 'B'] as const).flatMap((s) => [
-    stageRow(`${s} first`, c.runs.filter((r) => r.side === s && r.result.firstRun)),
-    stageRow(`${s} steady`, c.runs.filter((r) => r.side === s && !r.result.firstRun)),
-  ]).filter((r) => r !== undefined);
+  const rows = stageRows(c.runs).map((r) => ({ label: r.name, parts: [r.text, r.denoise, r.vae] }));
   const steps = (['A', 'B'] as const).map((s) => {
-    const runs = steadyRuns(c.runs, s);
-    const n = runs[0]?.result.timings.stepMs.length ?? 0;
-    const ys = Array.from({ length: n }, (_, i) => spread(runs.map((r) => r.result.timings.stepMs[i] ?? 0)).median);
-    return { label: `${s} per step (full UNet = filled)`, color: SIDE_COLOR[s]!, ys, marks: new Set(runs[0]?.result.fullSteps ?? []) };
+    const { ms: ys, full } = stepSeries(c.runs, s);
+    return { label: `${s} per step (full UNet = filled)`, color: SIDE_COLORS[s]!, ys, marks: full };
   });
+  const ran = sideStats(c.runs, { A: c.a.label, B: c.b.label });
   const stats = (['A', 'B'] as const).map((s) => {
-    const v = c[s === 'A' ? 'a' : 'b'];
-    const runs = c.runs.filter((r) => r.side === s);
-    const st = steadyRuns(c.runs, s);
-    const sp = st.length ? spread(st.map((r) => r.result.timings.totalMs)) : undefined;
-    return `<tr><th>${s}: ${esc(v.label)}</th><td>${esc(runs[0]?.result.summary ?? '')}</td><td>${esc(runs[0]?.result.provider ?? '')}${runs[0]?.result.fellBack ? ' (fell back)' : ''}</td>
-<td>${sp ? ms(sp.median) : '-'}</td><td>${sp ? `${ms(sp.min)} … ${ms(sp.max)}` : '-'}</td><td>${runs.find((r) => r.result.firstRun) ? ms(runs.find((r) => r.result.firstRun)!.result.timings.totalMs) : '-'}</td><td>${st.length}</td></tr>`;
+    const st = ran.find((x) => x.side === s);
+    return `<tr><th>${s}: ${esc(c[s === 'A' ? 'a' : 'b'].label)}</th><td>${esc(st?.summary ?? '')}</td><td>${esc(st?.provider ?? '')}${st?.fellBack ? ' (fell back)' : ''}</td>
+<td>${st ? ms(st.median) : '-'}</td><td>${st ? `${ms(st.min)} … ${ms(st.max)}` : '-'}</td><td>${st?.firstMs !== undefined ? ms(st.firstMs) : '-'}</td><td>${st?.n ?? 0}</td></tr>`;
   }).join('');
   const sp = speedup(c.runs);
   const mt = c.metrics;
@@ -80,8 +82,6 @@ ${ssimMap ? `<figure><img src="${ssimMap}" alt="SSIM map"><figcaption>1 − SSIM
 <h2>Latency per step (steady state median)</h2>${lines(steps)}
 <h2>Variant A</h2><pre>${esc(JSON.stringify(c.a, null, 1))}</pre><h2>Variant B</h2><pre>${esc(JSON.stringify(c.b, null, 1))}</pre>`;
 }
-
-const BRANCH_COLORS = ['#7aa2f7', '#f7768e', '#9ece6a', '#e0af68', '#bb9af7', '#7dcfff', '#ff9e64', '#c0caf5', '#73daca', '#db4b4b', '#2ac3de', '#a9b1d6'];
 
 function sweepSection(m: HistoryManifest, img: (f?: string) => string): string {
   const s = m.sweep!;

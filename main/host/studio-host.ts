@@ -1,10 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { parseEvent, type EventName, type PayloadOf } from '../../app/channels';
 import { isCancelled } from '../../app/errors';
+import type { RunInputs } from '../../app/run-request';
 import type { CompareRequest, EngineState, HistoryManifest, SweepRequest } from '../../app/studio';
 import { inspectModel } from '../../engine/model/folder'; // no onnxruntime in this process
 import { EngineSupervisor, type SpawnEngine } from './engine-supervisor';
 import { HistoryStore } from './history';
+import { InputStore } from './inputs';
 import { compareRuns, runCompare } from './jobs/compare';
 import { nowIso, type JobContext } from './jobs/context';
 import { JobQueue } from './jobs/queue';
@@ -27,6 +29,7 @@ export type EventListener = <E extends EventName>(event: E, payload: PayloadOf<E
  */
 export class StudioHost {
   readonly history: HistoryStore;
+  readonly inputs: InputStore;
   readonly models: ModelRegistry;
   readonly engine: EngineSupervisor;
   readonly queue: JobQueue;
@@ -36,6 +39,7 @@ export class StudioHost {
   constructor(readonly opts: HostOptions) {
     mkdirSync(opts.workspace, { recursive: true });
     this.history = new HistoryStore(opts.workspace).open();
+    this.inputs = new InputStore(opts.workspace);
     this.models = new ModelRegistry(opts.models, opts.workspace);
     this.engine = new EngineSupervisor(opts.spawnEngine, (s) => {
       this.engineState = s;
@@ -55,16 +59,19 @@ export class StudioHost {
     for (const l of this.listeners) l(event, checked);
   }
 
+  /** The manifest keeps the refs as asked; the engine host gets them as checked workspace paths. */
   async compare(req: CompareRequest, signal?: AbortSignal): Promise<HistoryManifest> {
-    const m = this.newManifest(req.jobId, 'compare', req.model, req.params);
+    const inputs = this.inputs.resolveAll(req.inputs); // a bad ref fails the call now, before queueing
+    const m = this.newManifest(req.jobId, 'compare', req.model, req.params, req.inputs);
     m.compare = { a: req.a, b: req.b, repeats: req.repeats, runs: [], images: {} };
-    return this.start(m, compareRuns(req), (ctx) => runCompare(ctx, req, m), signal);
+    return this.start(m, compareRuns(req), (ctx) => runCompare(ctx, { ...req, inputs }, m), signal);
   }
 
   async sweep(req: SweepRequest, signal?: AbortSignal): Promise<HistoryManifest> {
-    const m = this.newManifest(req.jobId, 'sweep', req.model, req.params);
+    const inputs = this.inputs.resolveAll(req.inputs);
+    const m = this.newManifest(req.jobId, 'sweep', req.model, req.params, req.inputs);
     m.sweep = { base: req.base, intervals: sweepIntervals(req), branches: req.branches, repeats: req.repeats, points: [] };
-    return this.start(m, sweepRuns(req), (ctx) => runSweep(ctx, req, m), signal);
+    return this.start(m, sweepRuns(req), (ctx) => runSweep(ctx, { ...req, inputs }, m), signal);
   }
 
   /** Cancels every job, waits for their manifests to be written, stops the engine host. */
@@ -74,9 +81,10 @@ export class StudioHost {
     await this.engine.stop();
   }
 
-  private newManifest(id: string, kind: HistoryManifest['kind'], model: string, params: HistoryManifest['params']): HistoryManifest {
+  private newManifest(id: string, kind: HistoryManifest['kind'], model: string, params: HistoryManifest['params'], inputs: RunInputs): HistoryManifest {
     const info = inspectModel(model); // a bad folder fails the call now, with the file it lacks
-    return { version: 1, id, kind, createdAt: nowIso(), status: 'queued', model: { dir: info.dir, name: info.name }, params };
+    const m: HistoryManifest = { version: 1, id, kind, createdAt: nowIso(), status: 'queued', model: { dir: info.dir, name: info.name }, params };
+    return Object.keys(inputs).length ? { ...m, inputs } : m;
   }
 
   private async start(m: HistoryManifest, total: number, body: (ctx: JobContext) => Promise<HistoryManifest>, signal?: AbortSignal): Promise<HistoryManifest> {

@@ -1,6 +1,7 @@
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { AXIS, GRID, STAGE_COLORS, TOOLTIP } from './colors';
-import { K, type StageRow } from './chart-data';
+import type { StageRow } from '../../app/run-stats';
+import { K } from './chart-data';
 
 const ms = (v: number): string => `${Math.round(v)} ms`;
 

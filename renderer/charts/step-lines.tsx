@@ -1,4 +1,5 @@
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { CHART } from '../../app/palette';
 import { AXIS, GRID, SIDE_COLORS, TOOLTIP } from './colors';
 import { K, type StepRow } from './chart-data';
 
@@ -13,7 +14,7 @@ interface DotProps {
 const dot = (flag: 'Afull' | 'Bfull', color: string) => (p: DotProps) => {
   if (p.cx === undefined || p.cy === undefined) return <g key={`${flag}-${p.index}`} />;
   const full = p.payload?.[flag];
-  return <circle key={`${flag}-${p.index}`} cx={p.cx} cy={p.cy} r={full ? 3.5 : 2.5} fill={full ? color : '#11141b'} stroke={color} strokeWidth={1.5} />;
+  return <circle key={`${flag}-${p.index}`} cx={p.cx} cy={p.cy} r={full ? 3.5 : 2.5} fill={full ? color : CHART.background} stroke={color} strokeWidth={1.5} />;
 };
 const DOT_A = dot(K.Afull, SIDE_COLORS.A!);
 const DOT_B = dot(K.Bfull, SIDE_COLORS.B!);

@@ -1,13 +1,13 @@
 import { CartesianGrid, Legend, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
 import type { SweepPoint } from '../../app/studio';
-import { AXIS, BRANCH_COLORS, GRID, TOOLTIP } from './colors';
+import { AXIS, BRANCH_COLORS, GRID, HIGHLIGHT, TOOLTIP } from './colors';
 import { K, type SweepView } from './chart-data';
 
 interface ShapeProps {
   cx?: number;
   cy?: number;
 }
-const ring = (p: ShapeProps) => <circle cx={p.cx} cy={p.cy} r={10} fill="none" stroke="#ffd166" strokeWidth={2.5} />;
+const ring = (p: ShapeProps) => <circle cx={p.cx} cy={p.cy} r={10} fill="none" stroke={HIGHLIGHT} strokeWidth={2.5} />;
 const none = () => <g />;
 const tip = (v: unknown, name: unknown): [string, string] => [name === 'SSIM' ? Number(v).toFixed(4) : `${Number(v).toFixed(1)} ms`, String(name)];
 
@@ -24,11 +24,11 @@ export function SweepScatter({ view }: { view: SweepView }) {
         <ZAxis range={[60, 60]} />
         <Tooltip {...TOOLTIP} formatter={tip} />
         <Legend wrapperStyle={{ fontSize: 12 }} />
-        <Scatter name="Pareto frontier" data={view.frontier} line={{ stroke: '#ffd166', strokeDasharray: '5 4' }} shape={none} legendType="line" fill="#ffd166" isAnimationActive={false} />
+        <Scatter name="Pareto frontier" data={view.frontier} line={{ stroke: HIGHLIGHT, strokeDasharray: '5 4' }} shape={none} legendType="line" fill={HIGHLIGHT} isAnimationActive={false} />
         {view.byBranch.map((b) => (
           <Scatter key={b.branch} name={`branch ${b.branch}`} data={b.points} fill={BRANCH_COLORS[b.branch % BRANCH_COLORS.length]} isAnimationActive={false} />
         ))}
-        {view.best && <Scatter name="fastest ≥ threshold" data={[view.best] as SweepPoint[]} shape={ring} fill="#ffd166" legendType="circle" isAnimationActive={false} />}
+        {view.best && <Scatter name="fastest ≥ threshold" data={[view.best] as SweepPoint[]} shape={ring} fill={HIGHLIGHT} legendType="circle" isAnimationActive={false} />}
       </ScatterChart>
     </ResponsiveContainer>
   );

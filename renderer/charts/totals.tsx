@@ -1,6 +1,8 @@
 import { Bar, BarChart, CartesianGrid, Cell, ErrorBar, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { CHART } from '../../app/palette';
 import { AXIS, GRID, SIDE_COLORS, TOOLTIP } from './colors';
-import { K, type SideStats } from './chart-data';
+import type { SideStats } from '../../app/run-stats';
+import { K } from './chart-data';
 
 /** Median total over the steady-state repeats, whiskers min..max. */
 export function Totals({ stats }: { stats: SideStats[] }) {
@@ -13,7 +15,7 @@ export function Totals({ stats }: { stats: SideStats[] }) {
         <Tooltip {...TOOLTIP} formatter={(v) => `${Number(v).toFixed(1)} ms`} />
         <Bar dataKey={K.median} name="median total" isAnimationActive={false} maxBarSize={90}>
           {stats.map((s) => <Cell key={s.side} fill={SIDE_COLORS[s.side]} />)}
-          <ErrorBar dataKey={K.err} width={10} stroke="#c0c6d4" strokeWidth={1.5} direction="y" />
+          <ErrorBar dataKey={K.err} width={10} stroke={CHART.whisker} strokeWidth={1.5} direction="y" />
         </Bar>
       </BarChart>
     </ResponsiveContainer>

@@ -1,4 +1,5 @@
 import { useStudio } from '../store';
+import { INIT_IMAGE } from '../store/runs';
 import { COMPARE_VIEWS } from '../views/compare/registry';
 import { Viewport } from '../views/compare/viewport';
 import { useMetrics } from '../workers/use-metrics';
@@ -23,6 +24,7 @@ export function ComparePanel() {
   const b = c?.images.b ? images[c.images.b] : undefined;
   const metrics = useMetrics(a, b, gain, colormap);
   const view = COMPARE_VIEWS.find((v) => v.id === viewId) ?? COMPARE_VIEWS[0]!;
+  const init = current?.inputs?.initImage ? images[INIT_IMAGE] : undefined;
   const runA = c?.runs.find((r) => r.side === 'A')?.result, runB = c?.runs.find((r) => r.side === 'B')?.result;
   return (
     <div className="compare">
@@ -64,7 +66,13 @@ export function ComparePanel() {
         </div>
       )}
       {c && (
-        <div className="captions">
+        <div className={`captions${init ? ' with-init' : ''}`}>
+          {init && (
+            <figure className="init-thumb" data-testid="entry-init-image">
+              <img src={init} alt="init image" />
+              <figcaption>init image · strength {String(runA?.params.strength ?? current?.params.strength ?? '')}</figcaption>
+            </figure>
+          )}
           <p><b className="side-a">A</b> {runA ? `${runA.summary} · ran on ${runA.provider}${runA.fellBack ? ' (fell back)' : ''}` : c.a.label}</p>
           <p><b className="side-b">B</b> {runB ? `${runB.summary} · ran on ${runB.provider}${runB.fellBack ? ' (fell back)' : ''}` : c.b.label}</p>
         </div>

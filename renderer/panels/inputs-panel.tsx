@@ -3,6 +3,7 @@ import { SCHEDULER_NAMES } from '../../app/contract';
 import { useStudio } from '../store';
 import { currentModel } from '../store/model';
 import { Field, Section, Slider, Toggle } from './controls';
+import { InitImagePicker } from './init-image';
 
 const SIZES = [64, 96, 128, 192, 256, 320, 384, 448, 512, 576, 640, 768, 1024];
 
@@ -13,6 +14,7 @@ export function InputsPanel() {
   const model = useStudio(currentModel);
   const loras = useStudio((s) => s.sharedLoras);
   const setLora = useStudio((s) => s.setSharedLora);
+  const init = useStudio((s) => s.initImage);
   const sizes = [...new Set([...SIZES, model?.defaultSize ?? 512, i.width, i.height])].sort((a, b) => a - b);
   return (
     <Section title="Inputs (same for A and B)">
@@ -31,12 +33,17 @@ export function InputsPanel() {
       </div>
       <Slider label="Steps" value={i.steps} min={1} max={100} step={1} onChange={(steps) => set({ steps })} testId="steps" />
       <Slider label="Guidance" value={i.guidance} min={0} max={20} step={0.5} onChange={(guidance) => set({ guidance })} />
+      <InitImagePicker />
       <div className="row">
         <Field label="Width">
-          <select value={i.width} onChange={(e) => set({ width: Number(e.target.value) })} aria-label="width">{sizes.map((s) => <option key={s}>{s}</option>)}</select>
+          <select value={init ? init.width : i.width} disabled={!!init} title={init ? 'the init image sets the size' : undefined} onChange={(e) => set({ width: Number(e.target.value) })} aria-label="width">
+            {(init ? [init.width] : sizes).map((s) => <option key={s}>{s}</option>)}
+          </select>
         </Field>
         <Field label="Height">
-          <select value={i.height} onChange={(e) => set({ height: Number(e.target.value) })} aria-label="height">{sizes.map((s) => <option key={s}>{s}</option>)}</select>
+          <select value={init ? init.height : i.height} disabled={!!init} title={init ? 'the init image sets the size' : undefined} onChange={(e) => set({ height: Number(e.target.value) })} aria-label="height">
+            {(init ? [init.height] : sizes).map((s) => <option key={s}>{s}</option>)}
+          </select>
         </Field>
         <Field label="Scheduler">
           <select value={i.scheduler} onChange={(e) => set({ scheduler: e.target.value as typeof i.scheduler })} aria-label="scheduler">

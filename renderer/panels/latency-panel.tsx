@@ -1,7 +1,7 @@
 import { useMemo } from 'react';
-import { speedup } from '../../app/studio';
+import { sideStats, speedup, stageRows } from '../../app/run-stats';
 import { useStudio } from '../store';
-import { sideStats, stageRows, stepRows } from '../charts/chart-data';
+import { stepRows } from '../charts/chart-data';
 import { StageBars } from '../charts/stage-bars';
 import { StepLines } from '../charts/step-lines';
 import { Totals } from '../charts/totals';

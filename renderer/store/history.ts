@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { HistorySummary } from '../../app/studio';
-import type { StudioState } from './index';
+import type { StudioState } from './state';
 
 export interface HistorySlice {
   history: HistorySummary[];

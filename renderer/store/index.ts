@@ -1,24 +1,19 @@
-import { createStore, type StoreApi } from 'zustand/vanilla';
+import { createStore } from 'zustand/vanilla';
+import type { StudioClient } from '../../app/channels';
 import { useStore } from 'zustand';
 import { createContext, useContext } from 'react';
-import type { StudioClient } from '../../app/channels';
-import { historySlice, type HistorySlice } from './history';
-import { inputsSlice, type InputsSlice } from './inputs';
-import { modelSlice, type ModelSlice } from './model';
-import { applyPreview, applyProgress, createProgressStore, type ProgressStore } from './progress';
-import { runsSlice, type RunsSlice } from './runs';
-import { uiSlice, type UiSlice } from './ui';
-import { variantsSlice, type VariantsSlice } from './variants';
+import { historySlice } from './history';
+import { inputsSlice } from './inputs';
+import { modelSlice } from './model';
+import { applyPreview, applyProgress, createProgressStore } from './progress';
+import { runsSlice } from './runs';
+import type { StudioState, StudioStore } from './state';
+import { uiSlice } from './ui';
+import { variantsSlice } from './variants';
 
-export interface Base {
-  client: StudioClient;
-  progress: ProgressStore;
-}
+export type { Base, StudioState, StudioStore } from './state';
 
 /** One store from typed slices (zustand's slices pattern); the client is injected, tests pass a fake. */
-export type StudioState = Base & ModelSlice & InputsSlice & VariantsSlice & RunsSlice & HistorySlice & UiSlice;
-export type StudioStore = StoreApi<StudioState>;
-
 export function createStudioStore(client: StudioClient): StudioStore {
   return createStore<StudioState>()((...a) => ({
     client,

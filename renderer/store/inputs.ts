@@ -1,6 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { SchedulerName } from '../../app/contract';
-import type { StudioState } from './index';
+import type { ImageRef } from '../../app/run-request';
+import type { StudioState } from './state';
 import type { LoraPick } from './variants';
 
 export interface Inputs {
@@ -16,6 +17,18 @@ export interface Inputs {
   /** '' = the model folder's own scheduler. */
   scheduler: SchedulerName | '';
   repeats: number;
+  /** img2img: how much of the schedule runs from the init image (used only with one). */
+  strength: number;
+}
+
+/** The init image both sides start from: uploaded to the host once, then named by its ref. */
+export interface InitImage {
+  ref: ImageRef;
+  name: string;
+  width: number;
+  height: number;
+  /** For the preview: the uploaded PNG itself. */
+  dataUrl: string;
 }
 
 export interface InputsSlice {
@@ -24,6 +37,10 @@ export interface InputsSlice {
   sharedLoras: LoraPick[];
   setInputs(patch: Partial<Inputs>): void;
   setSharedLora(path: string, patch: Partial<LoraPick>): void;
+  initImage?: InitImage;
+  /** Uploads the PNG (the host validates and stores it) and makes it the init image of the next runs. */
+  setInitImage(name: string, png: Uint8Array): Promise<void>;
+  clearInitImage(): void;
   randomiseSeed(): void;
   /** The seed a run uses now: the current one when locked, a fresh one (stored) when not. */
   seedForRun(): number;
@@ -35,11 +52,17 @@ export const inputsSlice: StateCreator<StudioState, [], [], InputsSlice> = (set,
   // Guidance 3: the embedded model's measured best (its README's sweep; SD's 7.5 over-saturates it).
   inputs: {
     prompt: 'grinning face, twemoji style', negativePrompt: '', seed: 42, seedLocked: true, steps: 20, guidance: 3,
-    width: 128, height: 128, scheduler: '', repeats: 3,
+    width: 128, height: 128, scheduler: '', repeats: 3, strength: 0.8,
   },
   sharedLoras: [],
   setInputs: (patch) => set((s) => ({ inputs: { ...s.inputs, ...patch } })),
   setSharedLora: (path, patch) => set((s) => ({ sharedLoras: s.sharedLoras.map((l) => (l.path === path ? { ...l, ...patch } : l)) })),
+  setInitImage: async (name, png) => {
+    const png64 = toBase64(png);
+    const stored = await get().client.call('inputs.upload', { png: png64 });
+    set({ initImage: { ref: stored.ref, name, width: stored.width, height: stored.height, dataUrl: `data:image/png;base64,${png64}` } });
+  },
+  clearInitImage: () => set({ initImage: undefined }),
   randomiseSeed: () => set((s) => ({ inputs: { ...s.inputs, seed: randomSeed() } })),
   seedForRun: () => {
     const { inputs } = get();
@@ -49,3 +72,9 @@ export const inputsSlice: StateCreator<StudioState, [], [], InputsSlice> = (set,
     return seed;
   },
 });
+
+function toBase64(bytes: Uint8Array): string {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
+}

@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { EngineState, ModelEntry, ProviderStatus, StudioInfo } from '../../app/studio';
-import type { StudioState } from './index';
+import type { StudioState } from './state';
 
 export interface ModelSlice {
   info?: StudioInfo;

@@ -1,7 +1,8 @@
-import type { StudioState, StudioStore } from './index';
+import type { StudioState, StudioStore } from './state';
+import type { InitImage } from './inputs';
 
 const KEY = 'diffusion-ab-studio:settings:v1';
-type Saved = Pick<StudioState, 'modelDir' | 'inputs' | 'a' | 'b' | 'view' | 'colormap' | 'gain' | 'ssimThreshold'>;
+type Saved = Pick<StudioState, 'modelDir' | 'inputs' | 'a' | 'b' | 'view' | 'colormap' | 'gain' | 'ssimThreshold'> & { initImage?: Omit<InitImage, 'dataUrl'> };
 
 /**
  * Inputs, both variants and view choices survive a reload (localStorage, per origin). Written
@@ -18,6 +19,9 @@ export function persistSettings(store: StudioStore, storage: Storage | undefined
         inputs: { ...s.inputs, ...saved.inputs }, a: { ...s.a, ...saved.a }, b: { ...s.b, ...saved.b },
         view: saved.view ?? s.view, colormap: saved.colormap ?? s.colormap, gain: saved.gain ?? s.gain, ssimThreshold: saved.ssimThreshold ?? s.ssimThreshold,
       });
+      const init = saved.initImage;
+      // the init image is kept by ref; its pixels come back from the workspace store (gone: back to txt2img)
+      if (init) void s.client.call('inputs.get', { ref: init.ref }).then(({ dataUrl }) => store.setState({ initImage: { ...init, dataUrl } }), () => undefined);
     }
   } catch {
     storage.removeItem(KEY); // a stale or broken entry is dropped, not fatal
@@ -25,13 +29,14 @@ export function persistSettings(store: StudioStore, storage: Storage | undefined
   let timer: ReturnType<typeof setTimeout> | undefined;
   let last: unknown[] = [];
   return store.subscribe((s) => {
-    const now = [s.modelDir, s.inputs, s.a, s.b, s.view, s.colormap, s.gain, s.ssimThreshold];
+    const now = [s.modelDir, s.inputs, s.a, s.b, s.view, s.colormap, s.gain, s.ssimThreshold, s.initImage];
     if (now.every((v, i) => v === last[i])) return;
     last = now;
     clearTimeout(timer);
     timer = setTimeout(() => {
-      const { modelDir, inputs, a, b, view, colormap, gain, ssimThreshold } = store.getState();
-      storage.setItem(KEY, JSON.stringify({ modelDir, inputs, a, b, view, colormap, gain, ssimThreshold } satisfies Saved));
+      const { modelDir, inputs, a, b, view, colormap, gain, ssimThreshold, initImage } = store.getState();
+      const init = initImage && { ref: initImage.ref, name: initImage.name, width: initImage.width, height: initImage.height };
+      storage.setItem(KEY, JSON.stringify({ modelDir, inputs, a, b, view, colormap, gain, ssimThreshold, initImage: init } satisfies Saved));
     }, 300);
   });
 }

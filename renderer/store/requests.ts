@@ -1,5 +1,5 @@
 import type { CompareRequestInput, SweepRequestInput } from '../../app/studio';
-import type { StudioState } from './index';
+import type { StudioState } from './state';
 import { toVariant } from './variants';
 
 /** Job ids sort by time and name history folders. */
@@ -8,18 +8,23 @@ export function newJobId(now = Date.now()): string {
   return `${now.toString(36)}-${rand}`;
 }
 
+/** With an init image the size is the image's (the engine takes it from there) and strength applies. */
 function params(s: StudioState, seed: number): CompareRequestInput['params'] {
   const i = s.inputs;
   return {
-    prompt: i.prompt, negativePrompt: i.negativePrompt, seed, steps: i.steps, guidance: i.guidance, width: i.width, height: i.height,
+    prompt: i.prompt, negativePrompt: i.negativePrompt, seed, steps: i.steps, guidance: i.guidance,
+    ...(s.initImage ? { strength: i.strength } : { width: i.width, height: i.height }),
     ...(i.scheduler ? { scheduler: i.scheduler } : {}),
   };
 }
 
+/** Images travel by reference: the ref of the uploaded init image, never its bytes. */
+const inputs = (s: StudioState): Pick<CompareRequestInput, 'inputs'> => (s.initImage ? { inputs: { initImage: s.initImage.ref } } : {});
+
 /** A and B get the very same model, params and seed; only the variants differ. */
 export function compareRequest(s: StudioState, jobId: string, seed: number): CompareRequestInput {
   return {
-    jobId, model: s.modelDir, params: params(s, seed), repeats: s.inputs.repeats, previews: true,
+    jobId, model: s.modelDir, params: params(s, seed), ...inputs(s), repeats: s.inputs.repeats, previews: true,
     a: toVariant(s.a, s.sharedLoras), b: toVariant(s.b, s.sharedLoras),
   };
 }
@@ -27,5 +32,5 @@ export function compareRequest(s: StudioState, jobId: string, seed: number): Com
 /** The sweep runs on variant A's options with DeepCache swept. */
 export function sweepRequest(s: StudioState, jobId: string, seed: number, branches: number[], intervals: number[], repeats: number): SweepRequestInput {
   const base = toVariant({ ...s.a, deepcache: { ...s.a.deepcache, enabled: false } }, s.sharedLoras);
-  return { jobId, model: s.modelDir, params: params(s, seed), base, branches, intervals, repeats };
+  return { jobId, model: s.modelDir, params: params(s, seed), ...inputs(s), base, branches, intervals, repeats };
 }

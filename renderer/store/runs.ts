@@ -1,7 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { HistoryManifest, JobInfo } from '../../app/studio';
 import { isCancelled } from '../../app/errors';
-import type { StudioState } from './index';
+import type { StudioState } from './state';
 import { resetProgress } from './progress';
 import { compareRequest, newJobId, sweepRequest } from './requests';
 
@@ -9,7 +9,7 @@ export interface RunsSlice {
   job?: JobInfo & { error?: string };
   /** The entry on show (just run, or reopened from the history). */
   current?: HistoryManifest;
-  /** Files of the current entry as data: URLs, by name. */
+  /** Files of the current entry as data: URLs, by name (its init image under INIT_IMAGE). */
   images: Record<string, string>;
   runCompare(): Promise<void>;
   runSweep(branches: number[], intervals: number[], repeats: number): Promise<void>;
@@ -18,6 +18,9 @@ export interface RunsSlice {
   onJobState(info: JobInfo): void;
 }
 
+
+/** The key of the current entry's init image in `images` (not a file name an entry can hold). */
+export const INIT_IMAGE = ':init-image';
 
 export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get) => {
   /** Jobs this window started and awaits; others (started before a reload) are opened when they end. */
@@ -70,6 +73,11 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
       await Promise.all(files.map(async (f) => {
         images[f] = keep[f] ?? (await get().client.call('history.file', { id, file: f })).dataUrl;
       }));
+      const init = m.inputs?.initImage;
+      if (init) {
+        const url = keep[INIT_IMAGE] ?? (await get().client.call('inputs.get', { ref: init }).then((r) => r.dataUrl, () => undefined));
+        if (url) images[INIT_IMAGE] = url; // an image since deleted from the workspace is only missing from the view
+      }
       set({ current: m, images });
       if (switchTab) get().setTab(m.kind === 'sweep' ? 'sweep' : 'compare');
     },

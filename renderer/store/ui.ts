@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { Colormap } from '../../app/metrics';
-import type { StudioState } from './index';
+import type { StudioState } from './state';
 
 export type Tab = 'compare' | 'latency' | 'sweep' | 'history';
 

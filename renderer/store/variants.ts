@@ -2,7 +2,7 @@ import type { StateCreator } from 'zustand';
 import { Variant, type Provider, type VariantInput } from '../../app/variant';
 import type { Side } from '../../app/studio';
 import { describeIssues } from '../../app/errors';
-import type { StudioState } from './index';
+import type { StudioState } from './state';
 
 export interface LoraPick {
   path: string;

@@ -3,11 +3,13 @@
  * tiny fixture while it is missing). Screenshots go to test-output/e2e/ (git-ignored).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HistoryManifest } from '../../app/studio';
+import { encodePng, readPng } from '../../engine/index';
 import { ensureRenderer } from '../../main/host/build-renderer';
 
 const ROOT = join(__dirname, '../..');
@@ -20,6 +22,7 @@ if (!haveChromium && !process.env.CI) {
 
 let server: ChildProcess;
 let url: string;
+let workspace: string;
 let browser: BrowserContext;
 let page: Page;
 const pageErrors: string[] = [];
@@ -34,11 +37,26 @@ async function setRange(input: Locator, value: number): Promise<void> {
 
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
 
+/** The workspace's finished compare entries, oldest first. */
+const compareEntries = (): HistoryManifest[] => readdirSync(join(workspace, 'runs')).filter((d) => !d.startsWith('.'))
+  .map((d) => JSON.parse(readFileSync(join(workspace, 'runs', d, 'manifest.json'), 'utf8')) as HistoryManifest)
+  .filter((m) => m.kind === 'compare' && m.status === 'done').sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+
+/** A yellow disc on blue: an init image nothing like what the prompt alone gives. */
+function discPng(w: number, h: number): Buffer {
+  const data = new Float32Array(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const inside = (x - w / 2) ** 2 + (y - h / 2) ** 2 < (w / 3) ** 2;
+    data.set(inside ? [1, 0.85, 0.1] : [0.1, 0.25, 0.8], (y * w + x) * 3);
+  }
+  return Buffer.from(encodePng({ width: w, height: h, data }));
+}
+
 describe.skipIf(!haveChromium && !process.env.CI)('studio in Chromium against serve mode', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     await ensureRenderer(ROOT);
-    const workspace = mkdtempSync(join(tmpdir(), 'studio-e2e-'));
+    workspace = mkdtempSync(join(tmpdir(), 'studio-e2e-'));
     server = spawn(process.execPath, ['--import', 'tsx', 'main/host/serve.ts', '--port', '0', '--workspace', workspace, '--no-build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     server.stdout!.on('data', (d) => (out += d));
@@ -175,6 +193,44 @@ describe.skipIf(!haveChromium && !process.env.CI)('studio in Chromium against se
     await expect.poll(() => page.getByTestId('chart-sweep').locator('.recharts-scatter-symbol').count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(10);
     expect(await page.getByTestId('sweep-best').textContent()).toMatch(/Fastest with SSIM ≥|no setting/);
     await shot('10-sweep');
+    expect(pageErrors).toEqual([]);
+  }, 300_000);
+
+  it('runs an img2img A/B: the init image picked in the UI, both sides from it, kept in the manifest', async () => {
+    await page.getByTestId('tab-compare').click();
+    await setRange(page.getByLabel('Repeats per variant'), 1);
+    const [w, h] = [Number(await page.getByLabel('width').inputValue()), Number(await page.getByLabel('height').inputValue())];
+    await page.getByTestId('init-image-file').setInputFiles({ name: 'disc.png', mimeType: 'image/png', buffer: discPng(w, h) });
+    await expect.poll(() => page.getByTestId('init-image-preview').evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth), { timeout: 10_000 }).toBe(w);
+    expect(await page.getByLabel('width').isDisabled()).toBe(true); // the image sets the size
+    await setRange(page.getByTestId('strength'), 0.6);
+    await page.getByTestId('run').click();
+    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 180_000, interval: 500 }).toBe('done');
+    const loaded = (alt: string) => page.locator(`img[alt="${alt}"]`).first().evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0);
+    await expect.poll(() => loaded('A'), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => loaded('B')).toBe(true);
+    await expect.poll(() => page.getByTestId('entry-init-image').count()).toBe(1);
+
+    const entries = compareEntries();
+    const img = entries.at(-1)!, txt = entries[0]!;
+    expect(img.inputs?.initImage).toMatchObject({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(txt.inputs).toBeUndefined();
+    expect(img.params.strength).toBe(0.6);
+    const file = (m: HistoryManifest, f: string) => readPng(join(workspace, 'runs', m.id, f));
+    const [a, b] = [file(img, img.compare!.images.a!), file(img, img.compare!.images.b!)];
+    expect([a.width, a.height, b.width, b.height]).toEqual([w, h, w, h]);
+    expect(a.data).not.toEqual(file(txt, txt.compare!.images.a!).data); // the init image changed what A made
+    expect(b.data).not.toEqual(file(txt, txt.compare!.images.b!).data);
+    for (const r of img.compare!.runs) expect(r.result.timings.vaeEncoderMs).toBeGreaterThan(0);
+
+    for (const [vw, vh] of [[1024, 700], [1920, 1080]] as const) {
+      await page.setViewportSize({ width: vw, height: vh });
+      await page.waitForTimeout(200);
+      await shot(`11-img2img-${vw}x${vh}`);
+    }
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.getByTestId('init-image-clear').click();
+    expect(await page.getByLabel('width').isDisabled()).toBe(false);
     expect(pageErrors).toEqual([]);
   }, 300_000);
 });

@@ -177,3 +177,51 @@ describe('settings survive a reload', () => {
     expect(data.size).toBe(0);
   });
 });
+
+describe('init image (img2img)', () => {
+  const SHA = 'c'.repeat(64);
+  const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 250]);
+
+  it('is uploaded once and travels by ref; size comes from it and strength applies; cleared, back to txt2img', async () => {
+    const { client, calls } = fakeClient({ 'inputs.upload': () => ({ ref: { sha256: SHA }, width: 96, height: 64, bytes: png.length }) });
+    const store = createStudioStore(client);
+    store.setState({ modelDir: MODEL.dir });
+    await store.getState().setInitImage('cat.png', png);
+    expect(calls).toEqual([{ command: 'inputs.upload', arg: { png: Buffer.from(png).toString('base64') } }]);
+    expect(store.getState().initImage).toEqual({ ref: { sha256: SHA }, name: 'cat.png', width: 96, height: 64, dataUrl: `data:image/png;base64,${Buffer.from(png).toString('base64')}` });
+    store.getState().setInputs({ strength: 0.45 });
+    const req = CompareRequest.parse(compareRequest(store.getState(), 'job-123456', 3));
+    expect(req.inputs).toEqual({ initImage: { sha256: SHA } });
+    expect(req.params).toMatchObject({ strength: 0.45 });
+    expect([req.params.width, req.params.height]).toEqual([undefined, undefined]);
+    store.getState().clearInitImage();
+    const txt = CompareRequest.parse(compareRequest(store.getState(), 'job-123457', 3));
+    expect(txt.inputs).toEqual({});
+    expect(txt.params.strength).toBeUndefined();
+    expect([txt.params.width, txt.params.height]).toEqual([128, 128]);
+  });
+
+  it('a refused upload leaves the picked image as it was', async () => {
+    const { client } = fakeClient({ 'inputs.upload': () => { throw new Error('inputs.upload: not a PNG'); } });
+    const store = createStudioStore(client);
+    await expect(store.getState().setInitImage('x.gif', png)).rejects.toThrow('not a PNG');
+    expect(store.getState().initImage).toBeUndefined();
+  });
+
+  it('survives a reload by ref; an image gone from the workspace is dropped', async () => {
+    const data = new Map<string, string>();
+    const storage = { getItem: (k: string) => data.get(k) ?? null, setItem: (k: string, v: string) => void data.set(k, v), removeItem: (k: string) => void data.delete(k) } as Storage;
+    const first = createStudioStore(fakeClient({ 'inputs.upload': () => ({ ref: { sha256: SHA }, width: 96, height: 64, bytes: 8 }) }).client);
+    persistSettings(first, storage);
+    await first.getState().setInitImage('cat.png', png);
+    await vi.waitFor(() => expect(data.size).toBe(1));
+    expect(JSON.parse([...data.values()][0]!).initImage).toEqual({ ref: { sha256: SHA }, name: 'cat.png', width: 96, height: 64 });
+    const second = createStudioStore(fakeClient({ 'inputs.get': ({ ref }) => ({ ref, width: 96, height: 64, bytes: 8, dataUrl: 'data:image/png;base64,AAAA' }) }).client);
+    persistSettings(second, storage);
+    await vi.waitFor(() => expect(second.getState().initImage).toEqual({ ref: { sha256: SHA }, name: 'cat.png', width: 96, height: 64, dataUrl: 'data:image/png;base64,AAAA' }));
+    const third = createStudioStore(fakeClient({}).client); // inputs.get fails: the store no longer has it
+    persistSettings(third, storage);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(third.getState().initImage).toBeUndefined();
+  });
+});

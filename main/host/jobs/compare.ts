@@ -23,7 +23,7 @@ export async function runCompare(ctx: JobContext, req: CompareRequest, m: Histor
   for (let repeat = 0; repeat < req.repeats; repeat++) {
     for (const side of ['A', 'B'] as const) {
       const variant = side === 'A' ? req.a : req.b;
-      const { result, images: out } = await runOne(ctx, req.jobId, { run, label: variant.label, side, repeat }, { model: req.model, params: req.params, variant }, req.previews);
+      const { result, images: out } = await runOne(ctx, req.jobId, { run, label: variant.label, side, repeat }, { model: req.model, params: req.params, inputs: req.inputs, variant }, req.previews);
       c.runs.push({ side, repeat, result });
       m.model = { dir: result.model.dir, name: result.model.name, hash: result.model.hash };
       if (!images[side]) {

@@ -21,7 +21,7 @@ export async function runSweep(ctx: JobContext, req: SweepRequest, m: HistoryMan
   let run = 0;
   for (const branch of req.branches) {
     const variant = (interval: number): Variant => ({ ...req.base, label: `N=${interval} b${branch}`, deepcache: { interval, branch, schedule: 'uniform' } });
-    const request = (interval: number) => ({ model: req.model, params: req.params, variant: variant(interval) });
+    const request = (interval: number) => ({ model: req.model, params: req.params, inputs: req.inputs, variant: variant(interval) });
     await runOne(ctx, req.jobId, { run, label: `warm-up b${branch}`, side: `warm-up b${branch}`, repeat: 0 }, request(1), false);
     ctx.progress(++run);
     for (const interval of intervals) {
