@@ -4,7 +4,7 @@
 
 Every component is built from its own seed, so any process rebuilds the same weights (the torch bench
 times these modules; the engine runs their ONNX export). Export: torch.onnx.export(..., dynamo=False),
-which keeps module-path node names (/up_blocks.3/attentions.1/...) that DeepCache cuts by; weights as
+which keeps module-path node names (/m/up_blocks.3/attentions.1/...) that DeepCache cuts by; weights as
 external data (model.onnx_data), so a graph rewrite reads a few MB of graph, not GBs.
 """
 import json, os, shutil, subprocess, sys, time
@@ -14,6 +14,8 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "test", "parity", "reference"))
+import sd_export  # noqa: E402  the project's one ONNX export module (wrappers, folder files)
 # a CLIP BPE tokenizer the repo ships (ids < SD1.5's 49408-token vocabulary); only ids reach the models
 TOKENIZER = os.path.join(ROOT, "assets", "models", "emoji-sd", "tokenizer")
 
@@ -29,9 +31,7 @@ VAE = dict(in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"
 TEXT = dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
             max_position_embeddings=77, hidden_act="quick_gelu", projection_dim=768, layer_norm_eps=1e-5)
 # SD1.5's scheduler config with DDIM, the benchmark's sampler
-SCHEDULER = {"_class_name": "DDIMScheduler", "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
-             "num_train_timesteps": 1000, "clip_sample": False, "set_alpha_to_one": False, "steps_offset": 1,
-             "prediction_type": "epsilon", "trained_betas": None}
+SCHEDULER = {**sd_export.SD15_SCHEDULER, "_class_name": "DDIMScheduler"}
 
 
 def tokenizer():
@@ -50,28 +50,14 @@ def build(part):
     return CLIPTextModel(CLIPTextConfig(**TEXT, **ids)).eval()
 
 
-class TE(torch.nn.Module):
-    def __init__(s, m): super().__init__(); s.m = m
-    def forward(s, input_ids): return s.m(input_ids=input_ids)[0]
-class UN(torch.nn.Module):
-    def __init__(s, m): super().__init__(); s.m = m
-    def forward(s, sample, timestep, encoder_hidden_states): return s.m(sample, timestep, encoder_hidden_states, return_dict=False)[0]
-class VD(torch.nn.Module):
-    def __init__(s, m): super().__init__(); s.m = m
-    def forward(s, latent_sample): return s.m.decode(latent_sample).sample
-
-
 def export(module, args, path, inputs, outputs, axes):
-    """Exports with module-path names, then stores every weight in one model.onnx_data beside the graph."""
+    """sd_export's export, then every weight in one model.onnx_data beside the graph."""
     import onnx
     tmp = path + ".parts"  # the exporter writes one file per tensor past 2 GB; gather them after
     shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    torch.onnx.export(module, args, os.path.join(tmp, "model.onnx"), input_names=inputs, output_names=outputs,
-                      dynamic_axes=axes, opset_version=17, do_constant_folding=True, dynamo=False)
-    m = onnx.load(os.path.join(tmp, "model.onnx"))
-    onnx.save_model(m, path, save_as_external_data=True, all_tensors_to_one_file=True, location="model.onnx_data",
-                    size_threshold=1024)
+    sd_export.export(module, args, os.path.join(tmp, "model.onnx"), inputs, outputs, axes)
+    onnx.save_model(onnx.load(os.path.join(tmp, "model.onnx")), path, save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="model.onnx_data", size_threshold=1024)
     shutil.rmtree(tmp)
 
 
@@ -81,39 +67,37 @@ def export_part(part, precision, model_dir):
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     t0 = time.perf_counter()
     m = build(part).to(dev, dtype)
+    os.makedirs(os.path.join(model_dir, {"vae": "vae_decoder"}.get(part, part)), exist_ok=True)
     with torch.no_grad():
         if part == "unet":
-            export(UN(m), (torch.randn(2, 4, 64, 64, device=dev, dtype=dtype), torch.tensor([1.0], device=dev),
-                           torch.randn(2, 77, 768, device=dev, dtype=dtype)),
+            export(sd_export.UNetOnnx(m), (torch.randn(2, 4, 64, 64, device=dev, dtype=dtype), torch.tensor([1.0], device=dev),
+                                           torch.randn(2, 77, 768, device=dev, dtype=dtype)),
                    f"{model_dir}/unet/model.onnx", ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
                    {"sample": {0: "batch", 2: "height", 3: "width"}, "timestep": {0: "steps"},
                     "encoder_hidden_states": {0: "batch", 1: "sequence"}, "out_sample": {0: "batch", 2: "height", 3: "width"}})
-            json.dump(dict(m.config), open(f"{model_dir}/unet/config.json", "w"), indent=2, default=list)
+            sd_export.write_config(f"{model_dir}/unet/config.json", m.config)
         elif part == "text_encoder":
-            export(TE(m), (torch.zeros(1, 77, dtype=torch.int32, device=dev),), f"{model_dir}/text_encoder/model.onnx",
-                   ["input_ids"], ["last_hidden_state"], {"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"}})
+            export(sd_export.TextEncoderOnnx(m, ["last_hidden_state"]), (torch.zeros(1, 77, dtype=torch.int32, device=dev),),
+                   f"{model_dir}/text_encoder/model.onnx", ["input_ids"], ["last_hidden_state"], {"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"}})
             m.config.to_json_file(f"{model_dir}/text_encoder/config.json")
         else:
-            export(VD(m), (torch.randn(1, 4, 64, 64, device=dev, dtype=dtype),), f"{model_dir}/vae_decoder/model.onnx",
+            export(sd_export.VaeDecoderOnnx(m), (torch.randn(1, 4, 64, 64, device=dev, dtype=dtype),), f"{model_dir}/vae_decoder/model.onnx",
                    ["latent_sample"], ["sample"],
                    {"latent_sample": {0: "batch", 2: "height", 3: "width"}, "sample": {0: "batch", 2: "height", 3: "width"}})
-            json.dump(dict(m.config), open(f"{model_dir}/vae_decoder/config.json", "w"), indent=2, default=list)
+            sd_export.write_config(f"{model_dir}/vae_decoder/config.json", m.config)
     print(f"exported {precision} {part} in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
 def write_folder(model_dir):
-    """The non-graph files of a diffusers ONNX folder (txt2img: no vae_encoder)."""
+    """The non-graph files of a diffusers ONNX folder (txt2img: no vae_encoder graph)."""
     import diffusers
-    for sub in ("unet", "text_encoder", "vae_decoder", "scheduler"):
-        os.makedirs(os.path.join(model_dir, sub), exist_ok=True)
+    ox = ["diffusers", "OnnxRuntimeModel"]
+    sd_export.write_model_index(model_dir, "OnnxStableDiffusionPipeline", {
+        "text_encoder": ox, "unet": ox, "vae_decoder": ox, "tokenizer": ["transformers", "CLIPTokenizer"],
+        "scheduler": ["diffusers", "DDIMScheduler"], "safety_checker": [None, None], "feature_extractor": [None, None]},
+        diffusers.__version__, requires_safety_checker=False)
+    sd_export.write_scheduler(model_dir, SCHEDULER)
     shutil.copytree(TOKENIZER, os.path.join(model_dir, "tokenizer"), dirs_exist_ok=True)
-    json.dump(SCHEDULER, open(os.path.join(model_dir, "scheduler", "scheduler_config.json"), "w"), indent=2)
-    json.dump({"_class_name": "OnnxStableDiffusionPipeline", "_diffusers_version": diffusers.__version__,
-               "text_encoder": ["diffusers", "OnnxRuntimeModel"], "unet": ["diffusers", "OnnxRuntimeModel"],
-               "vae_decoder": ["diffusers", "OnnxRuntimeModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
-               "scheduler": ["diffusers", "DDIMScheduler"], "safety_checker": [None, None],
-               "feature_extractor": [None, None], "requires_safety_checker": False},
-              open(os.path.join(model_dir, "model_index.json"), "w"), indent=2)
 
 
 def export_all(out):
