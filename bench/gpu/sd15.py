@@ -14,6 +14,7 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.dont_write_bytecode = True  # no __pycache__ left in the checkout
 sys.path.insert(0, os.path.join(ROOT, "test", "parity", "reference"))
 import sd_export  # noqa: E402  the project's one ONNX export module (wrappers, folder files)
 # a CLIP BPE tokenizer the repo ships (ids < SD1.5's 49408-token vocabulary); only ids reach the models

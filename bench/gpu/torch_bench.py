@@ -17,6 +17,7 @@ import diffusers
 import transformers
 from diffusers import DDIMScheduler, StableDiffusionPipeline
 
+sys.dont_write_bytecode = True  # no __pycache__ left in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sd15 import SCHEDULER, build, tokenizer  # noqa: E402
 
