@@ -3,10 +3,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoraRef, Variant } from '../../app/variant';
 import { linkExternalData } from '../onnx/graph-cache';
-import { readFloats, weightNodes, writeFloats, type WeightNode } from '../onnx/initializers';
-import { parseLora, type LoraUpdate } from '../onnx/lora-keys';
+import { parseLora, type LoraUpdate } from '../lora/keys';
+import { readSafetensors } from '../lora/safetensors';
+import { weightNodes, type WeightNode } from '../onnx/graph';
 import { cloneModel, readModel, writeModel, type ModelProto } from '../onnx/model-proto';
-import { readSafetensors } from '../onnx/safetensors';
+import { readFloats, writeFloats } from '../onnx/tensor-data';
 import type { Acceleration, PrepareContext } from './acceleration';
 
 /** Parsed base graphs and LoRA files stay in memory, so switching LoRAs re-merges without re-reading the base. */

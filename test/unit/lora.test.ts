@@ -5,10 +5,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mergeInto } from '../../engine/accelerations/lora';
 import { Engine } from '../../engine/engine';
 import { psnr } from '../../engine/image/metrics';
-import { readFloats, weightNodes } from '../../engine/onnx/initializers';
-import { parseLora } from '../../engine/onnx/lora-keys';
+import { parseLora } from '../../engine/lora/keys';
+import { readSafetensors } from '../../engine/lora/safetensors';
+import { weightNodes } from '../../engine/onnx/graph';
 import { readModel } from '../../engine/onnx/model-proto';
-import { readSafetensors } from '../../engine/onnx/safetensors';
+import { readFloats } from '../../engine/onnx/tensor-data';
 import { FIXTURE_MODEL } from '../parity/reference';
 import { values, writeSafetensors } from '../support/safetensors-writer';
 
