@@ -8,7 +8,7 @@ export { TorchGenerator } from './noise/generator';
 export { loadClipTokenizer } from './tokenizer/clip';
 export { readPng, writePng, encodePng } from './image/png';
 export { infotext } from './image/infotext';
-export { psnr } from './image/metrics';
+export { psnr } from '../app/metrics';
 export type { RgbImage } from './image/rgb';
 export { Engine, type RunOptions } from './engine';
 export { detectProviders, probeProvider, type ProviderStatus } from './accelerations/provider';

@@ -1,20 +1,29 @@
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import { decode, encode } from 'fast-png';
-import { fromUint8, toUint8, type RgbImage } from './rgb';
+import { fromUint8, type Rgb8, type RgbImage } from './rgb';
 
 /**
- * PNG out with a text chunk (A1111's `parameters`), PNG in as RGB floats; fast-png does the codec.
- * Its tEXt is Latin-1 only, so text outside Latin-1 goes into an iTXt chunk (UTF-8), as PIL does.
+ * PNG out from 8-bit RGB with text chunks (A1111's `parameters`), PNG in as RGB floats; fast-png
+ * does the codec. Its tEXt is Latin-1 only, so text outside Latin-1 goes into an iTXt chunk
+ * (UTF-8), as PIL does. Images are checked against the size limits from their IHDR, before any
+ * pixel data is inflated (a small file can declare a huge image).
  */
-export function encodePng(img: RgbImage, text: Record<string, string> = {}): Uint8Array {
+export const MAX_SIDE = 4096;
+export const MAX_PIXELS = 4096 * 4096;
+/** Text chunks are parameters (prompts are at most 4000 characters), never megabytes. */
+const MAX_TEXT = 1024 * 1024;
+const SIGNATURE = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
+
+export function encodePng(img: Rgb8, text: Record<string, string> = {}): Uint8Array {
+  if (img.data.length !== img.width * img.height * 3) throw new Error(`encodePng: ${img.width}x${img.height} RGB needs ${img.width * img.height * 3} bytes, got ${img.data.length}`);
   const latin1 = Object.fromEntries(Object.entries(text).filter(([, v]) => isLatin1(v)));
-  const png = encode({ width: img.width, height: img.height, data: toUint8(img), channels: 3, depth: 8, text: latin1 });
+  const png = encode({ width: img.width, height: img.height, data: img.data, channels: 3, depth: 8, text: latin1 });
   const utf8 = Object.entries(text).filter(([, v]) => !isLatin1(v));
   return utf8.length ? insertBeforeEnd(png, utf8.map(([k, v]) => iTXt(k, v))) : png;
 }
 
-export function writePng(path: string, img: RgbImage, text: Record<string, string> = {}): void {
+export function writePng(path: string, img: Rgb8, text: Record<string, string> = {}): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, encodePng(img, text));
   renameSync(tmp, path); // atomic: a reader never sees half a file
@@ -27,16 +36,33 @@ export function readPng(path: string): RgbImage & { text: Record<string, string>
   } catch (e) {
     throw new Error(`${path}: cannot read the image (${(e as Error).message})`);
   }
+  return decodePng(bytes, path);
+}
+
+/** Decodes PNG bytes (`name` is the file, for messages) once its signature and IHDR pass the limits. */
+export function decodePng(bytes: Uint8Array, name: string): RgbImage & { text: Record<string, string> } {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  checkHeader(buf, name);
   let png: ReturnType<typeof decode>;
   try {
-    png = decode(bytes);
+    png = decode(buf);
   } catch (e) {
-    throw new Error(`${path}: not a readable PNG (${(e as Error).message})`);
+    throw new Error(`${name}: not a readable PNG (${(e as Error).message})`);
   }
-  const text = { ...png.text, ...readITXt(bytes) };
+  const text = { ...png.text, ...readITXt(buf, name) };
   if (png.palette) return { ...fromUint8(expandPalette(png), png.width, png.height, 3), text };
   const data = png.depth === 16 ? Uint8Array.from(png.data as Uint16Array, (v) => v >> 8) : (png.data as Uint8Array);
   return { ...fromUint8(data, png.width, png.height, png.channels), text };
+}
+
+/** The PNG signature, then IHDR first (as the spec requires): non-zero and within MAX_SIDE and MAX_PIXELS. */
+function checkHeader(buf: Buffer, name: string): void {
+  if (buf.length < 8 || !buf.subarray(0, 8).equals(SIGNATURE)) throw new Error(`${name}: not a PNG file (no PNG signature)`);
+  if (buf.length < 33 || buf.toString('latin1', 12, 16) !== 'IHDR') throw new Error(`${name}: not a readable PNG (no IHDR chunk after the signature)`);
+  const width = buf.readUInt32BE(16), height = buf.readUInt32BE(20);
+  if (width === 0 || height === 0) throw new Error(`${name}: the image is ${width}x${height}; an image needs at least 1x1 pixels`);
+  if (width > MAX_SIDE || height > MAX_SIDE) throw new Error(`${name}: the image is ${width}x${height}, over the limit of ${MAX_SIDE} pixels a side`);
+  if (width * height > MAX_PIXELS) throw new Error(`${name}: the image is ${width}x${height} (${width * height} pixels), over the limit of ${MAX_PIXELS} pixels`);
 }
 
 /** Indexed colour → RGB (indices may be packed 1, 2 or 4 bits per pixel, rows byte-aligned). */
@@ -81,7 +107,8 @@ function insertBeforeEnd(png: Uint8Array, chunks: Uint8Array[]): Uint8Array {
   return Buffer.concat([png.subarray(0, iend), ...chunks, png.subarray(iend)]);
 }
 
-function readITXt(bytes: Buffer): Record<string, string> {
+/** iTXt chunks (fast-png reads only tEXt); compressed text is inflated up to MAX_TEXT bytes. */
+function readITXt(bytes: Buffer, name: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (let o = 8; o + 12 <= bytes.length; ) {
     const len = bytes.readUInt32BE(o);
@@ -89,12 +116,14 @@ function readITXt(bytes: Buffer): Record<string, string> {
     if (type === 'iTXt') {
       const body = bytes.subarray(o + 8, o + 8 + len);
       const k = body.indexOf(0);
-      const compressed = body[k + 1] === 1;
-      let p = k + 3;
-      p = body.indexOf(0, p) + 1; // language
-      p = body.indexOf(0, p) + 1; // translated keyword
-      const raw = body.subarray(p);
-      out[body.toString('latin1', 0, k)] = (compressed ? inflateSync(raw) : raw).toString('utf8');
+      const lang = k < 0 ? -1 : body.indexOf(0, k + 3), p = lang < 0 ? -1 : body.indexOf(0, lang + 1) + 1;
+      if (p <= 0) throw new Error(`${name}: a malformed iTXt chunk at byte ${o}`);
+      const keyword = body.toString('latin1', 0, k), raw = body.subarray(p);
+      try {
+        out[keyword] = (body[k + 1] === 1 ? inflateSync(raw, { maxOutputLength: MAX_TEXT }) : raw).toString('utf8');
+      } catch (e) {
+        throw new Error(`${name}: the iTXt chunk "${keyword}" cannot be read within ${MAX_TEXT} bytes (${(e as Error).message})`);
+      }
     }
     o += 12 + len;
   }

@@ -35,6 +35,7 @@ export function parseLora(file: string, tensors: Map<string, SafeTensor>): LoraU
       continue;
     }
     const g = groups.get(hit.module) ?? { kohya: hit.kohya };
+    if (hit.part === 'alpha' && t.data.length !== 1) throw new Error(`${file}: ${key} holds ${t.data.length} values; an alpha is one number`);
     if (hit.part === 'alpha') g.alpha = t.data[0];
     else g[hit.part] = t;
     groups.set(hit.module, g);

@@ -10,8 +10,8 @@ export function quantise(img: RgbImage): Pixels {
   return { width: img.width, height: img.height, channels: 3, data, max: 255 };
 }
 
-export function png8(width: number, height: number, rgb: ArrayLike<number>, text: Record<string, string> = {}): Uint8Array {
-  return encodePng({ width, height, data: Float32Array.from(rgb, (v) => v / 255) }, text);
+export function png8(width: number, height: number, rgb: Uint8Array, text: Record<string, string> = {}): Uint8Array {
+  return encodePng({ width, height, data: rgb }, text);
 }
 
 export function pixelsPng(p: Pixels, text: Record<string, string> = {}): Uint8Array {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mergeInto } from '../../engine/accelerations/lora';
 import { Engine } from '../../engine/engine';
-import { psnr } from '../../engine/image/metrics';
+import { psnr } from '../support/psnr';
 import { parseLora } from '../../engine/lora/keys';
 import { readSafetensors } from '../../engine/lora/safetensors';
 import { weightNodes } from '../../engine/onnx/graph';

@@ -10,7 +10,7 @@ import { deepcache } from '../../engine/accelerations/deepcache';
 import { plan, precision } from '../../engine/accelerations/precision';
 import { validateVariant } from '../../engine/accelerations/registry';
 import { Engine } from '../../engine/engine';
-import { psnr } from '../../engine/image/metrics';
+import { psnr } from '../support/psnr';
 import { loadModel, PARTS } from '../../engine/model/model';
 import { computesInHalf, convertToHalf, elemTypes, roundWeights, toHalfBits } from '../../engine/onnx/fp16';
 import { BFLOAT16, FLOAT16, readFloats } from '../../engine/onnx/tensor-data';
