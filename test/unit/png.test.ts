@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { decode } from 'fast-png';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { crc32, deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodePng, readPng, writePng } from '../../engine/image/png';
+import { decodePng, encodePng, readPng, writePng } from '../../engine/image/png';
 import { infotext } from '../../engine/image/infotext';
 import { toRgb8 } from '../../engine/image/rgb';
 
@@ -22,5 +23,58 @@ describe('PNG and infotext', () => {
   it('infotext follows A1111: prompt, negative prompt, then key: value pairs (quoted when needed)', () => {
     const text = infotext({ prompt: 'a cat', negativePrompt: 'dog', seed: 7, steps: 20, guidance: 7.5, width: 64, height: 96, scheduler: 'euler-a', batch: 1 }, { Model: 'a, b' });
     expect(text).toBe('a cat\nNegative prompt: dog\nSteps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 7, Size: 64x96, Model: "a, b"');
+  });
+});
+
+/** A real 1x1 PNG whose IHDR then declares `width` x `height` (CRC fixed, so only the size is wrong). */
+function declaring(width: number, height: number): Buffer {
+  const png = Buffer.from(encodePng({ width: 1, height: 1, data: Uint8Array.of(10, 20, 30) }));
+  png.writeUInt32BE(width, 16);
+  png.writeUInt32BE(height, 20);
+  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
+  return png;
+}
+
+/** A chunk spliced in before IEND. */
+function withChunk(png: Uint8Array, type: string, body: Buffer): Buffer {
+  const c = Buffer.alloc(12 + body.length);
+  c.writeUInt32BE(body.length, 0);
+  c.write(type, 4, 'latin1');
+  body.copy(c, 8);
+  c.writeUInt32BE(crc32(c.subarray(4, 8 + body.length)), 8 + body.length);
+  return Buffer.concat([png.subarray(0, png.length - 12), c, png.subarray(png.length - 12)]);
+}
+
+describe('PNG input limits: checked from the IHDR before anything is inflated, naming the file and the limit', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'png-limits-'));
+  it('a small file declaring 8000x8000 is refused (it would take gigabytes to decode)', () => {
+    const path = join(dir, 'huge.png');
+    writeFileSync(path, declaring(8000, 8000));
+    expect(() => readPng(path)).toThrow(/huge\.png: the image is 8000x8000, over the limit of 4096 pixels a side/);
+  });
+  it('one side over the limit is enough', () => {
+    expect(() => decodePng(declaring(4097, 1), 'wide.png')).toThrow(/wide\.png: the image is 4097x1, over the limit of 4096 pixels a side/);
+  });
+  it('a 0x0 image is refused as such', () => {
+    const path = join(dir, 'empty.png');
+    writeFileSync(path, declaring(0, 0));
+    expect(() => readPng(path)).toThrow(/empty\.png: the image is 0x0; an image needs at least 1x1 pixels/);
+  });
+  it('bytes that are not a PNG are refused by their signature', () => {
+    const path = join(dir, 'photo.png');
+    writeFileSync(path, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 74, 70, 73, 70, 0]));
+    expect(() => readPng(path)).toThrow(/photo\.png: not a PNG file \(no PNG signature\)/);
+    expect(() => decodePng(Buffer.from('hello'), 'text.png')).toThrow(/text\.png: not a PNG file/);
+    expect(() => decodePng(declaring(1, 1).subarray(0, 20), 'cut.png')).toThrow(/cut\.png: not a readable PNG \(no IHDR chunk/);
+  });
+  it('compressed text that inflates past 1 MiB is refused, not inflated to the end', () => {
+    const bomb = Buffer.concat([Buffer.from('parameters\0\x01\0\0\0', 'latin1'), deflateSync(Buffer.alloc(8 * 1024 * 1024, 0x41))]);
+    const png = withChunk(encodePng({ width: 1, height: 1, data: Uint8Array.of(1, 2, 3) }), 'iTXt', bomb);
+    expect(() => decodePng(png, 'bomb.png')).toThrow(/bomb\.png: the iTXt chunk "parameters" cannot be read within 1048576 bytes/);
+  });
+  it('the largest allowed image still decodes; encodePng refuses data of the wrong length', () => {
+    const big = decodePng(encodePng({ width: 4096, height: 1, data: new Uint8Array(4096 * 3).fill(255) }), 'edge.png');
+    expect([big.width, big.height, big.data[0]]).toEqual([4096, 1, 1]);
+    expect(() => encodePng({ width: 2, height: 2, data: new Uint8Array(11) })).toThrow(/2x2 RGB needs 12 bytes, got 11/);
   });
 });
