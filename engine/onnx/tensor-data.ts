@@ -57,9 +57,14 @@ export function writeFloats(t: Tensor, values: Float32Array): void {
   t.externalData = [];
 }
 
+/** An externally stored tensor's reference (location, offset, length), as key → value; undefined if inline. */
+export function externalRef(t: Tensor): Record<string, string> | undefined {
+  return t.dataLocation === 1 ? Object.fromEntries((t.externalData ?? []).map((e) => [e.key!, e.value!])) : undefined;
+}
+
 /** The bytes of an externally stored tensor, bounded by its declared size and the file's. */
 function readExternal(t: Tensor, modelPath: string, item: number): Uint8Array {
-  const kv = Object.fromEntries((t.externalData ?? []).map((e) => [e.key, e.value]));
+  const kv = externalRef(t)!;
   if (!modelPath) throw new Error(`tensor ${t.name} is stored as external data, and no model path says where`);
   if (!kv.location) throw new Error(`${modelPath}: initializer ${t.name} is external but names no file`);
   const file = join(dirname(modelPath), kv.location);
