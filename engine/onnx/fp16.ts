@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { Float16Array } from '@petamoriken/float16';
-import { attr, attrInt, makeAttr, producers, type Attribute, type Graph, type Node, type Tensor } from './graph';
+import { attr, attrInt, makeAttr, producers, type Attribute, type Graph, type Node, type Tensor, type ValueInfo } from './graph';
 import { writeModel, type ModelProto } from './model-proto';
 import { BFLOAT16, BOOL, elemCount, FLOAT, FLOAT16, INT64, isHalfType, readFloats, type Half } from './tensor-data';
 
@@ -232,7 +232,7 @@ export function convertToFloat(model: ModelProto, srcPath: string, dstPath: stri
     const out: Tensor = { name: t.name, dims: t.dims, dataType: FLOAT };
     return external && t.dataLocation === 1 ? data.put(out, f) : { ...out, rawData: bytesOf(f) };
   };
-  const vi = (v: NonNullable<Graph['valueInfo']>[number]) => (isHalfType(v.type?.tensorType?.elemType) ? { ...v, type: { tensorType: { ...v.type!.tensorType!, elemType: FLOAT } } } : v);
+  const vi = (v: ValueInfo) => (isHalfType(v.type?.tensorType?.elemType) ? { ...v, type: { tensorType: { ...v.type!.tensorType!, elemType: FLOAT } } } : v);
   const node = (n: Node): Node => ({
     ...n,
     attribute: (n.attribute ?? []).map((a) => {

@@ -11,6 +11,7 @@ export type Graph = onnx.IGraphProto;
 export type Node = onnx.INodeProto;
 export type Tensor = onnx.ITensorProto;
 export type Attribute = onnx.IAttributeProto;
+export type ValueInfo = onnx.IValueInfoProto;
 
 /** AttributeProto.AttributeType values, by the field that holds the value. */
 const ATTR_TYPE = { f: 1, i: 2, s: 3, t: 4, g: 5, floats: 6, ints: 7, strings: 8, tensors: 9, graphs: 10 } as const;
