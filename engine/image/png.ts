@@ -63,6 +63,34 @@ function checkHeader(buf: Buffer, name: string): void {
   if (width === 0 || height === 0) throw new Error(`${name}: the image is ${width}x${height}; an image needs at least 1x1 pixels`);
   if (width > MAX_SIDE || height > MAX_SIDE) throw new Error(`${name}: the image is ${width}x${height}, over the limit of ${MAX_SIDE} pixels a side`);
   if (width * height > MAX_PIXELS) throw new Error(`${name}: the image is ${width}x${height} (${width * height} pixels), over the limit of ${MAX_PIXELS} pixels`);
+  checkInflatedSize(buf, name, width, height);
+}
+
+const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+
+/**
+ * The pixel data may inflate only to what the IHDR declares (filter byte + packed row, per row and
+ * Adam7 pass): a compressed stream that goes on (a zlib bomb in a small image) is cut off at that
+ * bound and refused, before the codec inflates it without one.
+ */
+function checkInflatedSize(buf: Buffer, name: string, width: number, height: number): void {
+  const depth = buf[24]!, channels = CHANNELS[buf[25]!], interlaced = buf[28] === 1;
+  if (!channels) throw new Error(`${name}: not a readable PNG (colour type ${buf[25]})`);
+  const rows = (w: number, h: number) => (w && h ? h * (1 + Math.ceil((w * channels * depth) / 8)) : 0);
+  const bound = interlaced
+    ? ADAM7.reduce((a, [x0, y0, dx, dy]) => a + rows(Math.ceil((width - x0!) / dx!), Math.ceil((height - y0!) / dy!)), 0)
+    : rows(width, height);
+  const idat: Buffer[] = [];
+  for (let o = 8; o + 12 <= buf.length; o += 12 + buf.readUInt32BE(o)) {
+    if (buf.toString('latin1', o + 4, o + 8) === 'IDAT') idat.push(buf.subarray(o + 8, o + 8 + buf.readUInt32BE(o)));
+  }
+  try {
+    inflateSync(Buffer.concat(idat), { maxOutputLength: Math.max(1, bound) });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') throw new Error(`${name}: not a readable PNG (its pixel data does not inflate: ${(e as Error).message})`);
+    throw new Error(`${name}: its pixel data inflates past the ${bound} bytes a ${width}x${height} image holds (a compression bomb?)`);
+  }
 }
 
 /** Indexed colour → RGB (indices may be packed 1, 2 or 4 bits per pixel, rows byte-aligned). */

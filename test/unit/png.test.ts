@@ -37,12 +37,27 @@ function declaring(width: number, height: number): Buffer {
 
 /** A chunk spliced in before IEND. */
 function withChunk(png: Uint8Array, type: string, body: Buffer): Buffer {
+  return Buffer.concat([png.subarray(0, png.length - 12), chunkOf(type, body), png.subarray(png.length - 12)]);
+}
+
+/** A PNG of chunks: IHDR (8-bit RGB, `interlace` 0 or 1), one IDAT of `raw` deflated, IEND. */
+function pngOf(width: number, height: number, raw: Buffer, interlace = 0): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, interlace], 8);
+  const sig = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
+  const bare = Buffer.concat([sig, chunkOf('IHDR', ihdr), chunkOf('IEND', Buffer.alloc(0))]);
+  return withChunk(bare, 'IDAT', deflateSync(raw));
+}
+
+function chunkOf(type: string, body: Buffer): Buffer {
   const c = Buffer.alloc(12 + body.length);
   c.writeUInt32BE(body.length, 0);
   c.write(type, 4, 'latin1');
   body.copy(c, 8);
   c.writeUInt32BE(crc32(c.subarray(4, 8 + body.length)), 8 + body.length);
-  return Buffer.concat([png.subarray(0, png.length - 12), c, png.subarray(png.length - 12)]);
+  return c;
 }
 
 describe('PNG input limits: checked from the IHDR before anything is inflated, naming the file and the limit', () => {
@@ -76,5 +91,18 @@ describe('PNG input limits: checked from the IHDR before anything is inflated, n
     const big = decodePng(encodePng({ width: 4096, height: 1, data: new Uint8Array(4096 * 3).fill(255) }), 'edge.png');
     expect([big.width, big.height, big.data[0]]).toEqual([4096, 1, 1]);
     expect(() => encodePng({ width: 2, height: 2, data: new Uint8Array(11) })).toThrow(/2x2 RGB needs 12 bytes, got 11/);
+  });
+  it('pixel data that inflates past what the IHDR declares (a bomb in a 1x1 image) is refused', () => {
+    const bomb = pngOf(1, 1, Buffer.alloc(8 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(20_000);
+    expect(() => decodePng(bomb, 'bomb1x1.png')).toThrow(/bomb1x1\.png: its pixel data inflates past the 4 bytes a 1x1 image holds/);
+  });
+  it('an Adam7-interlaced image inflates to exactly its passes and decodes', () => {
+    // 3x3 RGB: passes 1, 4, 6 and 7 hold pixels (0,0); (2,0); (0,2) (2,2); (1,0) | (1,2); (0..2,1)
+    const px = (x: number, y: number) => [x * 80, y * 80, 40];
+    const rows = [[[0, 0]], [[2, 0]], [[0, 2], [2, 2]], [[1, 0]], [[1, 2]], [[0, 1], [1, 1], [2, 1]]];
+    const raw = Buffer.from(rows.flatMap((row) => [0, ...row.flatMap(([x, y]) => px(x!, y!))]));
+    const img = decodePng(pngOf(3, 3, raw, 1), 'adam7.png');
+    expect(Array.from(img.data, (v) => Math.round(v * 255))).toEqual([0, 1, 2].flatMap((y) => [0, 1, 2].flatMap((x) => px(x, y))));
   });
 });
