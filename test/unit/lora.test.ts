@@ -151,6 +151,9 @@ describe('LoRA files from a careless or hostile source: refused, naming the file
     // a sparse 300 MB file: the 200 MB header length is refused before anything is allocated
     ['a header over the bound', 'huge', (p) => { writeRawSafetensors(p, {}, new Uint8Array(), 200 * 1024 * 1024); truncateSync(p, 300 * 1024 * 1024); }, /huge\.safetensors: header length 209715200 is beyond the file or the 104857600-byte bound/],
     ['a file shorter than the length prefix', 'short', (p) => writeFileSync(p, Buffer.from([1, 2, 3])), /short\.safetensors: too short for a safetensors file \(3 bytes\)/],
+    ['down and up of different ranks', 'ranks', (p) => writeSafetensors(p, { [KEY]: { shape: [2, 4], data: values(8, 1) }, 'lora_unet_x.lora_up.weight': { shape: [4, 3], data: values(12, 2) } }), /ranks\.safetensors: lora_unet_x has down \[2,4\] and up \[4,3\]; a LoRA pair is down \[rank, in, …\] and up \[out, rank, …\] with one rank ≥ 1/],
+    ['a rank-0 pair', 'rank0', (p) => writeSafetensors(p, { [KEY]: { shape: [0, 4], data: [] }, 'lora_unet_x.lora_up.weight': { shape: [4, 0], data: [] } }), /rank0\.safetensors: lora_unet_x has down \[0,4\] and up \[4,0\]/],
+    ['a one-dimensional down', 'flat', (p) => writeSafetensors(p, { [KEY]: { shape: [8], data: values(8, 1) }, 'lora_unet_x.lora_up.weight': { shape: [4, 8], data: values(32, 2) } }), /flat\.safetensors: lora_unet_x has down \[8\] and up \[4,8\]/],
     ['an alpha of several values', 'alpha2', (p) => writeSafetensors(p, { 'lora_unet_x.alpha': { shape: [2], data: [1, 2] } }), /alpha2\.safetensors: lora_unet_x\.alpha holds 2 values; an alpha is one number/],
   ];
   for (const [what, file, make, message] of cases) {
