@@ -116,7 +116,8 @@ function isLatin1(s: string): boolean {
   return /^[\x00-\xff]*$/.test(s);
 }
 
-function chunk(type: string, body: Uint8Array): Uint8Array {
+/** One PNG chunk: length, type, body, CRC. */
+export function pngChunk(type: string, body: Uint8Array): Uint8Array {
   const out = Buffer.alloc(12 + body.length);
   out.writeUInt32BE(body.length, 0);
   out.write(type, 4, 'latin1');
@@ -127,10 +128,11 @@ function chunk(type: string, body: Uint8Array): Uint8Array {
 
 function iTXt(keyword: string, text: string): Uint8Array {
   // keyword \0, compression flag 1, method 0, empty language \0, empty translated keyword \0, zlib text
-  return chunk('iTXt', Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.from([0, 1, 0, 0, 0]), deflateSync(Buffer.from(text, 'utf8'))]));
+  return pngChunk('iTXt', Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.from([0, 1, 0, 0, 0]), deflateSync(Buffer.from(text, 'utf8'))]));
 }
 
-function insertBeforeEnd(png: Uint8Array, chunks: Uint8Array[]): Uint8Array {
+/** Chunks spliced in before IEND (the last 12 bytes). */
+export function insertBeforeEnd(png: Uint8Array, chunks: Uint8Array[]): Uint8Array {
   const iend = png.length - 12;
   return Buffer.concat([png.subarray(0, iend), ...chunks, png.subarray(iend)]);
 }

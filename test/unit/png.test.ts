@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { crc32, deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodePng, encodePng, readPng, writePng } from '../../engine/image/png';
+import { decodePng, encodePng, insertBeforeEnd, pngChunk, readPng, writePng } from '../../engine/image/png';
 import { infotext } from '../../engine/image/infotext';
 import { toRgb8 } from '../../engine/image/rgb';
 
@@ -35,11 +35,6 @@ function declaring(width: number, height: number): Buffer {
   return png;
 }
 
-/** A chunk spliced in before IEND. */
-function withChunk(png: Uint8Array, type: string, body: Buffer): Buffer {
-  return Buffer.concat([png.subarray(0, png.length - 12), chunkOf(type, body), png.subarray(png.length - 12)]);
-}
-
 /** A PNG of chunks: IHDR (8-bit RGB, `interlace` 0 or 1), one IDAT of `raw` deflated, IEND. */
 function pngOf(width: number, height: number, raw: Buffer, interlace = 0): Buffer {
   const ihdr = Buffer.alloc(13);
@@ -47,17 +42,8 @@ function pngOf(width: number, height: number, raw: Buffer, interlace = 0): Buffe
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 2, 0, 0, interlace], 8);
   const sig = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
-  const bare = Buffer.concat([sig, chunkOf('IHDR', ihdr), chunkOf('IEND', Buffer.alloc(0))]);
-  return withChunk(bare, 'IDAT', deflateSync(raw));
-}
-
-function chunkOf(type: string, body: Buffer): Buffer {
-  const c = Buffer.alloc(12 + body.length);
-  c.writeUInt32BE(body.length, 0);
-  c.write(type, 4, 'latin1');
-  body.copy(c, 8);
-  c.writeUInt32BE(crc32(c.subarray(4, 8 + body.length)), 8 + body.length);
-  return c;
+  const bare = Buffer.concat([sig, pngChunk('IHDR', ihdr), pngChunk('IEND', Buffer.alloc(0))]);
+  return Buffer.from(insertBeforeEnd(bare, [pngChunk('IDAT', deflateSync(raw))]));
 }
 
 describe('PNG input limits: checked from the IHDR before anything is inflated, naming the file and the limit', () => {
@@ -84,7 +70,7 @@ describe('PNG input limits: checked from the IHDR before anything is inflated, n
   });
   it('compressed text that inflates past 1 MiB is refused, not inflated to the end', () => {
     const bomb = Buffer.concat([Buffer.from('parameters\0\x01\0\0\0', 'latin1'), deflateSync(Buffer.alloc(8 * 1024 * 1024, 0x41))]);
-    const png = withChunk(encodePng({ width: 1, height: 1, data: Uint8Array.of(1, 2, 3) }), 'iTXt', bomb);
+    const png = insertBeforeEnd(encodePng({ width: 1, height: 1, data: Uint8Array.of(1, 2, 3) }), [pngChunk('iTXt', bomb)]);
     expect(() => decodePng(png, 'bomb.png')).toThrow(/bomb\.png: the iTXt chunk "parameters" cannot be read within 1048576 bytes/);
   });
   it('the largest allowed image still decodes; encodePng refuses data of the wrong length', () => {
