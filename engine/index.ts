@@ -6,10 +6,10 @@ export { SCHEDULER_NAMES, createScheduler, defaultSchedulerName } from './schedu
 export type { Scheduler } from './schedulers/scheduler';
 export { TorchGenerator } from './noise/generator';
 export { loadClipTokenizer } from './tokenizer/clip';
-export { readPng, writePng, encodePng } from './image/png';
+export { readPng, writePng, encodePng, decodePng } from './image/png';
 export { infotext } from './image/infotext';
-export { psnr } from './image/metrics';
-export type { RgbImage } from './image/rgb';
+export { psnr } from '../app/metrics';
+export { toRgb8, type Rgb8, type RgbImage } from './image/rgb';
 export { Engine, type RunOptions } from './engine';
 export { detectProviders, probeProvider, type ProviderStatus } from './accelerations/provider';
 export { describeVariant, validateVariant } from './accelerations/registry';

@@ -12,6 +12,7 @@ import { Resvg } from '@resvg/resvg-js';
 import type { VariantInput } from '../app/variant';
 import { Engine } from '../engine/engine';
 import { encodePng } from '../engine/image/png';
+import { toRgb8 } from '../engine/image/rgb';
 import { encode } from 'fast-png';
 import { applyPaletteSync, buildPaletteSync, utils } from 'image-q';
 
@@ -55,7 +56,7 @@ for (const [i, [concept, style]] of rows.entries()) {
   for (const [j, c] of cols.entries()) {
     const prompt = `${concept}, ${c.style ?? style} style`;
     const { images } = await engine.run({ model, params: { prompt, seed: 7, steps: c.steps, guidance: GUIDANCE }, variant: c.variant });
-    const png = Buffer.from(encodePng(images[0]!)).toString('base64');
+    const png = Buffer.from(encodePng(toRgb8(images[0]!))).toString('base64');
     cells.push(`<image x="${L + j * T}" y="${H + i * T}" width="${T}" height="${T}" href="data:image/png;base64,${png}"/>`);
   }
   process.stderr.write(`${i + 1}/${rows.length} ${concept}\n`);

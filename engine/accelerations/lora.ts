@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoraRef, Variant } from '../../app/variant';
 import { linkExternalData } from '../onnx/graph-cache';
-import { readFloats, weightNodes, writeFloats, type WeightNode } from '../onnx/initializers';
-import { parseLora, type LoraUpdate } from '../onnx/lora-keys';
+import { parseLora, type LoraUpdate } from '../lora/keys';
+import { readSafetensors } from '../lora/safetensors';
+import { weightNodes, type WeightNode } from '../onnx/graph';
 import { cloneModel, readModel, writeModel, type ModelProto } from '../onnx/model-proto';
-import { readSafetensors } from '../onnx/safetensors';
+import { readFloats, writeFloats } from '../onnx/tensor-data';
 import type { Acceleration, PrepareContext } from './acceleration';
 
 /** Parsed base graphs and LoRA files stay in memory, so switching LoRAs re-merges without re-reading the base. */
@@ -88,7 +89,10 @@ export function mergeInto(model: ModelProto, modelPath: string, stack: { ref: Lo
 function keyOf(v: Variant, graphs: Record<string, string>): string {
   const h = createHash('sha256');
   for (const part of ['unet', 'text_encoder']) h.update(graphs[part]!);
-  for (const l of v.loras) h.update(`${l.path}\0${statSync(l.path).mtimeMs}\0${readFileSync(l.path).length}\0${l.weight}\0`);
+  for (const l of v.loras) {
+    const st = statSync(l.path);
+    h.update(`${l.path}\0${st.mtimeMs}\0${st.size}\0${l.weight}\0`);
+  }
   return h.digest('hex').slice(0, 16);
 }
 

@@ -4,8 +4,8 @@ import { dirname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { VariantInput } from '../../app/variant';
 import { Engine } from '../engine';
-import { ssim } from '../../app/metrics';
-import { psnr } from '../image/metrics';
+import { psnr, ssim } from '../../app/metrics';
+import { asPixels } from '../image/rgb';
 
 export interface BenchFlags {
   model: string;
@@ -105,9 +105,8 @@ export async function runBench(f: BenchFlags): Promise<string> {
     const step = median(st.steps), total = median(st.totals);
     if (name.startsWith('plain')) [plainStep, plainTotal] = [step, total];
     const same = img.width === plainImg.width && img.height === plainImg.height;
-    const px = (i: typeof img) => ({ width: i.width, height: i.height, channels: 3 as const, data: i.data, max: 1 });
-    // the studio's SSIM (luma, Gaussian window), so the table and the compare view agree
-    const p = same ? psnr(img.data, plainImg.data) : NaN, s = same ? ssim(px(img), px(plainImg)).mean : NaN;
+    // the studio's PSNR and SSIM (luma, Gaussian window), so the table and the compare view agree
+    const p = same ? psnr(asPixels(img), asPixels(plainImg)) ?? Infinity : NaN, s = same ? ssim(asPixels(img), asPixels(plainImg)).mean : NaN;
     rows.push(`| ${name} | ${st.last.result.provider} | ${st.last.result.timings.stepMs.length} | ${step.toFixed(1)} | ${(plainStep / step).toFixed(2)}x | ${total.toFixed(0)} | ${(plainTotal / total).toFixed(2)}x | ${st.firstMs.toFixed(0)} | ${Number.isFinite(p) ? p.toFixed(1) : p === Infinity ? '∞' : '–'} | ${Number.isFinite(s) ? s.toFixed(4) : '–'} |`);
   }
   const cpu = cpus();

@@ -5,6 +5,7 @@ import cliProgress from 'cli-progress';
 import { Engine } from '../engine';
 import { infotext } from '../image/infotext';
 import { readPng, writePng } from '../image/png';
+import { toRgb8 } from '../image/rgb';
 import type { ResolvedParams } from '../pipeline/check-inputs';
 import { variantFromFlags, type VariantFlags } from './variant-flags';
 
@@ -58,7 +59,7 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
     await mkdir(dirname(out), { recursive: true });
     const outputs = images.map((img, i) => {
       const path = images.length === 1 ? out : `${out.slice(0, out.length - extname(out).length)}-${i + 1}${extname(out) || '.png'}`;
-      writePng(path, img, { parameters: text });
+      writePng(path, toRgb8(img), { parameters: text });
       return path;
     });
     if (f.json) {

@@ -1,6 +1,6 @@
-import type { onnx } from 'onnx-proto';
+import { attr, attrInt, attrInts, makeAttr, OnnxGraph, prune, type Node, type Tensor } from './graph';
 import type { ModelProto } from './model-proto';
-import { producers } from './partition';
+import { isFloatType, tensorValues } from './tensor-data';
 
 /**
  * Rewrites exported scaled-dot-product attention into onnxruntime's fused contrib op
@@ -30,14 +30,9 @@ export interface FusionReport {
   skipped: { scope: string; reason: string }[];
 }
 
-type Node = onnx.INodeProto;
-type Graph = onnx.IGraphProto;
 /** A small tensor value (shapes, scalars); NaN marks an unknown element (a dynamic dim). */
 interface Value { data: number[]; float: boolean; openRank?: boolean }
 
-const FLOAT_TYPES = new Set([1, 10, 11, 16]);
-const attr = (n: Node, name: string) => (n.attribute ?? []).find((a) => a.name === name);
-const ints = (n: Node, name: string) => (attr(n, name)?.ints ?? []).map(Number);
 const samePerm = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Module path of a node: its name without the last segment ("/m/.../attn1/Softmax" → "/m/.../attn1"). */
@@ -49,7 +44,7 @@ export function fuseAttention(model: ModelProto): { model: ModelProto; report: F
   const g = model.graph!;
   const report: FusionReport = { fused: [], skipped: [] };
   const replace = new Map<Node, Node>();
-  const ctx = new Ctx(g);
+  const ctx = new Ctx(new OnnxGraph(g));
   for (const sm of g.node ?? []) {
     if (sm.opType !== 'Softmax' || !isAttentionScope(scopeOf(sm))) continue;
     try {
@@ -64,22 +59,15 @@ export function fuseAttention(model: ModelProto): { model: ModelProto; report: F
   const nodes = (g.node ?? []).map((n) => replace.get(n) ?? n);
   const opsetImport = [...(model.opsetImport ?? [])];
   if (!opsetImport.some((o) => o.domain === 'com.microsoft')) opsetImport.push({ domain: 'com.microsoft', version: 1 });
-  return { model: { ...model, opsetImport, graph: pruneDead({ ...g, node: nodes }) } as ModelProto, report };
+  return { model: { ...model, opsetImport, graph: prune({ ...g, node: nodes }) } as ModelProto, report };
 }
 
 class Ctx {
-  readonly producer: Map<string, Node>;
-  readonly consumers = new Map<string, Node[]>();
-  readonly inits: Map<string, onnx.ITensorProto>;
   /** Shapes known from the matched pattern (rank and the dims we can vouch for). */
   readonly shapes = new Map<string, number[]>();
-  constructor(readonly g: Graph) {
-    this.producer = producers(g);
-    this.inits = new Map((g.initializer ?? []).map((t) => [t.name!, t]));
-    for (const n of g.node ?? []) for (const i of n.input ?? []) (this.consumers.get(i) ?? this.consumers.set(i, []).get(i)!).push(n);
-  }
+  constructor(readonly g: OnnxGraph) {}
   prod(t: string, op?: string): Node {
-    const n = this.producer.get(t);
+    const n = this.g.producer(t);
     if (!n || (op && n.opType !== op)) throw new Error(`expected ${op ?? 'a node'} producing ${t}, found ${n?.opType ?? 'a graph input or weight'}`);
     return n;
   }
@@ -98,7 +86,7 @@ function operand(ctx: Ctx, t: string, perm: number[], what: string): { proj: str
   // compose Transposes down to the Reshape: their net permutation must be `perm`
   let net = [0, 1, 2, 3];
   while (n.opType === 'Transpose') {
-    const p = ints(n, 'perm');
+    const p = attrInts(n, 'perm');
     net = net.map((i) => p[i]!);
     n = ctx.prod(n.input![0]!);
   }
@@ -119,16 +107,16 @@ function scalarFactor(ctx: Ctx, n: Node, from: string): Factor {
 
 /** Whether a tensor depends on real activations (not only constants and shapes). */
 function dependsOnData(ctx: Ctx, t: string, seen = new Set<string>()): boolean {
-  if (seen.has(t) || ctx.inits.has(t)) return false;
+  if (seen.has(t) || ctx.g.initializer(t)) return false;
   seen.add(t);
-  const n = ctx.producer.get(t);
+  const n = ctx.g.producer(t);
   if (!n) return true;
   if (n.opType === 'Shape' || n.opType === 'Constant') return false;
   return (n.input ?? []).some((i) => i && dependsOnData(ctx, i, seen));
 }
 
 function match(ctx: Ctx, sm: Node): { outNode: Node; mha: Node; block: FusedBlock } {
-  const axis = Number(attr(sm, 'axis')?.i ?? -1);
+  const axis = attrInt(sm, 'axis') ?? -1;
   if (axis !== -1 && axis !== 3) throw new Error(`Softmax over axis ${axis}, expected the last`);
   // scores = MatMul(q, kᵀ) · c  (c: optional scalar Mul/Div; Casts for upcast_softmax are transparent)
   const scoreFactors: Factor[] = [];
@@ -145,12 +133,12 @@ function match(ctx: Ctx, sm: Node): { outNode: Node; mha: Node; block: FusedBloc
   const q = operand(ctx, n.input![0]!, [0, 2, 1, 3], 'query');
   const k = operand(ctx, n.input![1]!, [0, 2, 3, 1], 'key');
   // out = MatMul(softmax, v) → Transpose(0,2,1,3) → Reshape([B, S, H·D])
-  const pv = (ctx.consumers.get(sm.output![0]!) ?? []).map((c) => (c.opType === 'Cast' ? ctx.consumers.get(c.output![0]!)?.[0] : c));
+  const pv = ctx.g.consumers(sm.output![0]!).map((c) => (c.opType === 'Cast' ? ctx.g.consumers(c.output![0]!)?.[0] : c));
   if (pv.length !== 1 || pv[0]?.opType !== 'MatMul') throw new Error('attention probabilities feed something other than one MatMul with V');
   const mm = pv[0];
   const v = operand(ctx, mm.input![1]!, [0, 2, 1, 3], 'value');
   const tr = only(ctx, mm.output![0]!, 'Transpose');
-  if (!samePerm(ints(tr, 'perm'), [0, 2, 1, 3])) throw new Error(`output heads are permuted [${ints(tr, 'perm')}], expected [0,2,1,3]`);
+  if (!samePerm(attrInts(tr, 'perm'), [0, 2, 1, 3])) throw new Error(`output heads are permuted [${attrInts(tr, 'perm')}], expected [0,2,1,3]`);
   const outNode = only(ctx, tr.output![0]!, 'Reshape');
 
   // heads from the Reshape targets; the last dim of each projection from its weight
@@ -175,32 +163,29 @@ function match(ctx: Ctx, sm: Node): { outNode: Node; mha: Node; block: FusedBloc
   const mha: Node = {
     name: `${scope}/MultiHeadAttention`, opType: 'MultiHeadAttention', domain: 'com.microsoft',
     input: [q.proj, k.proj, v.proj], output: [outNode.output![0]!],
-    attribute: [{ name: 'num_heads', type: 2, i: hq }, { name: 'scale', type: 1, f: scale }],
+    attribute: [makeAttr('num_heads', { i: hq }), makeAttr('scale', { f: scale })],
   };
   return { outNode, mha, block: { scope, kind, heads: hq, scale } };
 }
 
 function only(ctx: Ctx, t: string, op: string): Node {
-  const cs = (ctx.consumers.get(t) ?? []).filter((c) => c.opType !== 'Shape');
+  const cs = ctx.g.consumers(t).filter((c) => c.opType !== 'Shape');
   if (cs.length !== 1 || cs[0]!.opType !== op) throw new Error(`expected ${op} after ${t}, found ${cs.map((c) => c.opType).join(', ') || 'nothing'}`);
   return cs[0]!;
 }
 
 function skipCasts(ctx: Ctx, t: string): string {
-  for (let n = ctx.producer.get(t); n?.opType === 'Cast'; n = ctx.producer.get(t)) t = n.input![0]!;
+  for (let n = ctx.g.producer(t); n?.opType === 'Cast'; n = ctx.g.producer(t)) t = n.input![0]!;
   return t;
 }
 
 /** Projection width (H·D) from the weight of MatMul(x, W) (optionally + bias): [B, S, W.dims[1]]. */
 function projWidth(ctx: Ctx, t: string): number {
-  let n = ctx.producer.get(t);
-  if (n?.opType === 'Add') n = (n.input ?? []).map((i) => ctx.producer.get(i)).find((p) => p?.opType === 'MatMul');
+  let n = ctx.g.producer(t);
+  if (n?.opType === 'Add') n = (n.input ?? []).map((i) => ctx.g.producer(i)).find((p) => p?.opType === 'MatMul');
   if (n?.opType !== 'MatMul') return NaN;
   // weights stored in fp16 for size are read through a Cast
-  let w = n.input![1]!;
-  const cast = ctx.producer.get(w);
-  if (cast?.opType === 'Cast') w = cast.input![0]!;
-  const dims = ctx.inits.get(w)?.dims;
+  const dims = ctx.g.weight(n.input![1]!)?.dims;
   return dims?.length === 2 ? Number(dims[1]) : NaN;
 }
 
@@ -212,8 +197,8 @@ function headsOf(ctx: Ctx, reshape: Node, what: string): [number, number] {
 
 function sameSource(ctx: Ctx, a: string, b: string): boolean {
   const src = (t: string) => {
-    let n = ctx.producer.get(t);
-    if (n?.opType === 'Add') n = (n.input ?? []).map((i) => ctx.producer.get(i)).find((p) => p?.opType === 'MatMul');
+    let n = ctx.g.producer(t);
+    if (n?.opType === 'Add') n = (n.input ?? []).map((i) => ctx.g.producer(i)).find((p) => p?.opType === 'MatMul');
     return n?.opType === 'MatMul' ? n.input![0] : t;
   };
   return src(a) === src(b);
@@ -227,7 +212,7 @@ function sameSource(ctx: Ctx, a: string, b: string): boolean {
 function scaleOf(ctx: Ctx, qf: Factor[], kf: Factor[], sf: Factor[]): number {
   let scale = 1;
   const sqrtOf = (f: Factor) => {
-    const p = ctx.producer.get(f.input);
+    const p = ctx.g.producer(f.input);
     return !f.div && p?.opType === 'Sqrt' ? p.input![0] : undefined;
   };
   if (qf.length === 1 && kf.length === 1 && sqrtOf(qf[0]!) && sqrtOf(qf[0]!) === sqrtOf(kf[0]!)) {
@@ -252,9 +237,9 @@ function scalar(ctx: Ctx, t: string): number {
 function evaluate(ctx: Ctx, t: string, memo = new Map<string, Value>()): Value {
   const hit = memo.get(t);
   if (hit) return hit;
-  const init = ctx.inits.get(t);
+  const init = ctx.g.initializer(t);
   if (init) return tensorValue(init);
-  const n = ctx.producer.get(t);
+  const n = ctx.g.producer(t);
   if (!n) throw new Error(`${t} is a graph input, not a constant`);
   const ev = (i: number) => evaluate(ctx, n.input![i]!, memo);
   const f32 = (v: Value, x: number) => (v.float ? Math.fround(x) : x);
@@ -274,13 +259,13 @@ function evaluate(ctx: Ctx, t: string, memo = new Map<string, Value>()): Value {
         break;
       }
       const r = s.length, norm = (x: number) => (x < 0 ? x + r : Math.min(x, r));
-      const start = attr(n, 'start') ? norm(Number(attr(n, 'start')!.i)) : 0, end = attr(n, 'end') ? norm(Number(attr(n, 'end')!.i)) : r;
+      const start = attr(n, 'start') ? norm(attrInt(n, 'start')!) : 0, end = attr(n, 'end') ? norm(attrInt(n, 'end')!) : r;
       out = { data: s.slice(start, end), float: false };
       break;
     }
     case 'Gather': {
       const d = ev(0), idx = ev(1);
-      if (Number(attr(n, 'axis')?.i ?? 0) !== 0) throw new Error(`Gather on axis ≠ 0 in ${n.name}`);
+      if ((attrInt(n, 'axis') ?? 0) !== 0) throw new Error(`Gather on axis ≠ 0 in ${n.name}`);
       if (d.openRank && idx.data.some((i) => i < 0)) throw new Error(`${n.name} reads a dim from the back of a shape of unknown rank`);
       out = { data: idx.data.map((i) => (d.openRank ? NaN : d.data[i < 0 ? i + d.data.length : i]!)), float: d.float };
       break;
@@ -293,7 +278,7 @@ function evaluate(ctx: Ctx, t: string, memo = new Map<string, Value>()): Value {
       break;
     }
     case 'Cast': {
-      const d = ev(0), to = Number(attr(n, 'to')!.i), float = FLOAT_TYPES.has(to);
+      const d = ev(0), to = attrInt(n, 'to')!, float = isFloatType(to);
       out = { data: d.data.map((x) => (float ? (to === 1 ? Math.fround(x) : x) : Math.trunc(x))), float };
       break;
     }
@@ -323,43 +308,7 @@ function evaluate(ctx: Ctx, t: string, memo = new Map<string, Value>()): Value {
   return out;
 }
 
-function tensorValue(t: onnx.ITensorProto): Value {
-  const type = Number(t.dataType), raw = t.rawData;
-  if (raw?.length) {
-    const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-    const read: Record<number, [number, (o: number) => number]> = {
-      1: [4, (o) => buf.readFloatLE(o)], 11: [8, (o) => buf.readDoubleLE(o)], 6: [4, (o) => buf.readInt32LE(o)],
-      7: [8, (o) => Number(buf.readBigInt64LE(o))], 10: [2, (o) => halfToFloat(buf.readUInt16LE(o))],
-      16: [2, (o) => new Float32Array(new Uint32Array([buf.readUInt16LE(o) << 16]).buffer)[0]!],
-    };
-    const r = read[type];
-    if (!r) throw new Error(`constant ${t.name} has element type ${type}`);
-    return { data: Array.from({ length: raw.byteLength / r[0] }, (_, i) => r[1](i * r[0])), float: FLOAT_TYPES.has(type) };
-  }
-  if (t.dataLocation === 1) throw new Error(`constant ${t.name} is stored as external data`);
-  const data = type === 1 ? t.floatData : type === 7 ? t.int64Data : type === 11 ? t.doubleData : t.int32Data;
-  const vals = (data ?? []).map(Number);
-  return { data: type === 10 ? vals.map(halfToFloat) : vals, float: FLOAT_TYPES.has(type) };
-}
-
-function halfToFloat(h: number): number {
-  const e = (h >> 10) & 0x1f, m = h & 0x3ff, s = h & 0x8000 ? -1 : 1;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** Drops nodes (and initializers) whose outputs nothing reads any more. */
-export function pruneDead(g: Graph): Graph {
-  let nodes = g.node ?? [];
-  for (;;) {
-    const used = new Set([...(g.output ?? []).map((o) => o.name!), ...nodes.flatMap((n) => n.input ?? [])]);
-    const live = nodes.filter((n) => (n.output ?? []).some((o) => used.has(o)));
-    if (live.length === nodes.length) {
-      const initializer = (g.initializer ?? []).filter((t) => used.has(t.name!));
-      const valueInfo = (g.valueInfo ?? []).filter((v) => used.has(v.name!));
-      return { ...g, node: nodes, initializer, valueInfo };
-    }
-    nodes = live;
-  }
+/** A constant's values (inline only: fusion reads small shape and scale constants, never weights). */
+function tensorValue(t: Tensor): Value {
+  return { data: Array.from(tensorValues(t)), float: isFloatType(t.dataType) };
 }

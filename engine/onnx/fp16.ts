@@ -1,8 +1,9 @@
-import { closeSync, mkdirSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { Float16Array } from '@petamoriken/float16';
-import type { onnx } from 'onnx-proto';
+import { attr, attrInt, makeAttr, producers, type Attribute, type Graph, type Node, type Tensor, type ValueInfo } from './graph';
 import { writeModel, type ModelProto } from './model-proto';
+import { BFLOAT16, BOOL, elemCount, FLOAT, FLOAT16, INT64, isHalfType, readFloats, type Half } from './tensor-data';
 
 /**
  * fp32 ⇄ half (float16 / bfloat16) conversion of ONNX graphs, in the manner of onnxconverter-common's
@@ -10,9 +11,6 @@ import { writeModel, type ModelProto } from './model-proto';
  * Casts, and the graph's inputs and outputs stay fp32 (Casts at the boundary) so callers feed the
  * same tensors. Node names are kept, so module-path tools (DeepCache) still find their scopes.
  */
-export const FLOAT = 1, FLOAT16 = 10, BFLOAT16 = 16;
-export type Half = typeof FLOAT16 | typeof BFLOAT16;
-const BOOL = 9, INT64 = 7;
 
 /** onnxconverter-common's DEFAULT_OP_BLOCK_LIST: ops without half kernels, or that need float inputs. */
 export const CONVERTER_BLOCK_LIST = [
@@ -43,8 +41,6 @@ export interface ConversionStats {
   fp32Initializers: number;
 }
 
-type Node = onnx.INodeProto;
-type Tensor = onnx.ITensorProto;
 type Prec = 'f32' | 'half' | 'flex' | 'none';
 
 /** Ops that only move data: they stay fp32 when fed fp32, rather than round for nothing. */
@@ -54,11 +50,10 @@ const ALWAYS_FLOAT: Record<string, number[]> = { Resize: [2], GroupNorm: [1, 2],
 const BOOL_OUT = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
 const INT64_OUT = new Set(['Shape', 'Size', 'NonZero', 'ArgMax', 'ArgMin']);
 
-const attr = (n: Node, name: string) => (n.attribute ?? []).find((a) => a.name === name);
 const num = (v: unknown): number => Number(v ?? 0);
 
 /** Element types of every tensor, from the graph's inputs and initializers through each op's typing rule. */
-export function elemTypes(g: onnx.IGraphProto): Map<string, number> {
+export function elemTypes(g: Graph): Map<string, number> {
   const t = new Map<string, number>();
   for (const i of g.input ?? []) t.set(i.name!, num(i.type?.tensorType?.elemType));
   for (const i of g.initializer ?? []) t.set(i.name!, num(i.dataType));
@@ -67,7 +62,7 @@ export function elemTypes(g: onnx.IGraphProto): Map<string, number> {
     const first = t.get(ins[0] ?? '');
     const set = (k: number, v: number | undefined) => outs[k] && v !== undefined && t.set(outs[k]!, v);
     switch (n.opType) {
-      case 'Cast': set(0, num(attr(n, 'to')?.i)); break;
+      case 'Cast': set(0, attrInt(n, 'to') ?? 0); break;
       case 'CastLike': set(0, t.get(ins[1]!)); break;
       case 'Constant': {
         const a = n.attribute?.[0];
@@ -77,7 +72,7 @@ export function elemTypes(g: onnx.IGraphProto): Map<string, number> {
       case 'ConstantOfShape': set(0, attr(n, 'value')?.t ? num(attr(n, 'value')!.t!.dataType) : FLOAT); break;
       case 'Where': set(0, t.get(ins[1]!)); break;
       case 'OneHot': set(0, t.get(ins[2]!)); break;
-      case 'RandomNormal': case 'RandomUniform': case 'EyeLike': set(0, attr(n, 'dtype') ? num(attr(n, 'dtype')!.i) : n.opType === 'EyeLike' ? first : FLOAT); break;
+      case 'RandomNormal': case 'RandomUniform': case 'EyeLike': set(0, attrInt(n, 'dtype') ?? (n.opType === 'EyeLike' ? first : FLOAT)); break;
       case 'LayerNormalization': set(0, first); set(1, FLOAT); set(2, FLOAT); break;
       case 'TopK': case 'MaxPool': set(0, first); set(1, INT64); break;
       case 'Dropout': set(0, first); set(1, BOOL); break;
@@ -111,7 +106,7 @@ export function convertToHalf(model: ModelProto, srcPath: string, dstPath: strin
   // an initializer that is also a graph input (old IRs: an overridable default) keeps the input's type
   const inits = new Map((g.initializer ?? []).filter((t) => !graphInputs.has(t.name!)).map((t) => [t.name!, t]));
   const prec = new Map<Node, Prec>();
-  const producer = new Map<string, Node>();
+  const producer = producers(g);
   const tensorPrec = (x: string): Prec => (graphInputs.has(x) ? 'f32' : inits.has(x) ? 'flex' : prec.get(producer.get(x)!) ?? 'none');
 
   // 1. each node's precision, in graph (topological) order
@@ -126,7 +121,6 @@ export function convertToHalf(model: ModelProto, srcPath: string, dstPath: strin
       p = fed.length && fed.every((q) => q === 'f32') ? 'f32' : 'half';
     } else p = 'half';
     prec.set(n, p);
-    for (const o of n.output ?? []) producer.set(o, n);
   }
 
   // 2. flexible sources (initializers, Constants) follow their consumers: half only if nobody needs fp32
@@ -166,7 +160,7 @@ export function convertToHalf(model: ModelProto, srcPath: string, dstPath: strin
     let out = casts.get(key);
     if (!out) {
       out = `${rename(x)}/to_${target === FLOAT ? 'fp32' : halfName}`;
-      nodes.push({ name: out, opType: 'Cast', input: [rename(x)], output: [out], attribute: [{ name: 'to', type: 2, i: target }] });
+      nodes.push({ name: out, opType: 'Cast', input: [rename(x)], output: [out], attribute: [makeAttr('to', { i: target })] });
       casts.set(key, out);
       castsAdded++;
     }
@@ -183,11 +177,11 @@ export function convertToHalf(model: ModelProto, srcPath: string, dstPath: strin
     const node: Node = { ...n, input, output: (n.output ?? []).map(rename) };
     if (p === 'half') node.attribute = (n.attribute ?? []).map((a) => halfAttribute(n, a, to));
     // ConstantOfShape's default value is an fp32 zero; a half one must say so
-    if (p === 'half' && n.opType === 'ConstantOfShape' && !attr(n, 'value')) node.attribute = [{ name: 'value', type: 4, t: { dims: [1], dataType: to, rawData: new Uint8Array(2) } }];
+    if (p === 'half' && n.opType === 'ConstantOfShape' && !attr(n, 'value')) node.attribute = [makeAttr('value', { t: { dims: [1], dataType: to, rawData: new Uint8Array(2) } })];
     nodes.push(node);
   }
   for (const [orig, tmp] of outRename) {
-    nodes.push({ name: `${orig}/to_fp32`, opType: 'Cast', input: [tmp], output: [orig], attribute: [{ name: 'to', type: 2, i: FLOAT }] });
+    nodes.push({ name: `${orig}/to_fp32`, opType: 'Cast', input: [tmp], output: [orig], attribute: [makeAttr('to', { i: FLOAT })] });
     castsAdded++;
   }
 
@@ -197,7 +191,7 @@ export function convertToHalf(model: ModelProto, srcPath: string, dstPath: strin
   const initializer = (g.initializer ?? []).map((t) => {
     if (t.dataType !== FLOAT || !inits.has(t.name!) || !flexHalf(t.name!)) return t;
     halfInitializers++;
-    const half = toHalfBits(tensorFloats(t, srcPath), to);
+    const half = toHalfBits(readFloats(t, srcPath), to);
     const out: Tensor = { name: t.name, dims: t.dims, dataType: to };
     return t.dataLocation === 1 ? data.put(out, half) : { ...out, rawData: bytesOf(half) };
   });
@@ -214,12 +208,12 @@ export function convertToHalf(model: ModelProto, srcPath: string, dstPath: strin
 }
 
 /** A half node's attributes: Cast targets, Constant/ConstantOfShape values and random dtypes become half. */
-function halfAttribute(n: Node, a: onnx.IAttributeProto, to: Half): onnx.IAttributeProto {
+function halfAttribute(n: Node, a: Attribute, to: Half): Attribute {
   if (n.opType === 'Cast' && a.name === 'to' && num(a.i) === FLOAT) return { ...a, i: to };
   if (a.name === 'dtype' && num(a.i) === FLOAT) return { ...a, i: to };
-  if (a.t && a.t.dataType === FLOAT) return { ...a, t: { name: a.t.name, dims: a.t.dims, dataType: to, rawData: bytesOf(toHalfBits(tensorFloats(a.t, ''), to)) } };
-  if (n.opType === 'Constant' && a.name === 'value_float') return { name: 'value', type: 4, t: { dataType: to, rawData: bytesOf(toHalfBits(Float32Array.of(a.f ?? 0), to)) } };
-  if (n.opType === 'Constant' && a.name === 'value_floats') return { name: 'value', type: 4, t: { dims: [a.floats!.length], dataType: to, rawData: bytesOf(toHalfBits(Float32Array.from(a.floats!), to)) } };
+  if (a.t && a.t.dataType === FLOAT) return { ...a, t: { name: a.t.name, dims: a.t.dims, dataType: to, rawData: bytesOf(toHalfBits(readFloats(a.t, ''), to)) } };
+  if (n.opType === 'Constant' && a.name === 'value_float') return makeAttr('value', { t: { dataType: to, rawData: bytesOf(toHalfBits(Float32Array.of(a.f ?? 0), to)) } });
+  if (n.opType === 'Constant' && a.name === 'value_floats') return makeAttr('value', { t: { dims: [a.floats!.length], dataType: to, rawData: bytesOf(toHalfBits(Float32Array.from(a.floats!), to)) } });
   return a;
 }
 
@@ -229,17 +223,16 @@ function halfAttribute(n: Node, a: onnx.IAttributeProto, to: Half): onnx.IAttrib
  */
 export function convertToFloat(model: ModelProto, srcPath: string, dstPath: string): number {
   const g = model.graph!;
-  const isHalfType = (t: unknown) => num(t) === FLOAT16 || num(t) === BFLOAT16;
   const data = new ExternalWriter(`${dstPath}.data`);
   let upcast = 0;
   const tensor = (t: Tensor, external: boolean): Tensor => {
     if (!isHalfType(t.dataType)) return t;
     upcast++;
-    const f = tensorFloats(t, srcPath);
+    const f = readFloats(t, srcPath);
     const out: Tensor = { name: t.name, dims: t.dims, dataType: FLOAT };
     return external && t.dataLocation === 1 ? data.put(out, f) : { ...out, rawData: bytesOf(f) };
   };
-  const vi = (v: onnx.IValueInfoProto) => (isHalfType(v.type?.tensorType?.elemType) ? { ...v, type: { tensorType: { ...v.type!.tensorType!, elemType: FLOAT } } } : v);
+  const vi = (v: ValueInfo) => (isHalfType(v.type?.tensorType?.elemType) ? { ...v, type: { tensorType: { ...v.type!.tensorType!, elemType: FLOAT } } } : v);
   const node = (n: Node): Node => ({
     ...n,
     attribute: (n.attribute ?? []).map((a) => {
@@ -269,7 +262,7 @@ export function roundWeights(model: ModelProto, srcPath: string, dstPath: string
   const initializer = (g.initializer ?? []).map((t) => {
     if (t.dataType !== FLOAT) return t;
     rounded++;
-    const f = halfBitsToFloat(toHalfBits(tensorFloats(t, srcPath), to), to);
+    const f = halfBitsToFloat(toHalfBits(readFloats(t, srcPath), to), to);
     const out: Tensor = { name: t.name, dims: t.dims, dataType: FLOAT };
     return t.dataLocation === 1 ? data.put(out, f) : { ...out, rawData: bytesOf(f) };
   });
@@ -279,7 +272,7 @@ export function roundWeights(model: ModelProto, srcPath: string, dstPath: string
 }
 
 const halfBitsToFloat = (bits: Uint16Array, to: Half): Float32Array =>
-  tensorFloats({ dataType: to, rawData: bytesOf(bits) }, '');
+  readFloats({ dataType: to, rawData: bytesOf(bits) }, '');
 
 /**
  * Whether a graph computes in half precision: half inputs, or more half weights feeding ops
@@ -288,55 +281,15 @@ const halfBitsToFloat = (bits: Uint16Array, to: Half): Float32Array =>
  */
 export function computesInHalf(model: ModelProto): boolean {
   const g = model.graph!;
-  const isHalfType = (t: unknown) => num(t) === FLOAT16 || num(t) === BFLOAT16;
   if ((g.input ?? []).some((i) => isHalfType(i.type?.tensorType?.elemType))) return true;
   const direct = new Set((g.node ?? []).filter((n) => n.opType !== 'Cast').flatMap((n) => n.input ?? []));
   let fp32 = 0, half = 0;
   for (const t of g.initializer ?? []) {
-    const n = (t.dims ?? []).reduce<number>((a, d) => a * num(d), 1);
+    const n = elemCount(t);
     if (t.dataType === FLOAT) fp32 += 4 * n;
     else if (isHalfType(t.dataType) && direct.has(t.name!)) half += 2 * n;
   }
   return half > fp32;
-}
-
-/** A float tensor's values as fp32, wherever stored: raw_data, float_data / int32_data, or external data beside `modelPath`. */
-export function tensorFloats(t: Tensor, modelPath: string): Float32Array {
-  const type = num(t.dataType);
-  const raw = t.dataLocation === 1 ? readExternal(t, modelPath) : t.rawData?.length ? t.rawData : undefined;
-  if (type === FLOAT) {
-    if (!raw) return Float32Array.from(t.floatData ?? []);
-    return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
-  }
-  if (type !== FLOAT16 && type !== BFLOAT16) throw new Error(`tensor ${t.name}: element type ${type} is not a float type`);
-  // half types without raw_data keep one value per int32_data entry
-  const bits = raw ? new Uint16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)) : Uint16Array.from(t.int32Data ?? []);
-  if (type === FLOAT16) return Float32Array.from(new Float16Array(bits.buffer));
-  const out = new Uint32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = bits[i]! << 16;
-  return new Float32Array(out.buffer);
-}
-
-function readExternal(t: Tensor, modelPath: string): Uint8Array {
-  const kv = Object.fromEntries((t.externalData ?? []).map((e) => [e.key, e.value]));
-  if (!kv.location) throw new Error(`${modelPath}: initializer ${t.name} is external but names no file`);
-  const file = join(dirname(modelPath), kv.location);
-  const n = (t.dims ?? []).reduce<number>((a, d) => a * num(d), 1) * (num(t.dataType) === FLOAT ? 4 : 2);
-  const length = kv.length !== undefined ? Number(kv.length) : n;
-  const buf = Buffer.alloc(length);
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (e) {
-    throw new Error(`${modelPath}: initializer ${t.name} lives in ${file}, which cannot be read (${(e as Error).message})`);
-  }
-  try {
-    const got = readSync(fd, buf, 0, length, Number(kv.offset ?? 0));
-    if (got !== length) throw new Error(`${file}: initializer ${t.name} needs ${length} bytes at offset ${kv.offset ?? 0}, the file has ${got} there`);
-  } finally {
-    closeSync(fd);
-  }
-  return buf;
 }
 
 /**

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, linkSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ModelProto } from './model-proto';
+import { externalRef } from './tensor-data';
 
 const hashes = new Map<string, string>();
 
@@ -29,8 +30,7 @@ export function graphKey(path: string, ...options: string[]): string {
 export function linkExternalData(model: ModelProto, srcPath: string, dstDir: string): void {
   const locations = new Set<string>();
   for (const t of model.graph?.initializer ?? []) {
-    if (t.dataLocation !== 1) continue;
-    const loc = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
+    const loc = externalRef(t)?.location;
     if (loc) locations.add(loc);
   }
   for (const loc of locations) {

@@ -1,17 +1,15 @@
 import { absDiff, downscale, heatmap, psnr, rgbaToRgb, ssim, type Pixels } from '../../app/metrics';
 import type { ImageMetrics } from '../../app/studio';
 import { encodePng } from '../../engine/image/png';
-import type { RgbImage } from '../../engine/image/rgb';
+import { toRgb8, type RgbImage } from '../../engine/image/rgb';
 
 /** An engine image quantised to 8 bits exactly as its PNG stores it, so metrics match the files. */
 export function quantise(img: RgbImage): Pixels {
-  const data = new Uint8Array(img.data.length);
-  for (let i = 0; i < data.length; i++) data[i] = Math.round(Math.min(1, Math.max(0, img.data[i]!)) * 255);
-  return { width: img.width, height: img.height, channels: 3, data, max: 255 };
+  return { ...toRgb8(img), channels: 3, max: 255 };
 }
 
-export function png8(width: number, height: number, rgb: ArrayLike<number>, text: Record<string, string> = {}): Uint8Array {
-  return encodePng({ width, height, data: Float32Array.from(rgb, (v) => v / 255) }, text);
+export function png8(width: number, height: number, rgb: Uint8Array, text: Record<string, string> = {}): Uint8Array {
+  return encodePng({ width, height, data: rgb }, text);
 }
 
 export function pixelsPng(p: Pixels, text: Record<string, string> = {}): Uint8Array {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SchedulerName } from '../../app/contract';
 import { Engine } from '../../engine/engine';
-import { psnr } from '../../engine/image/metrics';
+import { psnr } from '../support/psnr';
 import { f32, FIXTURE_MODEL, imageFromU16, readFixture } from './reference';
 
 /** diffusers + the kit's deepcache_helper.py (and torch LoRA merges) on the fixture's weights: test/parity/reference/make_accel_refs.py. */

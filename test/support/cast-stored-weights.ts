@@ -1,5 +1,6 @@
 import type { onnx } from 'onnx-proto';
-import { FLOAT16, tensorFloats, toHalfBits } from '../../engine/onnx/fp16';
+import { toHalfBits } from '../../engine/onnx/fp16';
+import { FLOAT16, readFloats } from '../../engine/onnx/tensor-data';
 import { readModel, type ModelProto } from '../../engine/onnx/model-proto';
 
 /** A graph with its matrices stored as fp16 behind Cast(to fp32), as size-saving exports (the emoji model) store them. */
@@ -9,7 +10,7 @@ export function castStoredWeights(path: string): ModelProto {
   g.initializer = g.initializer!.map((t) => {
     if ((t.dims ?? []).length < 2) return t;
     casts.push({ name: `${t.name}_cast`, opType: 'Cast', input: [`${t.name}_fp16`], output: [t.name!], attribute: [{ name: 'to', type: 2, i: 1 }] });
-    return { name: `${t.name}_fp16`, dims: t.dims, dataType: FLOAT16, rawData: new Uint8Array(toHalfBits(tensorFloats(t, path), FLOAT16).buffer) };
+    return { name: `${t.name}_fp16`, dims: t.dims, dataType: FLOAT16, rawData: new Uint8Array(toHalfBits(readFloats(t, path), FLOAT16).buffer) };
   });
   g.node = [...casts, ...g.node!];
   return m;

@@ -25,3 +25,11 @@ export function values(n: number, seed: number, a = 0.3): Float32Array {
     return ((s / 2 ** 32) * 2 - 1) * a;
   });
 }
+
+/** Writes a length prefix, `header` as given (any JSON, or raw text) and `data`: for hostile files. */
+export function writeRawSafetensors(path: string, header: unknown, data: Uint8Array = new Uint8Array(), headerLength?: number): void {
+  const h = Buffer.from(typeof header === 'string' ? header : JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(headerLength ?? h.length));
+  writeFileSync(path, Buffer.concat([len, h, data]));
+}

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RunResult } from '../../app/contract';
 import { Variant } from '../../app/variant';
 import { Engine } from '../../engine/engine';
-import { weightNodes } from '../../engine/onnx/initializers';
+import { weightNodes } from '../../engine/onnx/graph';
 import { readModel } from '../../engine/onnx/model-proto';
 import { FIXTURE_MODEL } from '../parity/reference';
 import { pairwise } from '../support/pairwise';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fullSteps, locateBranch, nonUniform, partitionUnet } from '../../engine/accelerations/deepcache';
 import { Engine } from '../../engine/engine';
-import { psnr } from '../../engine/image/metrics';
+import { psnr } from '../support/psnr';
 import { readModel, writeModel } from '../../engine/onnx/model-proto';
 import { FIXTURE_MODEL } from '../parity/reference';
 

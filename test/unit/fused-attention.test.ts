@@ -10,7 +10,7 @@ import { deepcache, locateBranch } from '../../engine/accelerations/deepcache';
 import { fuseGraph, fusedAttention } from '../../engine/accelerations/fused-attention';
 import { precision } from '../../engine/accelerations/precision';
 import { Engine } from '../../engine/engine';
-import { psnr } from '../../engine/image/metrics';
+import { psnr } from '../support/psnr';
 import { loadModel, PARTS } from '../../engine/model/model';
 import { fuseAttention, isAttentionScope, scopeOf } from '../../engine/onnx/attention-fusion';
 import { identityModel, readModel, writeModel, type ModelProto } from '../../engine/onnx/model-proto';

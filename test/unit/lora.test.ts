@@ -1,16 +1,18 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mergeInto } from '../../engine/accelerations/lora';
 import { Engine } from '../../engine/engine';
-import { psnr } from '../../engine/image/metrics';
-import { readFloats, weightNodes } from '../../engine/onnx/initializers';
-import { parseLora } from '../../engine/onnx/lora-keys';
+import { psnr } from '../support/psnr';
+import { parseLora } from '../../engine/lora/keys';
+import { readSafetensors } from '../../engine/lora/safetensors';
+import { weightNodes } from '../../engine/onnx/graph';
 import { readModel } from '../../engine/onnx/model-proto';
-import { readSafetensors } from '../../engine/onnx/safetensors';
+import { readFloats } from '../../engine/onnx/tensor-data';
 import { FIXTURE_MODEL } from '../parity/reference';
-import { values, writeSafetensors } from '../support/safetensors-writer';
+import { values, writeRawSafetensors, writeSafetensors } from '../support/safetensors-writer';
 
 const dir = mkdtempSync(join(tmpdir(), 'lora-'));
 const engine = new Engine(join(dir, 'cache'));
@@ -121,5 +123,71 @@ describe('LoRA', () => {
     writeFileSync(trunc, Buffer.from([255, 255, 255, 255, 0, 0, 0, 0, 1, 2]));
     await expect(engine.run({ model: FIXTURE_MODEL, params, variant: { loras: [{ path: trunc, weight: 1 }] } })).rejects.toThrow(/header length \d+ is beyond the file/);
     await expect(engine.run({ model: FIXTURE_MODEL, params, variant: { loras: [{ path: join(dir, 'none.safetensors'), weight: 1 }] } })).rejects.toThrow(/none\.safetensors: LoRA file not found/);
+  });
+});
+
+describe('LoRA files from a careless or hostile source: refused, naming the file and the tensor', () => {
+  const f = (name: string) => join(dir, name);
+  const f32 = (...v: number[]) => new Uint8Array(Float32Array.from(v).buffer);
+  const entry = (begin: number, end: number, shape = [(end - begin) / 4]) => ({ dtype: 'F32', shape, data_offsets: [begin, end] });
+  const KEY = 'lora_unet_x.lora_down.weight';
+  const cases: [string, string, (path: string) => void, RegExp][] = [
+    ['a NaN weight', 'nan', (p) => writeSafetensors(p, { [KEY]: { shape: [3], data: [1, NaN, 2] } }), /nan\.safetensors: tensor "lora_unet_x\.lora_down\.weight" holds NaN at index 1; LoRA weights must be finite/],
+    ['an infinite alpha', 'inf', (p) => writeSafetensors(p, { 'lora_unet_x.alpha': { shape: [], data: [Infinity] } }), /inf\.safetensors: tensor "lora_unet_x\.alpha" holds Infinity at index 0/],
+    ['two entries sharing bytes', 'overlap', (p) => writeRawSafetensors(p, { a: entry(0, 8), b: entry(4, 12) }, f32(1, 2, 3)), /overlap\.safetensors: tensors "a" and "b" share bytes 4\.\.8/],
+    ['the same bytes under two names', 'alias', (p) => writeRawSafetensors(p, { a: entry(0, 8), b: entry(0, 8) }, f32(1, 2)), /alias\.safetensors: tensors "[ab]" and "[ab]" share bytes 0\.\.8/],
+    ['a null header', 'null', (p) => writeRawSafetensors(p, null), /null\.safetensors: the safetensors header is null, not an object of tensors/],
+    ['an array header', 'array', (p) => writeRawSafetensors(p, [1, 2]), /array\.safetensors: the safetensors header is an array/],
+    ['a number header', 'number', (p) => writeRawSafetensors(p, 7), /number\.safetensors: the safetensors header is a number/],
+    ['an entry without data_offsets', 'nooff', (p) => writeRawSafetensors(p, { [KEY]: { dtype: 'F32', shape: [1] } }, f32(1)), /nooff\.safetensors: tensor "lora_unet_x\.lora_down\.weight" has a malformed entry \(data_offsets: /],
+    ['an entry that is null', 'nullentry', (p) => writeRawSafetensors(p, { [KEY]: null }), /nullentry\.safetensors: tensor "lora_unet_x\.lora_down\.weight" has a malformed entry/],
+    ['offsets outside the file', 'outside', (p) => writeRawSafetensors(p, { [KEY]: entry(0, 4000) }, f32(1)), /outside\.safetensors: tensor "lora_unet_x\.lora_down\.weight" lies outside the file \(bytes 0\.\.4000 of 4\)/],
+    ['reversed offsets', 'reversed', (p) => writeRawSafetensors(p, { [KEY]: { dtype: 'F32', shape: [0], data_offsets: [4, 0] } }, f32(1)), /reversed\.safetensors: tensor "lora_unet_x\.lora_down\.weight" lies outside the file/],
+    ['a shape that does not match the bytes', 'shape3', (p) => writeRawSafetensors(p, { [KEY]: entry(0, 8, [3]) }, f32(1, 2)), /shape3\.safetensors: tensor "lora_unet_x\.lora_down\.weight" is 8 bytes but F32\[3\] needs 12/],
+    ['a dtype LoRAs do not use', 'i32', (p) => writeRawSafetensors(p, { [KEY]: { dtype: 'I32', shape: [1], data_offsets: [0, 4] } }, f32(1)), /i32\.safetensors: tensor "lora_unet_x\.lora_down\.weight" has dtype I32; LoRAs must be F32, F16, BF16, F64/],
+    ['a negative dimension', 'negdim', (p) => writeRawSafetensors(p, { [KEY]: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, f32(1)), /negdim\.safetensors: tensor "lora_unet_x\.lora_down\.weight" has a malformed entry \(shape\.0: /],
+    ['metadata that is not strings', 'meta', (p) => writeRawSafetensors(p, { __metadata__: { rank: 4 }, [KEY]: entry(0, 4) }, f32(1)), /meta\.safetensors: __metadata__ is not a map of strings \(rank: /],
+    ['a header that is not JSON', 'text', (p) => writeRawSafetensors(p, '{"a": '), /text\.safetensors: the safetensors header is not JSON/],
+    // a sparse 300 MB file: the 200 MB header length is refused before anything is allocated
+    ['a header over the bound', 'huge', (p) => { writeRawSafetensors(p, {}, new Uint8Array(), 200 * 1024 * 1024); truncateSync(p, 300 * 1024 * 1024); }, /huge\.safetensors: header length 209715200 is beyond the file or the 104857600-byte bound/],
+    ['a file shorter than the length prefix', 'short', (p) => writeFileSync(p, Buffer.from([1, 2, 3])), /short\.safetensors: too short for a safetensors file \(3 bytes\)/],
+    ['down and up of different ranks', 'ranks', (p) => writeSafetensors(p, { [KEY]: { shape: [2, 4], data: values(8, 1) }, 'lora_unet_x.lora_up.weight': { shape: [4, 3], data: values(12, 2) } }), /ranks\.safetensors: lora_unet_x has down \[2,4\] and up \[4,3\]; a LoRA pair is down \[rank, in, …\] and up \[out, rank, …\] with one rank ≥ 1/],
+    ['a rank-0 pair', 'rank0', (p) => writeSafetensors(p, { [KEY]: { shape: [0, 4], data: [] }, 'lora_unet_x.lora_up.weight': { shape: [4, 0], data: [] } }), /rank0\.safetensors: lora_unet_x has down \[0,4\] and up \[4,0\]/],
+    ['a one-dimensional down', 'flat', (p) => writeSafetensors(p, { [KEY]: { shape: [8], data: values(8, 1) }, 'lora_unet_x.lora_up.weight': { shape: [4, 8], data: values(32, 2) } }), /flat\.safetensors: lora_unet_x has down \[8\] and up \[4,8\]/],
+    ['an alpha of several values', 'alpha2', (p) => writeSafetensors(p, { 'lora_unet_x.alpha': { shape: [2], data: [1, 2] } }), /alpha2\.safetensors: lora_unet_x\.alpha holds 2 values; an alpha is one number/],
+  ];
+  for (const [what, file, make, message] of cases) {
+    it(what, () => {
+      const path = f(`${file}.safetensors`);
+      make(path);
+      expect(() => parseLora(path, readSafetensors(path).tensors)).toThrow(message);
+    });
+  }
+
+  it('a directory or a named pipe is refused by kind, at once (a pipe never blocks the reader)', () => {
+    mkdirSync(f('folder.safetensors'));
+    expect(() => readSafetensors(f('folder.safetensors'))).toThrow(/folder\.safetensors: is a directory, not a safetensors file/);
+    execFileSync('mkfifo', [f('pipe.safetensors')]);
+    expect(() => readSafetensors(f('pipe.safetensors'))).toThrow(/pipe\.safetensors: is a named pipe, not a safetensors file/);
+  });
+
+  it('the engine reports a LoRA directory by name, not as a bare EISDIR', async () => {
+    mkdirSync(f('dir-lora'));
+    await expect(engine.run({ model: FIXTURE_MODEL, params, variant: { loras: [{ path: f('dir-lora'), weight: 1 }] } })).rejects.toThrow(/dir-lora: is a directory, not a safetensors file/);
+  });
+
+  it('a well-formed file still reads: F16, BF16 and F64 values widen exactly, metadata comes back', () => {
+    const half = Uint16Array.of(0x3c00, 0xc000), bf = Uint16Array.of(0x3f80, 0x4040), dbl = Float64Array.of(0.5, -3);
+    const bytes = Buffer.concat([Buffer.from(half.buffer), Buffer.from(bf.buffer), Buffer.from(dbl.buffer)]);
+    writeRawSafetensors(f('ok.safetensors'), {
+      __metadata__: { ss_network_dim: '2' },
+      h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: { dtype: 'BF16', shape: [2], data_offsets: [4, 8] }, d: { dtype: 'F64', shape: [1, 2], data_offsets: [8, 24] },
+    }, bytes);
+    const { tensors, metadata } = readSafetensors(f('ok.safetensors'));
+    expect([...tensors.get('h')!.data]).toEqual([1, -2]);
+    expect([...tensors.get('b')!.data]).toEqual([1, 3]);
+    expect([...tensors.get('d')!.data]).toEqual([0.5, -3]);
+    expect(tensors.get('d')!.shape).toEqual([1, 2]);
+    expect(metadata).toEqual({ ss_network_dim: '2' });
   });
 });

@@ -10,9 +10,10 @@ import { deepcache } from '../../engine/accelerations/deepcache';
 import { plan, precision } from '../../engine/accelerations/precision';
 import { validateVariant } from '../../engine/accelerations/registry';
 import { Engine } from '../../engine/engine';
-import { psnr } from '../../engine/image/metrics';
+import { psnr } from '../support/psnr';
 import { loadModel, PARTS } from '../../engine/model/model';
-import { BFLOAT16, computesInHalf, convertToHalf, elemTypes, FLOAT16, roundWeights, tensorFloats, toHalfBits } from '../../engine/onnx/fp16';
+import { computesInHalf, convertToHalf, elemTypes, roundWeights, toHalfBits } from '../../engine/onnx/fp16';
+import { BFLOAT16, FLOAT16, readFloats } from '../../engine/onnx/tensor-data';
 import { readModel, type ModelProto } from '../../engine/onnx/model-proto';
 import type { onnx } from 'onnx-proto';
 import { generate } from '../../engine/pipeline/stable-diffusion';
@@ -51,7 +52,7 @@ describe('fp16 conversion of an ONNX graph', () => {
     // values are the fp32 weights rounded to nearest fp16
     const w = src.initializer!.find((t) => t.name!.endsWith('conv_in.weight'))!;
     const h = g.initializer!.find((t) => t.name === w.name)!;
-    expect(Array.from(tensorFloats(h, half))).toEqual(Array.from(Float16Array.from(tensorFloats(w, UNET))));
+    expect(Array.from(readFloats(h, half))).toEqual(Array.from(Float16Array.from(readFloats(w, UNET))));
   });
 
   it('keeps every node (names included) and adds only Casts', () => {
@@ -124,8 +125,8 @@ describe('fp32 compute with fp16-rounded weights', () => {
     expect(b.node).toEqual(a.node);
     for (const [i, t] of b.initializer!.entries()) {
       expect(t.dataType).toBe(1);
-      const v = tensorFloats(t, out);
-      expect(Array.from(v)).toEqual(Array.from(Float16Array.from(tensorFloats(a.initializer![i]!, UNET))));
+      const v = readFloats(t, out);
+      expect(Array.from(v)).toEqual(Array.from(Float16Array.from(readFloats(a.initializer![i]!, UNET))));
     }
   });
 

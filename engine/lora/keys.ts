@@ -35,6 +35,7 @@ export function parseLora(file: string, tensors: Map<string, SafeTensor>): LoraU
       continue;
     }
     const g = groups.get(hit.module) ?? { kohya: hit.kohya };
+    if (hit.part === 'alpha' && t.data.length !== 1) throw new Error(`${file}: ${key} holds ${t.data.length} values; an alpha is one number`);
     if (hit.part === 'alpha') g.alpha = t.data[0];
     else g[hit.part] = t;
     groups.set(hit.module, g);
@@ -43,6 +44,10 @@ export function parseLora(file: string, tensors: Map<string, SafeTensor>): LoraU
   const updates: LoraUpdate[] = [];
   for (const [module, g] of groups) {
     if (!g.down || !g.up) throw new Error(`${file}: ${module} has ${g.down ? 'no up' : 'no down'} matrix`);
+    const rank = g.down.shape[0], upRank = g.up.shape[1];
+    if (g.down.shape.length < 2 || g.up.shape.length < 2 || !rank || rank !== upRank) {
+      throw new Error(`${file}: ${module} has down [${g.down.shape}] and up [${g.up.shape}]; a LoRA pair is down [rank, in, …] and up [out, rank, …] with one rank ≥ 1`);
+    }
     if (/^lora_te[12]_/.test(module)) throw new Error(`${file}: ${module} is an SDXL text-encoder key (lora_te1/lora_te2); this LoRA is for another architecture`);
     const component = g.kohya ? (module.startsWith('lora_te_') ? 'text_encoder' : 'unet') : module.startsWith('text_encoder.') ? 'text_encoder' : 'unet';
     const name = g.kohya ? module.replace(/^lora_(unet|te)_/, '') : module.replace(/^(unet|text_encoder)\./, '');
