@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ssim } from '../../app/metrics';
-import { psnr } from '../../engine/image/metrics';
+import { psnr, ssim } from '../../app/metrics';
 import { CONVERTED, type RowResult } from './engine-bench';
 
 /** torch_bench.py's output. */
@@ -57,7 +56,7 @@ function image(dir: string, name: string | undefined, width: number, height: num
 function compare(a: Float32Array | undefined, b: Float32Array | undefined, width: number, height: number): { psnr?: number; ssim?: number } {
   if (!a || !b) return {};
   const px = (d: Float32Array) => ({ width, height, channels: 3 as const, data: d, max: 1 });
-  return { psnr: psnr(a, b), ssim: ssim(px(a), px(b)).mean };
+  return { psnr: psnr(px(a), px(b)) ?? Infinity, ssim: ssim(px(a), px(b)).mean };
 }
 
 /**

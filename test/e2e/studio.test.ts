@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryManifest } from '../../app/studio';
-import { encodePng, readPng } from '../../engine/index';
+import { encodePng, readPng, toRgb8 } from '../../engine/index';
 import { ensureRenderer } from '../../main/host/build-renderer';
 
 const ROOT = join(__dirname, '../..');
@@ -49,7 +49,7 @@ function discPng(w: number, h: number): Buffer {
     const inside = (x - w / 2) ** 2 + (y - h / 2) ** 2 < (w / 3) ** 2;
     data.set(inside ? [1, 0.85, 0.1] : [0.1, 0.25, 0.8], (y * w + x) * 3);
   }
-  return Buffer.from(encodePng({ width: w, height: h, data }));
+  return Buffer.from(encodePng(toRgb8({ width: w, height: h, data })));
 }
 
 describe.skipIf(!haveChromium && !process.env.CI)('studio in Chromium against serve mode', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRequest } from '../../app/channels';
 import { CompareRequest, MAX_UPLOAD_BYTES } from '../../app/studio';
-import { encodePng, readPng } from '../../engine/index';
+import { encodePng, readPng, toRgb8 } from '../../engine/index';
 import { createHandlers } from '../../main/host/handlers';
 import { InputStore } from '../../main/host/inputs';
 import { forkEngine } from '../../main/host/spawn-fork';
@@ -12,7 +12,7 @@ import { StudioHost } from '../../main/host/studio-host';
 import { FIXTURE_MODEL } from '../parity/reference';
 
 const gradient = (w: number, h: number): Uint8Array =>
-  encodePng({ width: w, height: h, data: Float32Array.from({ length: w * h * 3 }, (_, i) => ((i % (w * 3)) / (w * 3)) * ((i % 3) + 1) / 3) });
+  encodePng(toRgb8({ width: w, height: h, data: Float32Array.from({ length: w * h * 3 }, (_, i) => ((i % (w * 3)) / (w * 3)) * ((i % 3) + 1) / 3) }));
 const signal = new AbortController().signal;
 
 describe('the workspace image store', () => {
