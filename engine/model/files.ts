@@ -1,14 +1,16 @@
-import { readFileSync } from 'node:fs';
+import { LIMITS, readFileBoundedAsync, readTextBounded } from '../io/read-file';
 
-/** Reads and checks a JSON file; every failure names the file and what was expected. */
-export function readJsonFile<T>(path: string, check: (v: unknown) => v is T, expected: string): T {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${path}: missing (expected ${expected})` : `${path}: cannot read (${(e as Error).message})`);
-  }
+/** Reads and checks a JSON file (bounded, never blocking); every failure names the file and what was expected. */
+export function readJsonFile<T>(path: string, check: (v: unknown) => v is T, expected: string, maxBytes: number = LIMITS.json): T {
+  return parseJson(path, readTextBounded(path, { maxBytes, expected }), check, expected);
+}
+
+/** The same without blocking the event loop (host side). */
+export async function readJsonFileAsync<T>(path: string, check: (v: unknown) => v is T, expected: string, maxBytes: number = LIMITS.json): Promise<T> {
+  return parseJson(path, (await readFileBoundedAsync(path, { maxBytes, expected })).toString('utf8'), check, expected);
+}
+
+function parseJson<T>(path: string, text: string, check: (v: unknown) => v is T, expected: string): T {
   let value: unknown;
   try {
     value = JSON.parse(text);
