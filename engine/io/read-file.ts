@@ -16,8 +16,10 @@ export interface ReadLimits {
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
-/** Per-kind bounds: configs are small; CLIP's vocab.json is ~1.6 MB, merges ~0.5 MB. */
-export const LIMITS = { json: 1 * MiB, tokenizer: 64 * MiB } as const;
+/** Per-kind bounds: configs are small; CLIP's vocab.json is ~1.6 MB, merges ~0.5 MB; protobuf caps a graph at 2 GiB. */
+export const LIMITS = { json: 1 * MiB, tokenizer: 64 * MiB, onnx: 2 * 1024 * MiB } as const;
+/** An ONNX graph file (weights beyond 2 GiB live in external data). */
+export const ONNX_FILE: ReadLimits = { maxBytes: LIMITS.onnx, expected: 'an ONNX graph' };
 
 // O_NONBLOCK: opening a FIFO that appeared after stat() returns at once instead of waiting for a writer
 const FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0);

@@ -1,5 +1,11 @@
 import { LIMITS, readFileBoundedAsync, readTextBounded } from '../io/read-file';
 
+/** The file each object readJsonFile returned was read from, so later checks (a scheduler's ranges) can name it. */
+const sources = new WeakMap<object, string>();
+export function jsonSource(value: object): string | undefined {
+  return sources.get(value);
+}
+
 /** Reads and checks a JSON file (bounded, never blocking); every failure names the file and what was expected. */
 export function readJsonFile<T>(path: string, check: (v: unknown) => v is T, expected: string, maxBytes: number = LIMITS.json): T {
   return parseJson(path, readTextBounded(path, { maxBytes, expected }), check, expected);
@@ -18,5 +24,6 @@ function parseJson<T>(path: string, text: string, check: (v: unknown) => v is T,
     throw new Error(`${path}: malformed JSON (${(e as Error).message}); expected ${expected}`);
   }
   if (!check(value)) throw new Error(`${path}: expected ${expected}`);
+  if (typeof value === 'object' && value !== null) sources.set(value, path);
   return value;
 }
