@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 
 /**
  * The engine's one way to read a file it was pointed at: never blocks (a named pipe, socket or
@@ -38,7 +38,7 @@ export function readFileBounded(path: string, limits: ReadLimits): Buffer {
     const buf = Buffer.allocUnsafe(Math.min(size, limits.maxBytes) + 1);
     let n = 0;
     for (let got = -1; got !== 0 && n < buf.length; n += got) got = readSync(fd, buf, n, buf.length - n, n);
-    return finish(path, buf, n, limits);
+    return finish(path, buf.subarray(0, n), limits);
   } catch (e) {
     throw ioError(path, e, limits.expected);
   } finally {
@@ -48,22 +48,33 @@ export function readFileBounded(path: string, limits: ReadLimits): Buffer {
 
 /** The same, without holding the event loop: the server reads through this one. */
 export async function readFileBoundedAsync(path: string, limits: ReadLimits): Promise<Buffer> {
-  let st: Stats;
+  const parts: Buffer[] = [];
+  for await (const chunk of readFileChunks(path, limits)) parts.push(chunk);
+  return finish(path, Buffer.concat(parts), limits);
+}
+
+/**
+ * A regular file in chunks, with the same refusals and bound, without holding the event loop:
+ * for hashing multi-GB graphs (pass `maxBytes: Infinity`).
+ */
+export async function* readFileChunks(path: string, limits: ReadLimits, chunkBytes = 4 * MiB): AsyncGenerator<Buffer> {
+  let fh: FileHandle;
   try {
-    st = await stat(path);
+    checkStats(path, await stat(path), limits);
+    fh = await open(path, FLAGS);
   } catch (e) {
     throw ioError(path, e, limits.expected);
   }
-  checkStats(path, st, limits);
-  const fh = await open(path, FLAGS).catch((e: unknown) => {
-    throw ioError(path, e, limits.expected);
-  });
   try {
     const size = checkStats(path, await fh.stat(), limits);
-    const buf = Buffer.allocUnsafe(Math.min(size, limits.maxBytes) + 1);
-    let n = 0;
-    for (let got = -1; got !== 0 && n < buf.length; n += got) ({ bytesRead: got } = await fh.read(buf, n, buf.length - n, n));
-    return finish(path, buf, n, limits);
+    for (let total = 0; ;) {
+      const buf = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, size - total + 1)));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, total);
+      if (bytesRead === 0) return;
+      total += bytesRead;
+      if (total > limits.maxBytes) throw tooLarge(path, total, limits); // it grew since fstat
+      yield buf.subarray(0, bytesRead);
+    }
   } catch (e) {
     throw ioError(path, e, limits.expected);
   } finally {
@@ -117,11 +128,11 @@ function checkStats(path: string, st: Stats, limits: ReadLimits): number {
   return st.size;
 }
 
-function finish(path: string, buf: Buffer, n: number, limits: ReadLimits): Buffer {
-  // the file grew between fstat and the read: still bounded
-  if (n > limits.maxBytes) throw tooLarge(path, n, limits);
-  if (n === 0 && !limits.allowEmpty) throw new ReadError(path, `empty file (expected ${limits.expected})`);
-  return buf.subarray(0, n);
+/** The bytes read: still bounded if the file grew after fstat, still refused if it was emptied. */
+function finish(path: string, buf: Buffer, limits: ReadLimits): Buffer {
+  if (buf.length > limits.maxBytes) throw tooLarge(path, buf.length, limits);
+  if (buf.length === 0 && !limits.allowEmpty) throw new ReadError(path, `empty file (expected ${limits.expected})`);
+  return buf;
 }
 
 function tooLarge(path: string, size: number, limits: ReadLimits): ReadError {

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkRegularFile, readFileBounded, readFileBoundedAsync, type ReadLimits } from '../../engine/io/read-file';
+import { checkRegularFile, readFileBounded, readFileBoundedAsync, readFileChunks, type ReadLimits } from '../../engine/io/read-file';
 
 const dir = mkdtempSync(join(tmpdir(), 'read-file-'));
 const p = (name: string): string => join(dir, name);
@@ -57,11 +57,21 @@ describe('bounded non-blocking reads: every refusal names the path and what it i
     expect(() => checkRegularFile(path, limits)).toThrow(message);
     expect(performance.now() - t0).toBeLessThan(500);
   });
-  it.each(cases)('%s (async)', async (_, path, message) => {
+  it.each(cases)('%s (async, whole and in chunks)', async (_, path, message) => {
     await expect(readFileBoundedAsync(path, limits)).rejects.toThrow(message);
+    await expect(collect(path, 4)).rejects.toThrow(message);
+  });
+  it('reads in chunks of the size asked', async () => {
+    expect((await collect(p('ok.txt'), 2)).map(String)).toEqual(['he', 'll', 'o']);
   });
   it.skipIf(root)('an unreadable file', async () => {
     expect(() => readFileBounded(p('secret.txt'), limits)).toThrow(/secret\.txt: permission denied \(expected a test file\)/);
     await expect(readFileBoundedAsync(p('secret.txt'), limits)).rejects.toThrow(/secret\.txt: permission denied/);
   });
 });
+
+async function collect(path: string, chunkBytes: number): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const c of readFileChunks(path, limits, chunkBytes)) out.push(c);
+  return out;
+}
