@@ -1,9 +1,10 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { crc32, deflateSync } from 'node:zlib';
-import { encodePng, readPng } from '../../../engine/image/png';
+import { crc32 } from 'node:zlib';
+import { encode } from 'fast-png';
+import { readPng } from '../../../engine/image/png';
 import type { Engine } from '../../../engine/engine';
 import { FIXTURE_MODEL } from '../../parity/reference';
 import { writeSafetensors } from '../../support/safetensors-writer';
@@ -97,21 +98,17 @@ const loraCase = (name: string, make: (path: string) => void, expect: RegExp, ex
   },
 });
 
-// ---- images: PNGs built chunk by chunk, so a header can claim what the body does not hold
-function pngChunk(type: string, body: Buffer): Buffer {
-  const out = Buffer.alloc(12 + body.length);
-  out.writeUInt32BE(body.length, 0);
-  out.write(type, 4, 'latin1');
-  body.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + body.length)), 8 + body.length);
-  return out;
-}
-function pngDeclaring(width: number, height: number, idat: Buffer): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
+/** A valid 8-bit RGB PNG, grey (fast-png: independent of the engine's own encoder). */
+const rgbPng = (width: number, height: number): Buffer =>
+  Buffer.from(encode({ width, height, data: new Uint8Array(width * height * 3).fill(128), channels: 3, depth: 8 }));
+
+// ---- images: a real 1x1 PNG whose IHDR is rewritten, so the header claims what the body does not hold
+function pngDeclaring(width: number, height: number): Buffer {
+  const png = rgbPng(1, 1);
+  png.writeUInt32BE(width, 16); // signature (8) + IHDR length and type (8)
+  png.writeUInt32BE(height, 20);
+  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
+  return png;
 }
 const imageCase = (name: string, make: (path: string) => void, expect: RegExp, extra: Partial<EngineCase> = {}): EngineCase => ({
   group: 'image', name, expect, dependsOn: 'graph', withinMs: 5_000, ...extra,
@@ -199,10 +196,10 @@ export const ENGINE_CASES: EngineCase[] = [
   { group: 'run params', name: 'a batch of a million', expect: /invalid run request: params\.batch: batch must be <= 16/, withinMs: 5_000, run: (ctx) => run(ctx, ctx.goodModel, { batch: 1e6 }) },
 
   // ---- images (kind 5: the graph helper's decodePng limits)
-  imageCase('a PNG declaring 8000x8000 with a tiny body', (p) => writeFileSync(p, pngDeclaring(8000, 8000, deflateSync(Buffer.alloc(64)))), /init\.png: the image is 8000x8000.*over the limit/),
-  imageCase('a 0x0 PNG', (p) => writeFileSync(p, pngDeclaring(0, 0, deflateSync(Buffer.alloc(0)))), /init\.png: the image is 0x0; an image needs at least 1x1 pixels/),
+  imageCase('a PNG declaring 8000x8000 with a tiny body', (p) => writeFileSync(p, pngDeclaring(8000, 8000)), /init\.png: the image is 8000x8000.*over the limit/),
+  imageCase('a 0x0 PNG', (p) => writeFileSync(p, pngDeclaring(0, 0)), /init\.png: the image is 0x0; an image needs at least 1x1 pixels/),
   imageCase('not a PNG', (p) => writeFileSync(p, 'GIF89a not a png'), /init\.png: not a (readable )?PNG/, { dependsOn: undefined }),
-  imageCase('a truncated PNG', (p) => writeFileSync(p, Buffer.from(encodePng({ width: 8, height: 8, data: new Float32Array(192).fill(0.5) })).subarray(0, 40)), /init\.png: not a readable PNG/, { dependsOn: undefined }),
+  imageCase('a truncated PNG', (p) => writeFileSync(p, rgbPng(8, 8).subarray(0, 40)), /init\.png: not a readable PNG/, { dependsOn: undefined }),
   imageCase('a named pipe', fifo, /init\.png: is a named pipe/, FIFO),
 
   // ---- the CLI (kind 9)
