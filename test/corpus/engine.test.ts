@@ -30,7 +30,7 @@ function unjam(dir: string, afterMs: number): () => void {
 describe('engine corpus (issue 11): no bad file hangs or fools the engine; each case names what is wrong', () => {
   it('holds at least 40 cases', () => expect(ENGINE_CASES.length).toBeGreaterThanOrEqual(40));
   for (const c of ENGINE_CASES) {
-    const label = `${c.group}: ${c.name}${c.dependsOn ? ` (needs the ${c.dependsOn} branch)` : ''}`;
+    const label = `${c.group}: ${c.name}${c.dependsOn ? ` (needs ${c.dependsOn})` : ''}`;
     // CLI cases are separate processes: run side by side
     (c.group === 'cli' ? it.concurrent : it)(label, async () => {
       const dir = mkdtempSync(join(root, 'case-'));

@@ -18,8 +18,8 @@ export interface EngineCase {
   name: string;
   /** The message the engine must give; `ok` cases must succeed. */
   expect: RegExp | 'ok';
-  /** Another branch this case needs: graph (LoRA reader, PNG limits) or pipeline (contract limits, model hash reads). */
-  dependsOn?: 'graph' | 'pipeline';
+  /** What else this case needs before it passes (another branch, or wiring the coordinator does). */
+  dependsOn?: Needs;
   /** Bound on the whole case; a named pipe must be refused, never waited on. */
   withinMs: number;
   run(ctx: CaseContext): Promise<unknown>;
@@ -32,6 +32,15 @@ export interface CaseContext {
   /** An intact copy of the fixture model (shared, never edited). */
   goodModel: string;
 }
+
+/** The changes outside this branch some cases wait for. */
+export const NEEDS = {
+  graph: "the graph branch's readers (engine/lora/safetensors.ts, decodePng limits, readPng through engine/io)",
+  contract: "the pipeline branch's contract limits (app/contract.ts)",
+  hash: 'modelHash reading through readFileChunks (engine/model/folder.ts)',
+  config: 'component configs that are not regular files refused, not skipped (engine/model/components.ts)',
+} as const;
+type Needs = (typeof NEEDS)[keyof typeof NEEDS];
 
 /** One edit of a model copy: what a relative path becomes. */
 type Edit = (path: string) => void;
@@ -90,7 +99,7 @@ function loraBytes(header: unknown, body: Buffer = Buffer.alloc(0), declaredLeng
 }
 const f32 = (...v: number[]): Buffer => Buffer.from(Float32Array.from(v).buffer);
 const loraCase = (name: string, make: (path: string) => void, expect: RegExp, extra: Partial<EngineCase> = {}): EngineCase => ({
-  group: 'lora', name, expect, dependsOn: 'graph', withinMs: 20_000, ...extra,
+  group: 'lora', name, expect, dependsOn: NEEDS.graph, withinMs: 20_000, ...extra,
   run: (ctx) => {
     const path = join(ctx.dir, 'lora.safetensors');
     make(path);
@@ -111,7 +120,7 @@ function pngDeclaring(width: number, height: number): Buffer {
   return png;
 }
 const imageCase = (name: string, make: (path: string) => void, expect: RegExp, extra: Partial<EngineCase> = {}): EngineCase => ({
-  group: 'image', name, expect, dependsOn: 'graph', withinMs: 5_000, ...extra,
+  group: 'image', name, expect, dependsOn: NEEDS.graph, withinMs: 5_000, ...extra,
   run: async (ctx) => {
     const path = join(ctx.dir, 'init.png');
     make(path);
@@ -153,11 +162,12 @@ export const ENGINE_CASES: EngineCase[] = [
   folderCase('unet/model.onnx is zero bytes', { 'unet/model.onnx': text('') }, /unet\/model\.onnx: empty file \(expected an ONNX graph\)/),
   folderCase('unet/model.onnx is garbage', { 'unet/model.onnx': text('this is not an ONNX graph at all') }, /unet\/model\.onnx: (onnxruntime could not load it \()?not an ONNX graph, or a truncated one/),
   folderCase('unet/model.onnx is truncated', { 'unet/model.onnx': (p) => writeFileSync(p, readFileSync(join(FIXTURE_MODEL, 'unet/model.onnx')).subarray(0, 100_000)) }, /unet\/model\.onnx: (onnxruntime could not load it \()?not an ONNX graph, or a truncated one/),
-  folderCase('unet/model.onnx is a named pipe', { 'unet/model.onnx': fifo }, /unet\/model\.onnx: is a named pipe \(FIFO\), not a regular file/, { ...FIFO, dependsOn: 'pipeline' }),
-  folderCase('unet/model.onnx_data is a named pipe', { 'unet/model.onnx_data': fifo }, /unet\/model\.onnx_data: is a named pipe \(FIFO\)/, { ...FIFO, dependsOn: 'pipeline' }),
-  folderCase('text_encoder/model.onnx is a directory', { 'text_encoder/model.onnx': folder }, /text_encoder\/model\.onnx: is a directory, not a regular file \(expected an ONNX graph\)/, { dependsOn: 'pipeline' }),
+  folderCase('unet/model.onnx is a named pipe', { 'unet/model.onnx': fifo }, /unet\/model\.onnx: is a named pipe \(FIFO\), not a regular file/, { ...FIFO, dependsOn: NEEDS.hash }),
+  folderCase('unet/model.onnx_data is a named pipe', { 'unet/model.onnx_data': fifo }, /unet\/model\.onnx_data: is a named pipe \(FIFO\)/, { ...FIFO, dependsOn: NEEDS.hash }),
+  folderCase('text_encoder/model.onnx is a directory', { 'text_encoder/model.onnx': folder }, /text_encoder\/model\.onnx: is a directory, not a regular file/, { dependsOn: NEEDS.hash }),
   folderCase('vae_decoder/model.onnx is a vocabulary', { 'vae_decoder/model.onnx': (p) => copyFileSync(join(FIXTURE_MODEL, 'tokenizer/vocab.json'), p) }, /vae_decoder\/model\.onnx: (onnxruntime could not load it \()?not an ONNX graph/),
-  folderCase('unet/config.json is a named pipe', { 'unet/config.json': fifo }, /unet\/config\.json: is a named pipe \(FIFO\)/, FIFO),
+  // a config that is not a regular file is refused, not skipped as if absent
+  folderCase('unet/config.json is a named pipe', { 'unet/config.json': fifo }, /unet\/config\.json: is a named pipe \(FIFO\)/, { ...FIFO, dependsOn: NEEDS.config }),
 
   // ---- scheduler configs (kind 4; each range for every scheduler: test/unit/scheduler-config.test.ts)
   schedulerCase('negative beta_start', { beta_start: -0.0001 }, /scheduler_config\.json: scheduler pndm: config key "beta_start" must be a number in \(0, 1\), got -0\.0001/),
@@ -169,11 +179,11 @@ export const ENGINE_CASES: EngineCase[] = [
 
   // ---- tokenizer files (kinds 3, 8)
   folderCase('a missing merges.txt', { 'tokenizer/merges.txt': remove }, /tokenizer\/merges\.txt: missing \(expected CLIP BPE tokenizer files\)/, { group: 'tokenizer' }),
-  folderCase('vocab.json is a named pipe', { 'tokenizer/vocab.json': fifo }, /tokenizer\/vocab\.json: is a named pipe \(FIFO\), not a regular file/, { ...FIFO, group: 'tokenizer', dependsOn: 'pipeline' }),
-  folderCase('merges.txt is a named pipe', { 'tokenizer/merges.txt': fifo }, /tokenizer\/merges\.txt: is a named pipe \(FIFO\), not a regular file/, { ...FIFO, group: 'tokenizer', dependsOn: 'pipeline' }),
+  folderCase('vocab.json is a named pipe', { 'tokenizer/vocab.json': fifo }, /tokenizer\/vocab\.json: is a named pipe \(FIFO\), not a regular file/, { ...FIFO, group: 'tokenizer', dependsOn: NEEDS.hash }),
+  folderCase('merges.txt is a named pipe', { 'tokenizer/merges.txt': fifo }, /tokenizer\/merges\.txt: is a named pipe \(FIFO\), not a regular file/, { ...FIFO, group: 'tokenizer', dependsOn: NEEDS.hash }),
   folderCase('tokenizer_config.json is a named pipe', { 'tokenizer/tokenizer_config.json': fifo }, /tokenizer_config\.json: is a named pipe \(FIFO\)/, { ...FIFO, group: 'tokenizer' }),
   folderCase('vocab.json is zero bytes', { 'tokenizer/vocab.json': text('') }, /tokenizer\/vocab\.json: empty file \(expected an object of token -> id\)/, { group: 'tokenizer' }),
-  folderCase('vocab.json is a directory', { 'tokenizer/vocab.json': folder }, /tokenizer\/vocab\.json: is a directory/, { group: 'tokenizer', dependsOn: 'pipeline' }),
+  folderCase('vocab.json is a directory', { 'tokenizer/vocab.json': folder }, /tokenizer\/vocab\.json: is a directory/, { group: 'tokenizer', dependsOn: NEEDS.hash }),
 
   // ---- LoRA files (kinds 3, 4, 8: the graph helper's reader)
   loraCase('header is null', (p) => writeFileSync(p, loraBytes(null)), /lora\.safetensors: the safetensors header is null, not an object of tensors/),
@@ -187,9 +197,9 @@ export const ENGINE_CASES: EngineCase[] = [
   loraCase('a huge header length', (p) => writeFileSync(p, loraBytes({}, Buffer.alloc(0), 2n ** 60n)), /lora\.safetensors: header length \d+ is beyond the file/, { dependsOn: undefined }),
 
   // ---- run parameters (kind 5: contract limits, the pipeline helper's)
-  { group: 'run params', name: 'width 1e6', expect: /width.*4096/, dependsOn: 'pipeline', withinMs: 20_000, run: (ctx) => run(ctx, ctx.goodModel, { width: 1e6 }) },
-  { group: 'run params', name: 'a 10 MB prompt', expect: /prompt.*4000/, dependsOn: 'pipeline', withinMs: 20_000, run: (ctx) => run(ctx, ctx.goodModel, { prompt: 'a'.repeat(10 * 2 ** 20) }) },
-  { group: 'run params', name: 'a 10 MB negative prompt', expect: /negativePrompt.*4000/, dependsOn: 'pipeline', withinMs: 20_000, run: (ctx) => run(ctx, ctx.goodModel, { negativePrompt: 'a'.repeat(10 * 2 ** 20) }) },
+  { group: 'run params', name: 'width 1e6', expect: /width.*4096/, dependsOn: NEEDS.contract, withinMs: 20_000, run: (ctx) => run(ctx, ctx.goodModel, { width: 1e6 }) },
+  { group: 'run params', name: 'a 10 MB prompt', expect: /prompt.*4000/, dependsOn: NEEDS.contract, withinMs: 20_000, run: (ctx) => run(ctx, ctx.goodModel, { prompt: 'a'.repeat(10 * 2 ** 20) }) },
+  { group: 'run params', name: 'a 10 MB negative prompt', expect: /negativePrompt.*4000/, dependsOn: NEEDS.contract, withinMs: 20_000, run: (ctx) => run(ctx, ctx.goodModel, { negativePrompt: 'a'.repeat(10 * 2 ** 20) }) },
   { group: 'run params', name: 'a NaN seed', expect: /invalid run request: params\.seed: .*NaN/, withinMs: 5_000, run: (ctx) => run(ctx, ctx.goodModel, { seed: NaN }) },
   { group: 'run params', name: 'negative steps', expect: /invalid run request: params\.steps: steps must be >= 1/, withinMs: 5_000, run: (ctx) => run(ctx, ctx.goodModel, { steps: -3 }) },
   { group: 'run params', name: 'infinite guidance', expect: /invalid run request: params\.guidance: /, withinMs: 5_000, run: (ctx) => run(ctx, ctx.goodModel, { guidance: Infinity }) },
@@ -214,6 +224,6 @@ export const ENGINE_CASES: EngineCase[] = [
     return gen(ctx, '--prompt-file', join(ctx.dir, 'p.fifo'));
   }, /p\.fifo: is a named pipe \(FIFO\), not a regular file/),
   cliCase('--prompt and --prompt-file together', (ctx) => gen(ctx, '--prompt', 'x', '--prompt-file', '-'), /give --prompt or --prompt-file, not both/),
-  cliCase('a 5000-character prompt on stdin', (ctx) => gen(ctx, '--prompt-file', '-'), /prompt.*4000/, { stdin: 'a '.repeat(2500), dependsOn: 'pipeline' }),
+  cliCase('a 5000-character prompt on stdin', (ctx) => gen(ctx, '--prompt-file', '-'), /prompt.*4000/, { stdin: 'a '.repeat(2500), dependsOn: NEEDS.contract }),
   cliCase('no prompt at all', (ctx) => gen(ctx), /give --prompt <text> or --prompt-file <file>/),
 ];
