@@ -56,13 +56,13 @@ export function createScheduler(name: string, config: SchedulerConfig, source = 
 }
 
 /**
- * Checks a model folder's scheduler config at once (its class and every range), so a bad folder
- * is refused when it is listed or loaded rather than mid-run.
+ * Checks a model folder's scheduler config when the folder is read (its ranges, for the class it
+ * names), so a bad folder is refused when listed or loaded rather than mid-run. A class this engine
+ * lacks is not refused here: the user may still pick a scheduler; defaultSchedulerName refuses it.
  */
-export function checkSchedulerConfig(config: SchedulerConfig, source = describeSource(config)): SchedulerName {
-  const name = defaultSchedulerName(config, source);
-  createScheduler(name, config, source);
-  return name;
+export function checkSchedulerConfig(config: SchedulerConfig, source = describeSource(config)): void {
+  const cls = config._class_name ?? 'PNDMScheduler';
+  if (typeof cls === 'string' && Object.hasOwn(BY_CLASS, cls)) createScheduler(defaultSchedulerName(config, source), config, source);
 }
 
 function describeSource(config: SchedulerConfig): string {

@@ -39,7 +39,8 @@ const bad: [string, Record<string, unknown>, RegExp][] = [
 describe('scheduler configs are range-checked, errors name the file and key', () => {
   it('the fixture config builds every scheduler', () => {
     for (const name of SCHEDULER_NAMES) expect(() => createScheduler(name, fixture()).setTimesteps(4)).not.toThrow();
-    expect(checkSchedulerConfig(fixture())).toBe('pndm');
+    expect(() => checkSchedulerConfig(fixture())).not.toThrow();
+    expect(() => checkSchedulerConfig({ ...fixture(), beta_end: 2 }, 'x.json')).toThrow('x.json: scheduler pndm: config key "beta_end" must be a number in (0, 1), got 2');
   });
   it.each(bad)('%s: every scheduler refuses it', (_, edit, message) => {
     const { path, config } = configFile(edit);
@@ -56,7 +57,10 @@ describe('scheduler configs are range-checked, errors name the file and key', ()
   it('an unknown _class_name is an error listing the known classes, never PNDM', () => {
     const { path, config } = configFile({ _class_name: 'UniPCMultistepScheduler' });
     expect(() => defaultSchedulerName(config)).toThrow(`${path}: _class_name "UniPCMultistepScheduler" is not a scheduler this engine has (known: PNDMScheduler, DDIMScheduler, EulerDiscreteScheduler`);
-    expect(() => checkSchedulerConfig(configFile({ _class_name: 42 }).config)).toThrow(/_class_name 42 is not a scheduler/);
+    expect(() => defaultSchedulerName(configFile({ _class_name: 42 }).config)).toThrow(/_class_name 42 is not a scheduler/);
+    // the folder stays usable with a scheduler picked explicitly
+    expect(() => checkSchedulerConfig(config)).not.toThrow();
+    expect(() => createScheduler('euler', config)).not.toThrow();
     expect(() => defaultSchedulerName({ _class_name: 'toString' })).toThrow(/scheduler config: _class_name "toString"/);
     expect(defaultSchedulerName({})).toBe('pndm');
     expect(defaultSchedulerName({ _class_name: 'DPMSolverMultistepScheduler', use_karras_sigmas: true })).toBe('dpmpp-2m-karras');
