@@ -4,9 +4,18 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { SCHEDULER_NAMES } from '../../app/contract';
 import { isCancelled } from '../../app/errors';
-import { runBench, type BenchFlags } from './bench';
-import { defaultModelDir, runGenerate, type GenerateFlags } from './generate';
+import type { BenchFlags } from './bench';
+import type { GenerateFlags } from './generate';
+import { argvTooLong, promptOption } from './prompt-input';
 import { addVariantFlags, intArg as int, numArg as num } from './variant-flags';
+
+// Before anything loads onnxruntime (generate and bench are imported only when they run): it
+// crashes the process on a long command line.
+const tooLong = argvTooLong([process.execPath, ...process.execArgv, ...process.argv.slice(1)]);
+if (tooLong) {
+  console.error(`error: ${tooLong}`);
+  process.exit(1);
+}
 
 const program = new Command('engine').description('Diffusion A/B Studio engine: Stable Diffusion (diffusers ONNX folders) on onnxruntime-node');
 
@@ -14,8 +23,10 @@ addVariantFlags(program
   .command('generate')
   .description('generate images from a prompt (txt2img), or from an init image (img2img)')
   .option('--model <dir>', 'diffusers ONNX model folder (default: the embedded model)')
-  .requiredOption('--prompt <text>', 'what to draw')
-  .option('--negative-prompt <text>', 'what to steer away from (with guidance > 1)', '')
+  .option('--prompt <text>', 'what to draw')
+  .option('--prompt-file <file>', 'read the prompt from a UTF-8 file, or from stdin with "-" (for long prompts)')
+  .option('--negative-prompt <text>', 'what to steer away from (with guidance > 1)')
+  .option('--negative-prompt-file <file>', 'read the negative prompt from a file, or stdin with "-"')
   .option('--seed <n>', 'seed of the torch-compatible generator', int('--seed'), 0)
   .option('--steps <n>', 'denoising steps (default 50)', int('--steps'))
   .option('--guidance <scale>', 'classifier-free guidance scale; <= 1 turns guidance off (default 7.5)', num('--guidance'))
@@ -27,10 +38,15 @@ addVariantFlags(program
   .option('--batch <n>', 'images per prompt', int('--batch'))
   .option('--out <png>', 'output PNG (with -1, -2... when --batch > 1)', 'out.png')
   .option('--json', 'print the run\'s result (timings, provider, outputs) as one JSON line'))
-  .action(async (opts: Omit<GenerateFlags, 'model'> & { model?: string }) => {
+  .action(async (opts: Omit<GenerateFlags, 'model' | 'prompt'> & { model?: string; prompt?: string; promptFile?: string; negativePromptFile?: string }) => {
+    const { promptFile, negativePromptFile, ...flags } = opts;
+    const prompt = await promptOption(opts.prompt, promptFile, '--prompt');
+    if (prompt === undefined) throw new Error('give --prompt <text> or --prompt-file <file>');
+    const negativePrompt = (await promptOption(opts.negativePrompt, negativePromptFile, '--negative-prompt')) ?? '';
+    const { defaultModelDir, runGenerate } = await import('./generate');
     const model = opts.model ?? defaultModelDir();
     if (!model) throw new Error('no --model given and the embedded model (assets/models/emoji-sd) is not installed');
-    await runGenerate({ ...opts, model });
+    await runGenerate({ ...flags, prompt, negativePrompt, model });
   });
 
 program
@@ -45,6 +61,7 @@ program
   .option('--only <text>', 'only the options whose name contains this (plus the plain run)')
   .option('--out <file.md>', 'also write the table here')
   .action(async (opts: Omit<BenchFlags, 'model'> & { model?: string }) => {
+    const [{ runBench }, { defaultModelDir }] = await Promise.all([import('./bench'), import('./generate')]);
     const model = opts.model ?? defaultModelDir();
     if (!model) throw new Error('no --model given and the embedded model (assets/models/emoji-sd) is not installed');
     console.log(await runBench({ ...opts, model }));

@@ -1,14 +1,22 @@
-import { readFileSync } from 'node:fs';
+import { LIMITS, readFileBoundedAsync, readTextBounded } from '../io/read-file';
 
-/** Reads and checks a JSON file; every failure names the file and what was expected. */
-export function readJsonFile<T>(path: string, check: (v: unknown) => v is T, expected: string): T {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${path}: missing (expected ${expected})` : `${path}: cannot read (${(e as Error).message})`);
-  }
+/** The file each object readJsonFile returned was read from, so later checks (a scheduler's ranges) can name it. */
+const sources = new WeakMap<object, string>();
+export function jsonSource(value: object): string | undefined {
+  return sources.get(value);
+}
+
+/** Reads and checks a JSON file (bounded, never blocking); every failure names the file and what was expected. */
+export function readJsonFile<T>(path: string, check: (v: unknown) => v is T, expected: string, maxBytes: number = LIMITS.json): T {
+  return parseJson(path, readTextBounded(path, { maxBytes, expected }), check, expected);
+}
+
+/** The same without blocking the event loop (host side). */
+export async function readJsonFileAsync<T>(path: string, check: (v: unknown) => v is T, expected: string, maxBytes: number = LIMITS.json): Promise<T> {
+  return parseJson(path, (await readFileBoundedAsync(path, { maxBytes, expected })).toString('utf8'), check, expected);
+}
+
+function parseJson<T>(path: string, text: string, check: (v: unknown) => v is T, expected: string): T {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -16,5 +24,6 @@ export function readJsonFile<T>(path: string, check: (v: unknown) => v is T, exp
     throw new Error(`${path}: malformed JSON (${(e as Error).message}); expected ${expected}`);
   }
   if (!check(value)) throw new Error(`${path}: expected ${expected}`);
+  if (typeof value === 'object' && value !== null) sources.set(value, path);
   return value;
 }

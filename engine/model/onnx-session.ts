@@ -1,18 +1,35 @@
 import { existsSync } from 'node:fs';
 import { Float16Array } from '@petamoriken/float16';
 import ort from 'onnxruntime-node';
+import { checkRegularFile, ONNX_FILE } from '../io/read-file';
 
 export type OrtSession = ort.InferenceSession;
 export type SessionOptions = ort.InferenceSession.SessionOptions;
 
 /** Opens one ONNX graph; the error names the file (external data `model.onnx_data` is found beside it by ORT). */
 export async function openSession(path: string, options: SessionOptions): Promise<OrtSession> {
-  if (!existsSync(path)) throw new Error(`${path}: missing (expected an ONNX graph)`);
+  checkOnnxFile(path);
   try {
     return await ort.InferenceSession.create(path, options);
   } catch (e) {
-    throw new Error(`${path}: onnxruntime could not load it (${(e as Error).message.split('\n')[0]})`);
+    throw new Error(`${path}: onnxruntime could not load it (${ortReason(path, e)})`);
   }
+}
+
+/**
+ * Before onnxruntime opens a graph itself (a blocking open, an unbounded read): the graph and
+ * its external data beside it must be non-empty regular files.
+ */
+export function checkOnnxFile(path: string): void {
+  checkRegularFile(path, ONNX_FILE);
+  const data = `${path}_data`;
+  if (existsSync(data)) checkRegularFile(data, { maxBytes: Number.MAX_SAFE_INTEGER, expected: `the external weights of ${path}` });
+}
+
+/** onnxruntime's first line without its "Load model from <path> failed:" prefix and source location. */
+function ortReason(path: string, e: unknown): string {
+  const line = String((e as Error).message).split('\n')[0]!.replace(`Load model from ${path} failed:`, '').replace(/^\/onnxruntime_src\S* \S+\(.*?\) /, '').trim();
+  return /Protobuf parsing failed|does not have a graph/.test(line) ? `not an ONNX graph, or a truncated one: ${line}` : line;
 }
 
 export interface InputSpec {

@@ -1,6 +1,7 @@
-import { readFileSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import onnxProto, { type onnx as Onnx } from 'onnx-proto';
+import { ONNX_FILE, readFileBounded } from '../io/read-file';
 
 // onnx-proto is CommonJS: its namespace comes through the default export
 const { onnx } = onnxProto;
@@ -13,17 +14,15 @@ const { onnx } = onnxProto;
 export type ModelProto = Onnx.ModelProto;
 
 export function readModel(path: string): Onnx.ModelProto {
-  let bytes: Buffer;
+  const bytes = readFileBounded(path, ONNX_FILE);
+  let model: Onnx.ModelProto;
   try {
-    bytes = readFileSync(path);
+    model = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new Error(`${path}: cannot read the ONNX graph (${(e as Error).message})`);
+    throw new Error(`${path}: not an ONNX graph, or a truncated one (${(e as Error).message})`);
   }
-  try {
-    return onnx.ModelProto.decode(bytes);
-  } catch (e) {
-    throw new Error(`${path}: not an ONNX ModelProto (${(e as Error).message})`);
-  }
+  if (!model.graph) throw new Error(`${path}: not an ONNX graph (the ModelProto has no graph)`);
+  return model;
 }
 
 /** A deep copy (rewrites never touch the graph they were given). */

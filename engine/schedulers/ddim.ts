@@ -17,6 +17,7 @@ export class DDIMScheduler implements Scheduler {
     this.config = resolveConfig('ddim', DEFAULTS, file);
     oneOf('ddim', 'prediction_type', this.config.prediction_type, ['epsilon', 'v_prediction', 'sample']);
     if (this.config.thresholding) throw new Error('scheduler ddim: thresholding is not supported');
+    if (!(this.config.clip_sample_range > 0)) throw new Error(`scheduler ddim: config key "clip_sample_range" must be above 0, got ${this.config.clip_sample_range}`);
     this.ac = alphasCumprod('ddim', this.config);
     this.finalAlphaCumprod = this.config.set_alpha_to_one ? 1 : this.ac[0]!;
   }

@@ -1,4 +1,4 @@
-import { alphasCumprod, BETA_DEFAULTS, interp, linspace, oneOf, resolveConfig, roundHalfEven, trainSigmas } from './schedule';
+import { alphasCumprod, BETA_DEFAULTS, checkTimesteps, interp, linspace, oneOf, resolveConfig, roundHalfEven, trainSigmas } from './schedule';
 import { lincomb, type Scheduler, type SchedulerConfig } from './scheduler';
 import { karrasSigmas, sigmaToT, StepIndex } from './sigmas';
 
@@ -47,7 +47,7 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     if (c.timestep_spacing === 'linspace') ts = Array.from(linspace(0, T - 1, n + 1), roundHalfEven).reverse().slice(0, -1);
     else if (c.timestep_spacing === 'leading') {
       const ratio = Math.floor(T / (n + 1));
-      ts = Array.from({ length: n + 1 }, (_, i) => i * ratio).reverse().slice(0, -1).map((t) => t + c.steps_offset);
+      ts = checkTimesteps('dpmpp-2m', c, Array.from({ length: n + 1 }, (_, i) => i * ratio).reverse().slice(0, -1).map((t) => t + c.steps_offset));
     } else if (c.timestep_spacing === 'trailing') {
       const ratio = T / n;
       ts = Array.from({ length: Math.ceil(T / ratio) }, (_, i) => roundHalfEven(T - i * ratio) - 1);

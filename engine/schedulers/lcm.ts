@@ -1,4 +1,4 @@
-import { addNoiseAlphaBar, alphasCumprod, BETA_DEFAULTS, linspace, oneOf, predictOriginal, resolveConfig } from './schedule';
+import { addNoiseAlphaBar, alphasCumprod, BETA_DEFAULTS, intIn, linspace, oneOf, predictOriginal, resolveConfig } from './schedule';
 import { lincomb, type Scheduler, type SchedulerConfig } from './scheduler';
 import { StepIndex } from './sigmas';
 
@@ -30,13 +30,14 @@ export class LCMScheduler implements Scheduler {
     oneOf('lcm', 'prediction_type', this.config.prediction_type, ['epsilon', 'v_prediction', 'sample']);
     if (this.config.thresholding) throw new Error('scheduler lcm: thresholding is not supported');
     this.ac = alphasCumprod('lcm', this.config);
+    intIn('lcm', 'original_inference_steps', this.config.original_inference_steps, 1, this.config.num_train_timesteps);
+    if (!(this.config.timestep_scaling > 0)) throw new Error(`scheduler lcm: config key "timestep_scaling" must be above 0, got ${this.config.timestep_scaling}`);
     this.finalAlphaCumprod = this.config.set_alpha_to_one ? 1 : this.ac[0]!;
   }
 
   setTimesteps(n: number): void {
     const T = this.config.num_train_timesteps;
     const original = this.config.original_inference_steps;
-    if (original > T) throw new Error(`scheduler lcm: original_inference_steps ${original} exceeds the ${T} training timesteps`);
     if (!Number.isInteger(n) || n < 1) throw new Error(`scheduler lcm: steps must be a positive integer, got ${n}`);
     if (n > original) throw new Error(`scheduler lcm: ${n} steps cannot be more than original_inference_steps (${original})`);
     const k = Math.floor(T / original);

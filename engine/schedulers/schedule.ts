@@ -13,7 +13,10 @@ export const BETA_DEFAULTS = {
   rescale_betas_zero_snr: false,
 };
 
-/** The file's values for the keys a scheduler knows, over its defaults (unknown keys ignored, as diffusers does). */
+/**
+ * The file's values for the keys a scheduler knows, over its defaults (unknown keys ignored, as
+ * diffusers does); every number must be finite (JSON's 1e999 parses as Infinity).
+ */
 export function resolveConfig<T extends Record<string, unknown>>(name: string, defaults: T, file: SchedulerConfig): T {
   const out: Record<string, unknown> = { ...defaults };
   for (const key of Object.keys(defaults)) {
@@ -22,6 +25,7 @@ export function resolveConfig<T extends Record<string, unknown>>(name: string, d
     const d = defaults[key];
     const ok = d === null || v === null ? true : typeof v === typeof d;
     if (!ok) throw new Error(`scheduler ${name}: config key "${key}" should be a ${typeof d}, got ${JSON.stringify(v)}`);
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`scheduler ${name}: config key "${key}" must be a finite number, got ${v}`);
     out[key] = v;
   }
   return out as T;
@@ -33,14 +37,59 @@ export function oneOf(name: string, key: string, value: unknown, allowed: readon
   }
 }
 
+/** Bounds the tables a config can ask for (diffusers' models train on 1000). */
+export const MAX_TRAIN_TIMESTEPS = 10_000;
+
+/** `value` must be an integer in [min, max]. */
+export function intIn(name: string, key: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`scheduler ${name}: config key "${key}" must be an integer in ${min}..${max}, got ${value}`);
+}
+
+/** `value` must lie strictly between 0 and 1, as a beta (a noise variance per step) does. */
+function beta(name: string, key: string, value: unknown): void {
+  if (typeof value !== 'number' || !(value > 0 && value < 1)) throw new Error(`scheduler ${name}: config key "${key}" must be a number in (0, 1), got ${JSON.stringify(value)}`);
+}
+
+/**
+ * The checks every discrete-time scheduler shares, at construction: betas, counts and offsets
+ * where the schedule stays meaningful (a bad one gives NaN latents and a black image, not an error).
+ */
+function checkBetaConfig(name: string, c: typeof BETA_DEFAULTS): void {
+  const T = c.num_train_timesteps;
+  intIn(name, 'num_train_timesteps', T, 1, MAX_TRAIN_TIMESTEPS);
+  intIn(name, 'steps_offset', c.steps_offset, 0, T - 1);
+  oneOf(name, 'timestep_spacing', c.timestep_spacing, ['linspace', 'leading', 'trailing']);
+  oneOf(name, 'prediction_type', c.prediction_type, ['epsilon', 'v_prediction', 'sample']);
+  if (c.trained_betas !== null) {
+    const tb: unknown = c.trained_betas;
+    if (!Array.isArray(tb)) throw new Error(`scheduler ${name}: config key "trained_betas" should be null or an array of numbers, got ${JSON.stringify(tb).slice(0, 40)}`);
+    if (tb.length !== T) throw new Error(`scheduler ${name}: trained_betas has ${tb.length} values, expected ${T}`);
+    tb.forEach((b, i) => beta(name, `trained_betas[${i}]`, b));
+    return;
+  }
+  beta(name, 'beta_start', c.beta_start);
+  beta(name, 'beta_end', c.beta_end);
+  if (c.beta_schedule !== 'squaredcos_cap_v2' && !(c.beta_start < c.beta_end)) {
+    throw new Error(`scheduler ${name}: config key "beta_start" (${c.beta_start}) must be below "beta_end" (${c.beta_end})`);
+  }
+}
+
+/** Every timestep must index the training schedule (a large steps_offset pushes `leading` past its end). */
+export function checkTimesteps(name: string, c: typeof BETA_DEFAULTS, ts: readonly number[]): number[] {
+  const T = c.num_train_timesteps;
+  const bad = ts.find((t) => !(t >= 0 && t < T));
+  if (bad !== undefined) throw new Error(`scheduler ${name}: ${ts.length} steps with steps_offset ${c.steps_offset} reach timestep ${bad}, outside the ${T} training timesteps`);
+  return [...ts];
+}
+
 const f32 = Math.fround;
 
 /** betas and their cumulative alpha products, in float32 as torch computes them. */
 export function alphasCumprod(name: string, c: typeof BETA_DEFAULTS): Float32Array {
+  checkBetaConfig(name, c);
   const n = c.num_train_timesteps;
   let betas: Float64Array;
   if (c.trained_betas) {
-    if (c.trained_betas.length !== n) throw new Error(`scheduler ${name}: trained_betas has ${c.trained_betas.length} values, expected ${n}`);
     betas = Float64Array.from(c.trained_betas, f32);
   } else if (c.beta_schedule === 'linear') {
     betas = linspace(c.beta_start, c.beta_end, n).map(f32);
@@ -93,7 +142,7 @@ export function spacedTimesteps(name: string, c: typeof BETA_DEFAULTS, n: number
       return Array.from(linspace(0, T - 1, n), roundHalfEven).reverse();
     case 'leading': {
       const ratio = Math.floor(T / n);
-      return Array.from({ length: n }, (_, i) => i * ratio + c.steps_offset).reverse();
+      return checkTimesteps(name, c, Array.from({ length: n }, (_, i) => i * ratio + c.steps_offset).reverse());
     }
     case 'trailing': {
       const ratio = T / n; // numpy arange(T, 0, -ratio): ceil(T / ratio) values T - i*ratio

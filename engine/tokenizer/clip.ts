@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { LIMITS, ReadError, readTextBounded } from '../io/read-file';
 import { readJsonFile } from '../model/files';
 
 /**
@@ -20,14 +20,9 @@ export interface ClipTokenizer {
 const SPLIT = String.raw`'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`;
 
 export function loadClipTokenizer(dir: string): ClipTokenizer {
-  const vocab = readJsonFile<Record<string, number>>(join(dir, 'vocab.json'), isVocab, 'an object of token -> id');
+  const vocab = readJsonFile<Record<string, number>>(join(dir, 'vocab.json'), isVocab, 'an object of token -> id', LIMITS.tokenizer);
   const mergesPath = join(dir, 'merges.txt');
-  let mergesText: string;
-  try {
-    mergesText = readFileSync(mergesPath, 'utf8');
-  } catch (e) {
-    throw new Error(`${mergesPath}: cannot read the BPE merges (${(e as Error).message})`);
-  }
+  const mergesText = readTextBounded(mergesPath, { maxBytes: LIMITS.tokenizer, expected: 'the BPE merges of a CLIP tokenizer' });
   // Like CLIPTokenizer: the first line is a "#version" header, the rest "a b" pairs.
   const merges = mergesText.trim().split('\n').slice(1).filter((l) => l.length > 0);
   const bad = merges.findIndex((m) => m.split(' ').length !== 2);
@@ -87,11 +82,12 @@ function isVocab(v: unknown): v is Record<string, number> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => Number.isInteger(x));
 }
 
+/** An optional tokenizer config: absent is {}, anything else present must be a readable JSON object. */
 function readOptionalJson(path: string): Record<string, unknown> {
   try {
-    readFileSync(path);
-  } catch {
-    return {};
+    return readJsonFile<Record<string, unknown>>(path, (v): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v), 'a JSON object');
+  } catch (e) {
+    if (e instanceof ReadError && e.code === 'ENOENT') return {};
+    throw e;
   }
-  return readJsonFile<Record<string, unknown>>(path, (v): v is Record<string, unknown> => typeof v === 'object' && v !== null, 'a JSON object');
 }
