@@ -9,6 +9,6 @@ export const compile = defineAcceleration({
   /** onnxruntime graph optimisation level: the "compile" analogue. */
   options: { optLevel: z.enum(LEVELS).default('all') },
   summary: (o) => `graph optimisation ${o.optLevel}`,
-  editor: { fields: [{ kind: 'select', key: 'optLevel', label: 'Graph opt.', choices: LEVELS, help: 'onnxruntime graph optimisation' }] },
+  editor: { fields: [{ kind: 'select', key: 'optLevel', label: 'Graph opt.', choices: LEVELS }] },
   flags: [{ flags: '--opt-level <level>', help: 'onnxruntime graph optimisation ("compile")', choices: LEVELS }],
 });
