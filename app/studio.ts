@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { GenerateParams, RunEvent, RunResult } from './contract';
+import { accelerations, summarize } from './accelerations/registry';
 import { ImageRef, RunInputs } from './run-request';
 import { Provider, Variant } from './variant';
 
@@ -232,23 +233,9 @@ export function fromErrorShape(s: ErrorShape): Error {
 
 // ---- summaries shared by the host (history list, report) and the renderer ----
 
-const describeDeepCache = (d: Variant['deepcache']): string =>
-  d ? `DeepCache N=${d.interval} branch ${d.branch} ${Array.isArray(d.schedule) ? `[${d.schedule.join(',')}]` : d.schedule}` : 'DeepCache off';
-const describeLoras = (l: Variant['loras']): string =>
-  l.length ? `LoRAs ${l.map((x) => `${x.path.split(/[\\/]/).pop()}×${x.weight}`).join(', ')}` : 'no LoRAs';
-
-/** Each acceleration option as text, keyed by field: what the A/B summary compares. */
+/** Each acceleration as text, keyed by its id (its summary, or what it says when off): what the A/B summary compares. */
 export function describeOptions(v: Variant): Record<string, string> {
-  return {
-    provider: `${v.provider}${v.allowFallback ? ' (fallback ok)' : ''}`,
-    precision: v.precision,
-    optLevel: `graph opt ${v.optLevel}`,
-    fusedAttention: v.fusedAttention ? 'fused attention' : 'unfused attention',
-    deepcache: describeDeepCache(v.deepcache),
-    loras: describeLoras(v.loras),
-    lcmLora: v.lcmLora ? `LCM-LoRA ${v.lcmLora.path.split(/[\\/]/).pop()}` : 'no LCM-LoRA',
-    cfgTruncation: v.cfgTruncation < 1 ? `CFG truncated at ${Math.round(v.cfgTruncation * 100)}%` : 'full CFG',
-  };
+  return Object.fromEntries(accelerations().map((d) => [d.id, summarize(d.id, v) || (d.off ?? '')]));
 }
 
 /** One line: how B differs from A ("B: DeepCache N=3 branch 0 uniform (A: DeepCache off)"). */

@@ -5,7 +5,7 @@ import { describeIssues, type RunResult } from '../app/contract';
 import { RunRequest, type Variant } from '../app/variant';
 import type { LoopContext, PrepareContext } from './accelerations/acceleration';
 import { guidedSteps } from './accelerations/cfg';
-import { describeVariant, enabledFor, validateVariant } from './accelerations/registry';
+import { describeVariant, enabledFor, sessionKey, validateVariant } from './accelerations/registry';
 import type { RgbImage } from './image/rgb';
 import { inspectModel, loadModel, modelHash, PARTS, type LoadedModel } from './model/model';
 import { generate, type GenerateOptions } from './pipeline/stable-diffusion';
@@ -22,10 +22,6 @@ interface Prepared {
 }
 
 export type RunOptions = Pick<GenerateOptions, 'signal' | 'onEvent' | 'onLatents' | 'initImage'>;
-
-/** The variant fields that change graphs or sessions: two variants equal on these share sessions. */
-const sessionKey = (model: string, v: Variant): string =>
-  JSON.stringify([model, v.provider, v.allowFallback, v.precision, v.optLevel, v.fusedAttention, v.deepcache?.branch, v.loras, v.lcmLora]);
 
 /**
  * Runs variants: prepares each one's graphs and sessions once (kept warm for the next run, a few

@@ -43,7 +43,8 @@ export interface LoopContext extends LoopGraphs {
 export interface Acceleration {
   id: string;
   enabled(v: Variant): boolean;
-  describe(v: Variant): string;
+  /** The part of the variant its graphs or sessions depend on (variants equal on every one share sessions). */
+  sessionKey?(v: Variant): unknown;
   /** A reason this variant cannot run (conflicting options), or undefined. */
   validate?(v: Variant): string | undefined;
   prepare?(ctx: PrepareContext): Promise<void>;

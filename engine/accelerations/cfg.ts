@@ -14,5 +14,4 @@ export function guidedSteps(v: Variant, guidance: number, n: number): number {
 export const cfg: Acceleration = {
   id: 'cfg',
   enabled: (v) => v.cfgTruncation < 1,
-  describe: (v) => `CFG truncated after ${Math.round(v.cfgTruncation * 100)}% of steps`,
 };

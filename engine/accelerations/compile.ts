@@ -14,7 +14,7 @@ import type { Acceleration } from './acceleration';
 export const compile: Acceleration = {
   id: 'compile',
   enabled: () => true,
-  describe: (v) => `graph optimisation ${v.optLevel}`,
+  sessionKey: (v) => v.optLevel,
   async prepare(ctx) {
     const level = ctx.variant.optLevel;
     ctx.sessionOptions.graphOptimizationLevel = level;

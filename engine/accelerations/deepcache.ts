@@ -117,7 +117,8 @@ export function nonUniform(n: number, interval: number): number[] {
 export const deepcache: Acceleration = {
   id: 'deepcache',
   enabled: (v: Variant) => v.deepcache !== undefined,
-  describe: (v) => `DeepCache N=${v.deepcache!.interval} branch ${v.deepcache!.branch} ${Array.isArray(v.deepcache!.schedule) ? `full at [${v.deepcache!.schedule}]` : v.deepcache!.schedule}`,
+  // the interval and schedule only change which steps run the shallow graph
+  sessionKey: (v) => v.deepcache?.branch,
   async prepare(ctx) {
     const { full, shallow } = partitionUnet(ctx.graphs.unet!, ctx.variant.deepcache!.branch, ctx.cacheDir);
     ctx.graphs.unet = full;

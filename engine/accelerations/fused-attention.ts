@@ -39,7 +39,7 @@ export function fuseGraph(src: string, cacheDir: string, part: string): { path: 
 export const fusedAttention: Acceleration = {
   id: 'fused-attention',
   enabled: (v) => v.fusedAttention,
-  describe: () => 'fused attention (MultiHeadAttention)',
+  sessionKey: (v) => v.fusedAttention,
   validate: (v: Variant) =>
     v.fusedAttention && !MHA_PROVIDERS.has(v.provider) && !v.allowFallback
       ? `fusedAttention needs onnxruntime's MultiHeadAttention kernel, which the ${v.provider} provider lacks (providers with it: ${[...MHA_PROVIDERS].join(', ')})`

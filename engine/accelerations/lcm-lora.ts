@@ -8,7 +8,7 @@ import { applyLoras } from './lora';
 export const lcmLora: Acceleration = {
   id: 'lcm-lora',
   enabled: (v) => v.lcmLora !== undefined,
-  describe: (v) => `LCM-LoRA ${v.lcmLora!.path.split('/').pop()} (${v.lcmLora!.steps} LCM steps, guidance ${v.lcmLora!.guidance})`,
+  sessionKey: (v) => v.lcmLora,
   adjustParams: (p, v) => ({ ...p, scheduler: 'lcm', steps: v.lcmLora!.steps, guidance: v.lcmLora!.guidance }),
   prepare: (ctx) => applyLoras(ctx, [{ path: ctx.variant.lcmLora!.path, weight: 1 }], 'lcm-lora'),
 };

@@ -121,6 +121,6 @@ export async function applyLoras(ctx: PrepareContext, refs: LoraRef[], tag: stri
 export const lora: Acceleration = {
   id: 'lora',
   enabled: (v) => v.loras.length > 0,
-  describe: (v) => `LoRA ${v.loras.map((l) => `${l.path.split('/').pop()}@${l.weight}`).join(' + ')}`,
+  sessionKey: (v) => v.loras,
   prepare: (ctx) => applyLoras(ctx, ctx.variant.loras, 'lora'),
 };

@@ -68,8 +68,8 @@ function convert(ctx: PrepareContext, part: string, src: string, p: Exclude<Plan
 export const precision: Acceleration = {
   id: 'precision',
   enabled: () => true,
-  // always enabled (an fp16 folder is upcast for fp32), but silent when fp32 changed nothing
-  describe: (v) => (v.precision === 'fp32' ? '' : NO_HALF_KERNELS.has(v.provider) ? 'fp16 weights, fp32 compute (cpu has no fp16 kernels)' : v.precision),
+  // always enabled (an fp16 folder is upcast for fp32); its note says what it did
+  sessionKey: (v) => v.precision,
   validate: (v) => (v.precision === 'bf16' ? BF16_REASON : undefined),
   async prepare(ctx) {
     const v = ctx.variant;

@@ -50,7 +50,7 @@ export function probeProvider(id: Provider): Promise<ProviderStatus> {
 export const provider: Acceleration = {
   id: 'provider',
   enabled: () => true,
-  describe: (v) => `provider ${v.provider}${v.allowFallback ? ' (CPU fallback allowed)' : ''}`,
+  sessionKey: (v) => [v.provider, v.allowFallback],
   async prepare(ctx) {
     const status = await probeProvider(ctx.variant.provider);
     if (status.available) {

@@ -1,3 +1,4 @@
+import { descriptor, summarize } from '../../app/accelerations/registry';
 import type { Variant } from '../../app/variant';
 import type { Acceleration } from './acceleration';
 import { cfg } from './cfg';
@@ -10,7 +11,7 @@ import { precision } from './precision';
 import { provider } from './provider';
 
 /** Every acceleration, in the order they prepare a variant (graph rewrites, then partitioning, then compilation); one line each. */
-export const ACCELERATIONS: Acceleration[] = [
+const ACCELERATIONS: Acceleration[] = [
   provider,
   lora,
   lcmLora,
@@ -20,6 +21,19 @@ export const ACCELERATIONS: Acceleration[] = [
   compile,
   cfg,
 ];
+ACCELERATIONS.forEach(checkDescriptor);
+
+/** Each engine acceleration is the implementation of one descriptor in app/accelerations/ (its options, summary, flags). */
+function checkDescriptor(a: Acceleration): void {
+  descriptor(a.id);
+}
+
+/** Adds an acceleration after the built-in ones (it prepares last); its descriptor must be registered in app/ first. */
+export function registerEngineAcceleration(a: Acceleration): void {
+  if (ACCELERATIONS.some((x) => x.id === a.id)) throw new Error(`engine acceleration "${a.id}" is registered already`);
+  checkDescriptor(a);
+  ACCELERATIONS.push(a);
+}
 
 export function enabledFor(v: Variant): Acceleration[] {
   return ACCELERATIONS.filter((a) => a.enabled(v));
@@ -31,8 +45,12 @@ export function validateVariant(v: Variant): void {
   if (problems.length) throw new Error(`variant "${v.label}": ${problems.join('; ')}`);
 }
 
-/** The one-line summary the studio shows for a variant (an acceleration that changed nothing says ''). */
-/** The one-line summary of a variant; after a run, `notes` says what each acceleration actually did. */
+/** Two variants with the same key share graphs and sessions: each acceleration names the options its graphs or sessions depend on. */
+export function sessionKey(model: string, v: Variant): string {
+  return JSON.stringify([model, ...ACCELERATIONS.filter((a) => a.sessionKey).map((a) => [a.id, a.sessionKey!(v) ?? null])]);
+}
+
+/** The one-line summary of a variant (its descriptors' summaries); after a run, `notes` says what each acceleration actually did. */
 export function describeVariant(v: Variant, notes: Record<string, string> = {}): string {
-  return enabledFor(v).map((a) => notes[a.id] ?? a.describe(v)).filter(Boolean).join(', ');
+  return enabledFor(v).map((a) => notes[a.id] ?? summarize(a.id, v)).filter(Boolean).join(', ');
 }

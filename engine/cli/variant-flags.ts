@@ -1,28 +1,42 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { PROVIDERS, type VariantInput } from '../../app/variant';
+import { accelerations } from '../../app/accelerations/registry';
+import { parseInteger, parseNumber, type CliFlag } from '../../app/accelerations/descriptor';
+import type { VariantInput } from '../../app/variant';
 
-/** The acceleration flags of `generate` and `bench`; scripts use these names. */
-export function addVariantFlags(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--provider <name>', 'execution provider').choices(PROVIDERS))
-    .option('--allow-fallback', 'run on the CPU when the provider is unavailable (the result says so)')
-    .addOption(new Option('--precision <p>', 'weights and activations').choices(['fp32', 'fp16', 'bf16']))
-    .addOption(new Option('--opt-level <level>', 'onnxruntime graph optimisation ("compile")').choices(['disabled', 'basic', 'extended', 'all']))
-    .option('--fused-attention', "rewrite attention into onnxruntime's fused attention operator")
-    .option('--deepcache-interval <n>', 'DeepCache: a full UNet step every n steps', intArg('--deepcache-interval'))
-    .option('--deepcache-branch <b>', 'DeepCache: cache branch (0 = outermost, cheapest cached step)', intArg('--deepcache-branch'))
-    .option('--deepcache-schedule <s>', 'DeepCache: uniform, nonuniform, or a comma list of full-step indices')
-    .option('--lora <file[:weight]>', 'merge a LoRA (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--lcm-lora <file>', 'LCM-LoRA: merge it and sample with LCM (4 steps, guidance 1)')
-    .option('--cfg-truncation <fraction>', 'drop the unconditional branch after this fraction of steps', numArg('--cfg-truncation'))
-    .option('--config <variant.json>', 'a whole variant as JSON (flags given as well override it)');
+/** A descriptor's parser as commander's: its message becomes commander's "argument ... is invalid" error. */
+function argParser(parse: (raw: string) => unknown) {
+  return (raw: string): unknown => {
+    try {
+      return parse(raw);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+  };
 }
 
+function toOption(f: CliFlag): Option {
+  const o = new Option(f.flags, f.help);
+  if (f.choices) o.choices(f.choices);
+  const parse = f.parse ? argParser(f.parse) : (raw: string) => raw;
+  if (f.repeatable) o.argParser((raw: string, acc: unknown[] | undefined) => [...(acc ?? []), parse(raw)]);
+  else if (f.parse) o.argParser(parse);
+  return o;
+}
+
+/** Each acceleration's flags with the commander option they are read from. */
+const variantOptions = (): { flag: CliFlag; option: Option }[] =>
+  accelerations().flatMap((d) => d.flags.map((flag) => ({ flag, option: toOption(flag) })));
+
+/** The acceleration flags of `generate` and `bench` (from the descriptors); scripts use these names. */
+export function addVariantFlags(cmd: Command): Command {
+  for (const { option } of variantOptions()) cmd.addOption(option);
+  return cmd.option('--config <variant.json>', 'a whole variant as JSON (flags given as well override it)');
+}
+
+/** What commander parsed; each acceleration flag's value is under its attribute name (--deepcache-interval → deepcacheInterval). */
 export interface VariantFlags {
-  provider?: string; allowFallback?: boolean; precision?: string; optLevel?: string; fusedAttention?: boolean;
-  deepcacheInterval?: number; deepcacheBranch?: number; deepcacheSchedule?: string; lora: string[]; lcmLora?: string;
-  cfgTruncation?: number; config?: string;
+  config?: string;
 }
 
 /** Flags → a Variant input (validated later by the engine against app/variant.ts). */
@@ -35,44 +49,14 @@ export function variantFromFlags(f: VariantFlags): VariantInput {
       throw new Error(`${f.config}: cannot read the variant JSON (${(e as Error).message})`);
     }
   }
-  const set = (k: string, x: unknown): void => {
-    if (x !== undefined) v[k] = x;
-  };
-  set('provider', f.provider);
-  set('allowFallback', f.allowFallback);
-  set('precision', f.precision);
-  set('optLevel', f.optLevel);
-  set('fusedAttention', f.fusedAttention);
-  set('cfgTruncation', f.cfgTruncation);
-  if (f.lcmLora) v.lcmLora = { path: f.lcmLora };
-  if (f.lora.length) v.loras = f.lora.map(parseLoraFlag);
-  if (f.deepcacheInterval !== undefined || f.deepcacheBranch !== undefined || f.deepcacheSchedule !== undefined) {
-    const prev = (v.deepcache ?? {}) as Record<string, unknown>;
-    const schedule = f.deepcacheSchedule === undefined ? prev.schedule
-      : /^[\d,\s]+$/.test(f.deepcacheSchedule) ? f.deepcacheSchedule.split(',').map((s) => Number(s.trim())) : f.deepcacheSchedule;
-    v.deepcache = { interval: f.deepcacheInterval ?? prev.interval ?? 3, branch: f.deepcacheBranch ?? prev.branch ?? 0, ...(schedule !== undefined ? { schedule } : {}) };
+  const parsed = f as Readonly<Record<string, unknown>>;
+  for (const { flag, option } of variantOptions()) {
+    const value = parsed[option.attributeName()];
+    if (value === undefined) continue;
+    Object.assign(v, flag.apply ? flag.apply(value as never, v) : { [option.attributeName()]: value });
   }
   return v as VariantInput;
 }
 
-function parseLoraFlag(s: string): { path: string; weight: number } {
-  const m = s.match(/^(.*):(-?[\d.]+)$/);
-  if (!m) return { path: s, weight: 1 };
-  const w = Number(m[2]);
-  if (!Number.isFinite(w)) throw new Error(`--lora ${s}: the weight after ":" must be a number`);
-  return { path: m[1]!, weight: w };
-}
-
-export function intArg(name: string) {
-  return (v: string): number => {
-    if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be an integer, got "${v}"`);
-    return Number(v);
-  };
-}
-export function numArg(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
-    return n;
-  };
-}
+export const intArg = (name: string) => argParser(parseInteger(name)) as (raw: string) => number;
+export const numArg = (name: string) => argParser(parseNumber(name)) as (raw: string) => number;

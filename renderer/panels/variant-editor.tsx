@@ -1,98 +1,161 @@
+import type { ReactNode } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { PROVIDERS, type Provider } from '../../app/variant';
-import type { Side } from '../../app/studio';
+import { accelerations } from '../../app/accelerations/registry';
+import { fileName, type EditorField, type EditorGroup } from '../../app/accelerations/descriptor';
+import type { LoraEntry, ProviderStatus, Side } from '../../app/studio';
 import { useStudio } from '../store';
 import { currentModel } from '../store/model';
 import { variantProblem, type LoraPick, type VariantForm } from '../store/variants';
 import { Field, Slider, Toggle } from './controls';
 
-const fileName = (p: string): string => p.split(/[\\/]/).pop()!.replace(/\.safetensors$/, '');
+/** What the fields show besides the form: provider availability and the model's LoRA files. */
+export interface EditorContext {
+  side: Side;
+  providers: readonly ProviderStatus[];
+  files: readonly LoraEntry[];
+}
 
-/** Every acceleration option of one side, as toggles, selects and sliders. */
+interface Bound {
+  field: EditorField;
+  value: unknown;
+  set(value: unknown): void;
+  /** The group's label, for the aria-label and test id ("DeepCache branch"). */
+  group?: EditorGroup;
+  disabled?: boolean;
+}
+
+type Loose = Record<string, unknown>;
+const shortName = (p: string): string => fileName(p).replace(/\.safetensors$/, '');
+const idOf = (b: Bound, side: Side): string => `${b.group ? `${b.group.key}-` : ''}${b.field.key}-${side}`;
+
+function FieldControl({ b, ctx }: { b: Bound; ctx: EditorContext }) {
+  const { field: f, value, set, disabled } = b;
+  const aria = b.group ? `${b.group.label} ${f.label}` : f.label;
+  switch (f.kind) {
+    case 'checkbox':
+      return <Toggle label={f.label} checked={value as boolean} onChange={set} disabled={disabled} testId={idOf(b, ctx.side)} />;
+    case 'number':
+      return <Slider label={f.label} value={value as number} min={f.min} max={f.max} step={f.step} onChange={set} format={f.format} testId={idOf(b, ctx.side)} />;
+    case 'select': {
+      const status = (id: unknown) => (f.availability ? ctx.providers.find((p) => p.id === id) : undefined);
+      const chosen = status(value);
+      const hint = chosen && !chosen.available ? <span className="warn">{chosen.reason}</span> : typeof f.help === 'function' ? f.help(value) : f.help;
+      const numeric = typeof f.choices[0] === 'number';
+      return (
+        <Field label={f.label} hint={hint}>
+          <select value={String(value)} onChange={(e) => set(numeric ? Number(e.target.value) : e.target.value)} aria-label={aria} disabled={disabled} data-testid={idOf(b, ctx.side)}>
+            {f.choices.map((c) => {
+              const s = status(c);
+              return <option key={c} value={c} disabled={s ? !s.available && c !== value : false} title={s?.reason}>{c}{s && !s.available ? ' — unavailable' : ''}</option>;
+            })}
+          </select>
+        </Field>
+      );
+    }
+    case 'file':
+      return (
+        <select value={value as string} onChange={(e) => set(e.target.value)} aria-label={aria} disabled={disabled}>
+          <option value="">{f.empty}</option>
+          {ctx.files.map((l) => <option key={l.path} value={l.path}>{l.name}</option>)}
+        </select>
+      );
+    case 'file-list': {
+      const chosen = value as LoraPick[];
+      const picks = ctx.files.map((l) => chosen.find((x) => x.path === l.path) ?? { path: l.path, weight: 1, enabled: false });
+      const setPick = (path: string, patch: Partial<LoraPick>): void => set(picks.map((p) => (p.path === path ? { ...p, ...patch } : p)));
+      return (
+        <fieldset className="group">
+          <legend>{f.label}</legend>
+          {picks.length === 0 && <span className="hint">{f.empty}</span>}
+          {picks.map((l) => (
+            <div className="lora" key={l.path}>
+              <Toggle label={shortName(l.path)} checked={l.enabled} onChange={(enabled) => setPick(l.path, { enabled })} />
+              <input type="range" min={f.weight.min} max={f.weight.max} step={f.weight.step} value={l.weight} disabled={!l.enabled} onChange={(e) => setPick(l.path, { weight: Number(e.target.value) })} aria-label={`${f.label} weight`} />
+              <b>{l.weight.toFixed(2)}</b>
+            </div>
+          ))}
+        </fieldset>
+      );
+    }
+  }
+}
+
+function UnavailableProviders({ providers }: { providers: readonly ProviderStatus[] }) {
+  const off = providers.filter((p) => !p.available);
+  if (!off.length) return null;
+  return (
+    <details className="unavailable"><summary>{off.length} providers unavailable here</summary>
+      <ul>{off.map((p) => <li key={p.id}><b>{p.id}</b>: {p.reason}</li>)}</ul>
+    </details>
+  );
+}
+
+/** Fields in declared order; consecutive selects share a row, and so do consecutive toggles. */
+function layout(bound: Bound[], ctx: EditorContext): ReactNode[] {
+  const out: ReactNode[] = [];
+  let selects: Bound[] = [], toggles: Bound[] = [];
+  const flush = (): void => {
+    if (selects.length) out.push(<div className="row" key={`s${out.length}`}>{selects.map((b) => <FieldControl key={b.field.key} b={b} ctx={ctx} />)}</div>);
+    if (selects.some((b) => b.field.kind === 'select' && b.field.availability)) out.push(<UnavailableProviders key={`u${out.length}`} providers={ctx.providers} />);
+    if (toggles.length) out.push(<div className="row wrap" key={`t${out.length}`}>{toggles.map((b) => <FieldControl key={b.field.key} b={b} ctx={ctx} />)}</div>);
+    selects = [];
+    toggles = [];
+  };
+  for (const b of bound) {
+    if (b.field.kind === 'select') selects.push(b);
+    else if (b.field.kind === 'checkbox') toggles.push(b);
+    else {
+      flush();
+      out.push(<FieldControl key={b.field.key} b={b} ctx={ctx} />);
+    }
+  }
+  flush();
+  return out;
+}
+
+/**
+ * Every acceleration option of one side, as its descriptor declares it (app/accelerations/):
+ * top-level fields bound to the form's keys, optional groups as a fieldset with a toggle.
+ */
+export function VariantFields({ form, onChange, ctx }: { form: VariantForm; onChange(patch: Partial<VariantForm>): void; ctx: EditorContext }) {
+  const values = form as unknown as Loose;
+  const set = (key: string, value: unknown): void => onChange({ [key]: value } as Partial<VariantForm>);
+  const out: ReactNode[] = [];
+  let top: Bound[] = [];
+  for (const d of accelerations()) {
+    const g = d.editor.group;
+    if (!g) {
+      top.push(...d.editor.fields.map((field): Bound => ({ field, value: values[field.key], set: (v) => set(field.key, v) })));
+      continue;
+    }
+    out.push(...layout(top, ctx));
+    top = [];
+    const gv = values[g.key] as Loose & { enabled: boolean };
+    const inner = g.fields.map((field): Bound => ({ field, group: g, value: gv[field.key], set: (v) => set(g.key, { ...gv, [field.key]: v }), disabled: field.kind === 'file' && !gv.enabled }));
+    out.push(
+      <fieldset className={`group${gv.enabled ? '' : ' off'}`} key={g.key}>
+        <legend><Toggle label={g.label} checked={gv.enabled} onChange={(enabled) => set(g.key, { ...gv, enabled })} testId={`${g.key}-${ctx.side}`} /></legend>
+        {layout(inner, ctx)}
+        {g.help && <span className="hint">{g.help}</span>}
+      </fieldset>,
+    );
+  }
+  out.push(...layout(top, ctx));
+  return <>{out}</>;
+}
+
+/** One side's variant: its label, the descriptors' fields, and what the contract says of it. */
 export function VariantEditor({ side }: { side: Side }) {
   const v = useStudio(useShallow((s) => (side === 'A' ? s.a : s.b)));
   const setVariant = useStudio((s) => s.setVariant);
   const providers = useStudio((s) => s.providers);
   const model = useStudio(currentModel);
   const shared = useStudio((s) => s.sharedLoras);
-  const set = (patch: Partial<VariantForm>): void => setVariant(side, patch);
-  const status = (id: Provider) => providers.find((p) => p.id === id);
-  const chosen = status(v.provider);
   const problem = variantProblem(v, shared);
-  const modelLoras = model?.loras ?? [];
-  const picks: LoraPick[] = modelLoras.map((l) => v.loras.find((x) => x.path === l.path) ?? { path: l.path, weight: 1, enabled: false });
-  const setPick = (path: string, patch: Partial<LoraPick>): void =>
-    set({ loras: picks.map((p) => (p.path === path ? { ...p, ...patch } : p)) });
-  const dc = v.deepcache;
   return (
     <div className="variant" data-testid={`variant-${side}`}>
-      <Field label="Label"><input value={v.label} maxLength={40} onChange={(e) => set({ label: e.target.value })} /></Field>
-      <div className="row">
-        <Field label="Provider" hint={chosen && !chosen.available ? <span className="warn">{chosen.reason}</span> : undefined}>
-          <select value={v.provider} onChange={(e) => set({ provider: e.target.value as Provider })} aria-label="provider">
-            {PROVIDERS.map((id) => {
-              const s = status(id);
-              return <option key={id} value={id} disabled={s ? !s.available && id !== v.provider : false} title={s?.reason}>{id}{s && !s.available ? ' — unavailable' : ''}</option>;
-            })}
-          </select>
-        </Field>
-        <Field label="Precision">
-          <select value={v.precision} onChange={(e) => set({ precision: e.target.value as VariantForm['precision'] })} aria-label="precision">
-            <option>fp32</option><option>fp16</option><option>bf16</option>
-          </select>
-        </Field>
-        <Field label="Graph opt.">
-          <select value={v.optLevel} onChange={(e) => set({ optLevel: e.target.value as VariantForm['optLevel'] })} aria-label="graph optimisation">
-            <option>disabled</option><option>basic</option><option>extended</option><option>all</option>
-          </select>
-        </Field>
-      </div>
-      {providers.some((p) => !p.available) && (
-        <details className="unavailable"><summary>{providers.filter((p) => !p.available).length} providers unavailable here</summary>
-          <ul>{providers.filter((p) => !p.available).map((p) => <li key={p.id}><b>{p.id}</b>: {p.reason}</li>)}</ul>
-        </details>
-      )}
-      <div className="row wrap">
-        <Toggle label="CPU fallback" checked={v.allowFallback} onChange={(allowFallback) => set({ allowFallback })} />
-        <Toggle label="Fused attention" checked={v.fusedAttention} onChange={(fusedAttention) => set({ fusedAttention })} />
-      </div>
-      <fieldset className={`group${dc.enabled ? '' : ' off'}`}>
-        <legend><Toggle label="DeepCache" checked={dc.enabled} onChange={(enabled) => set({ deepcache: { ...dc, enabled } })} testId={`deepcache-${side}`} /></legend>
-        <Slider label="Interval N" value={dc.interval} min={1} max={10} step={1} onChange={(interval) => set({ deepcache: { ...dc, interval } })} testId={`deepcache-interval-${side}`} />
-        <div className="row">
-          <Field label="Branch" hint={`up block ${Math.floor(dc.branch / 3)}, layer ${dc.branch % 3} from the outside`}>
-            <select value={dc.branch} onChange={(e) => set({ deepcache: { ...dc, branch: Number(e.target.value) } })} aria-label="DeepCache branch">
-              {Array.from({ length: 12 }, (_, b) => <option key={b} value={b}>{b}</option>)}
-            </select>
-          </Field>
-          <Field label="Schedule">
-            <select value={dc.schedule} onChange={(e) => set({ deepcache: { ...dc, schedule: e.target.value as 'uniform' | 'nonuniform' } })} aria-label="DeepCache schedule">
-              <option>uniform</option><option>nonuniform</option>
-            </select>
-          </Field>
-        </div>
-      </fieldset>
-      <Slider label="CFG truncation" value={v.cfgTruncation} min={0.05} max={1} step={0.05} onChange={(cfgTruncation) => set({ cfgTruncation })}
-        format={(x) => (x >= 1 ? 'off' : `after ${Math.round(x * 100)}% of steps`)} />
-      <fieldset className="group">
-        <legend>LoRAs (this side only)</legend>
-        {picks.length === 0 && <span className="hint">no LoRAs in this model's loras/ folder</span>}
-        {picks.map((l) => (
-          <div className="lora" key={l.path}>
-            <Toggle label={fileName(l.path)} checked={l.enabled} onChange={(enabled) => setPick(l.path, { enabled })} />
-            <input type="range" min={-2} max={2} step={0.05} value={l.weight} disabled={!l.enabled} onChange={(e) => setPick(l.path, { weight: Number(e.target.value) })} aria-label="LoRA weight" />
-            <b>{l.weight.toFixed(2)}</b>
-          </div>
-        ))}
-      </fieldset>
-      <fieldset className={`group${v.lcmLora.enabled ? '' : ' off'}`}>
-        <legend><Toggle label="LCM-LoRA" checked={v.lcmLora.enabled} onChange={(enabled) => set({ lcmLora: { ...v.lcmLora, enabled } })} /></legend>
-        <select value={v.lcmLora.path} onChange={(e) => set({ lcmLora: { ...v.lcmLora, path: e.target.value } })} aria-label="LCM-LoRA file" disabled={!v.lcmLora.enabled}>
-          <option value="">choose a LoRA file…</option>
-          {modelLoras.map((l) => <option key={l.path} value={l.path}>{l.name}</option>)}
-        </select>
-        <span className="hint">this side then samples with the LCM scheduler, 4 steps, guidance 1 (the engine sets them)</span>
-      </fieldset>
+      <Field label="Label"><input value={v.label} maxLength={40} onChange={(e) => setVariant(side, { label: e.target.value })} /></Field>
+      <VariantFields form={v} onChange={(patch) => setVariant(side, patch)} ctx={{ side, providers, files: model?.loras ?? [] }} />
       {problem && <p className="note error">{problem}</p>}
     </div>
   );

@@ -1,5 +1,7 @@
 import type { StateCreator } from 'zustand';
-import { Variant, type Provider, type VariantInput } from '../../app/variant';
+import { accelerations, optionDefaults } from '../../app/accelerations/registry';
+import type { EditorField } from '../../app/accelerations/descriptor';
+import { Variant, type VariantInput } from '../../app/variant';
 import type { Side } from '../../app/studio';
 import { describeIssues } from '../../app/errors';
 import type { StudioState } from './state';
@@ -10,39 +12,55 @@ export interface LoraPick {
   enabled: boolean;
 }
 
-/** The editor's view of a variant: every option present, switched on or off. */
-export interface VariantForm {
-  label: string;
-  provider: Provider;
-  allowFallback: boolean;
-  precision: 'fp32' | 'fp16' | 'bf16';
-  optLevel: 'disabled' | 'basic' | 'extended' | 'all';
-  fusedAttention: boolean;
-  deepcache: { enabled: boolean; interval: number; branch: number; schedule: 'uniform' | 'nonuniform' };
-  loras: LoraPick[];
-  lcmLora: { enabled: boolean; path: string };
-  cfgTruncation: number;
-}
+/** An option's form value: an optional group is always present, switched on or off; a file list holds picks. */
+type FormValue<K extends keyof Variant> = {} extends Pick<Variant, K>
+  ? NonNullable<VariantInput[K]> & { enabled: boolean }
+  : Variant[K] extends readonly { path: string; weight: number }[] ? LoraPick[] : Variant[K];
 
-export const defaultVariant = (label: string): VariantForm => ({
-  label, provider: 'cpu', allowFallback: false, precision: 'fp32', optLevel: 'all', fusedAttention: false,
-  deepcache: { enabled: false, interval: 3, branch: 0, schedule: 'uniform' }, loras: [], lcmLora: { enabled: false, path: '' }, cfgTruncation: 1,
-});
+/** The editor's view of a variant: every option present (derived from the acceleration descriptors). */
+export type VariantForm = { [K in keyof Variant]-?: FormValue<K> };
+type Loose = Record<string, unknown>;
+
+const picked = (picks: LoraPick[]) => picks.filter((l) => l.enabled && l.path).map((l) => ({ path: l.path, weight: l.weight }));
+/** A switched-on group whose file is not chosen yet: the form says so rather than sending it. */
+const missingFile = (fields: EditorField[], values: Loose): EditorField | undefined => fields.find((f) => f.kind === 'file' && !values[f.key]);
+
+export function defaultVariant(label: string): VariantForm {
+  const form: Loose = { label };
+  for (const d of accelerations()) {
+    const defaults = optionDefaults(d);
+    if (d.editor.group) form[d.editor.group.key] = { enabled: false, ...d.editor.group.defaults };
+    for (const f of d.editor.fields ?? []) form[f.key] = f.kind === 'file-list' ? [] : defaults[f.key];
+    for (const k of Object.keys(d.options)) if (!(k in form)) form[k] = defaults[k];
+  }
+  return form as VariantForm;
+}
 
 /** Form -> contract: shared LoRAs (the inputs') first, then the variant's own. */
 export function toVariant(f: VariantForm, shared: LoraPick[] = []): VariantInput {
-  const loras = [...shared, ...f.loras].filter((l) => l.enabled && l.path).map((l) => ({ path: l.path, weight: l.weight }));
-  return {
-    label: f.label, provider: f.provider, allowFallback: f.allowFallback, precision: f.precision, optLevel: f.optLevel,
-    fusedAttention: f.fusedAttention, loras, cfgTruncation: f.cfgTruncation,
-    ...(f.deepcache.enabled ? { deepcache: { interval: f.deepcache.interval, branch: f.deepcache.branch, schedule: f.deepcache.schedule } } : {}),
-    ...(f.lcmLora.enabled && f.lcmLora.path ? { lcmLora: { path: f.lcmLora.path } } : {}),
-  };
+  const form = f as unknown as Loose, v: Loose = { label: f.label };
+  for (const d of accelerations()) {
+    for (const k of Object.keys(d.options)) if (form[k] !== undefined) v[k] = form[k];
+    for (const field of d.editor.fields ?? []) {
+      if (field.kind === 'file-list') v[field.key] = picked([...(field.shared ? shared : []), ...(form[field.key] as LoraPick[])]);
+    }
+    const g = d.editor.group;
+    if (g) {
+      const { enabled, ...values } = form[g.key] as Loose;
+      if (enabled && !missingFile(g.fields, values)) v[g.key] = values;
+      else delete v[g.key];
+    }
+  }
+  return v as VariantInput;
 }
 
 /** The contract's verdict on a form, as the editor shows it (undefined = valid). */
 export function variantProblem(f: VariantForm, shared: LoraPick[] = []): string | undefined {
-  if (f.lcmLora.enabled && !f.lcmLora.path) return 'LCM-LoRA: pick a file';
+  for (const d of accelerations()) {
+    const g = d.editor.group;
+    const values = g && ((f as unknown as Loose)[g.key] as Loose);
+    if (g && values?.enabled && missingFile(g.fields, values)) return `${g.label}: pick a file`;
+  }
   const r = Variant.safeParse(toVariant(f, shared));
   return r.success ? undefined : describeIssues(r.error);
 }
@@ -54,9 +72,12 @@ export interface VariantsSlice {
   copyAtoB(): void;
 }
 
-export const variantsSlice: StateCreator<StudioState, [], [], VariantsSlice> = (set) => ({
-  a: defaultVariant('baseline'),
-  b: { ...defaultVariant('DeepCache'), deepcache: { enabled: true, interval: 3, branch: 0, schedule: 'uniform' } },
-  setVariant: (side, patch) => set((s) => (side === 'A' ? { a: { ...s.a, ...patch } } : { b: { ...s.b, ...patch } })),
-  copyAtoB: () => set((s) => ({ b: { ...structuredClone(s.a), label: s.b.label } })),
-});
+export const variantsSlice: StateCreator<StudioState, [], [], VariantsSlice> = (set) => {
+  const b = defaultVariant('DeepCache');
+  return {
+    a: defaultVariant('baseline'),
+    b: { ...b, deepcache: { ...b.deepcache, enabled: true } },
+    setVariant: (side, patch) => set((s) => (side === 'A' ? { a: { ...s.a, ...patch } } : { b: { ...s.b, ...patch } })),
+    copyAtoB: () => set((s) => ({ b: { ...structuredClone(s.a), label: s.b.label } })),
+  };
+};

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { defineAcceleration, parseInteger } from './descriptor';
+
+export const DeepCacheOptions = z
+  .object({
+    /** A full UNet step every `interval` steps (1 = off in effect). */
+    interval: z.number().int('deepcache.interval must be an integer').min(1, 'deepcache.interval must be >= 1').max(50),
+    /** DeepCache's cache_branch_id: block = branch / 3, layer = branch % 3 (0 = outermost). */
+    branch: z.number().int('deepcache.branch must be an integer').min(0, 'deepcache.branch must be >= 0').max(11),
+    /** uniform, the paper's non-uniform schedule, or the explicit step indices that run the full UNet. */
+    schedule: z.union([z.enum(['uniform', 'nonuniform']), z.array(z.number().int().min(0)).min(1)]).default('uniform'),
+  })
+  .strict();
+export type DeepCacheOptions = z.infer<typeof DeepCacheOptions>;
+
+/** Each DeepCache flag sets one field; the others come from --config or these defaults. */
+const withDeepCache = (v: Readonly<Record<string, unknown>>, patch: Record<string, unknown>) => ({ deepcache: { interval: 3, branch: 0, ...(v.deepcache as object | undefined), ...patch } });
+
+export const deepcache = defineAcceleration({
+  id: 'deepcache',
+  description: 'DeepCache: a full UNet step every N steps, the others reuse the cached deep feature (the UNet graph cut at the branch)',
+  options: { deepcache: DeepCacheOptions.optional() },
+  summary: ({ deepcache: d }) => (d ? `DeepCache N=${d.interval} branch ${d.branch} ${Array.isArray(d.schedule) ? `full at [${d.schedule}]` : d.schedule}` : ''),
+  off: 'DeepCache off',
+  editor: {
+    group: {
+      key: 'deepcache', label: 'DeepCache', defaults: { interval: 3, branch: 0, schedule: 'uniform' },
+      fields: [
+        { kind: 'number', key: 'interval', label: 'Interval N', min: 1, max: 10, step: 1 },
+        { kind: 'select', key: 'branch', label: 'Branch', choices: Array.from({ length: 12 }, (_, b) => b), help: (b) => `up block ${Math.floor(Number(b) / 3)}, layer ${Number(b) % 3} from the outside` },
+        { kind: 'select', key: 'schedule', label: 'Schedule', choices: ['uniform', 'nonuniform'] },
+      ],
+    },
+  },
+  flags: [
+    { flags: '--deepcache-interval <n>', help: 'DeepCache: a full UNet step every n steps', parse: parseInteger('--deepcache-interval'), apply: (interval: number, v) => withDeepCache(v, { interval }) },
+    { flags: '--deepcache-branch <b>', help: 'DeepCache: cache branch (0 = outermost, cheapest cached step)', parse: parseInteger('--deepcache-branch'), apply: (branch: number, v) => withDeepCache(v, { branch }) },
+    {
+      flags: '--deepcache-schedule <s>', help: 'DeepCache: uniform, nonuniform, or a comma list of full-step indices',
+      parse: (s) => (/^[\d,\s]+$/.test(s) ? s.split(',').map((x) => Number(x.trim())) : s),
+      apply: (schedule: unknown, v) => withDeepCache(v, { schedule }),
+    },
+  ],
+});
