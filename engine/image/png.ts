@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { writeFileSync, renameSync } from 'node:fs';
+import { MiB, readFileBounded } from '../io/read-file';
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import { decode, encode } from 'fast-png';
 import { fromUint8, type Rgb8, type RgbImage } from './rgb';
@@ -30,13 +31,8 @@ export function writePng(path: string, img: Rgb8, text: Record<string, string> =
 }
 
 export function readPng(path: string): RgbImage & { text: Record<string, string> } {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new Error(`${path}: cannot read the image (${(e as Error).message})`);
-  }
-  return decodePng(bytes, path);
+  // bounded and non-blocking like every engine read; decodePng then checks the declared size
+  return decodePng(readFileBounded(path, { maxBytes: 64 * MiB, expected: 'a PNG image' }), path);
 }
 
 /** Decodes PNG bytes (`name` is the file, for messages) once its signature and IHDR pass the limits. */

@@ -24,8 +24,11 @@ export const ONNX_FILE: ReadLimits = { maxBytes: LIMITS.onnx, expected: 'an ONNX
 // O_NONBLOCK: opening a FIFO that appeared after stat() returns at once instead of waiting for a writer
 const FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0);
 
-/** Reads a whole regular file of at most `maxBytes`. */
-export function readFileBounded(path: string, limits: ReadLimits): Buffer {
+/**
+ * Opens a regular file of at most `maxBytes` without blocking, for readers that seek (safetensors):
+ * the caller closes the fd. Returns it with the size checked on the open file.
+ */
+export function openBounded(path: string, limits: ReadLimits): { fd: number; size: number } {
   checkStats(path, statOrThrow(path, limits.expected, () => statSync(path)), limits);
   let fd: number;
   try {
@@ -34,7 +37,17 @@ export function readFileBounded(path: string, limits: ReadLimits): Buffer {
     throw ioError(path, e, limits.expected);
   }
   try {
-    const size = checkStats(path, fstatSync(fd), limits);
+    return { fd, size: checkStats(path, fstatSync(fd), limits) };
+  } catch (e) {
+    closeSync(fd);
+    throw ioError(path, e, limits.expected);
+  }
+}
+
+/** Reads a whole regular file of at most `maxBytes`. */
+export function readFileBounded(path: string, limits: ReadLimits): Buffer {
+  const { fd, size } = openBounded(path, limits);
+  try {
     const buf = Buffer.allocUnsafe(Math.min(size, limits.maxBytes) + 1);
     let n = 0;
     for (let got = -1; got !== 0 && n < buf.length; n += got) got = readSync(fd, buf, n, buf.length - n, n);

@@ -1,4 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
+import { openBounded } from '../io/read-file';
 import { z } from 'zod';
 import { describeIssues } from '../../app/errors';
 import { BFLOAT16, DOUBLE, FLOAT, FLOAT16, tensorValues } from '../onnx/tensor-data';
@@ -30,9 +31,8 @@ type Entry = z.infer<typeof Entry>;
 const Metadata = z.record(z.string(), z.string());
 
 export function readSafetensors(path: string): { tensors: Map<string, SafeTensor>; metadata: Record<string, string> } {
-  const fd = openRegular(path);
+  const { fd, size } = openBounded(path, { maxBytes: Number.MAX_SAFE_INTEGER, expected: 'a safetensors file' });
   try {
-    const size = fstatSync(fd).size;
     const at = (n: number, pos: number, what: string): Buffer => {
       const buf = Buffer.alloc(n);
       if (readSync(fd, buf, 0, n, pos) !== n) throw new Error(`${path}: ${what} is cut short (the file is ${size} bytes)`);
@@ -68,21 +68,6 @@ export function readSafetensors(path: string): { tensors: Map<string, SafeTensor
   } finally {
     closeSync(fd);
   }
-}
-
-/** Opens a regular file without blocking: a directory, pipe or device is refused by name. */
-function openRegular(path: string): number {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (e) {
-    throw new Error(`${path}: cannot open (${(e as Error).message})`);
-  }
-  const st = fstatSync(fd);
-  if (st.isFile()) return fd;
-  closeSync(fd);
-  const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a named pipe' : st.isSocket() ? 'a socket' : 'a device or other special file';
-  throw new Error(`${path}: is ${kind}, not a safetensors file`);
 }
 
 /** One header entry, valid on its own: schema, dtype, byte length of dtype × shape, inside the data. */

@@ -166,14 +166,14 @@ describe('LoRA files from a careless or hostile source: refused, naming the file
 
   it('a directory or a named pipe is refused by kind, at once (a pipe never blocks the reader)', () => {
     mkdirSync(f('folder.safetensors'));
-    expect(() => readSafetensors(f('folder.safetensors'))).toThrow(/folder\.safetensors: is a directory, not a safetensors file/);
+    expect(() => readSafetensors(f('folder.safetensors'))).toThrow(/folder\.safetensors: is a directory, not a regular file \(expected a safetensors file\)/);
     execFileSync('mkfifo', [f('pipe.safetensors')]);
-    expect(() => readSafetensors(f('pipe.safetensors'))).toThrow(/pipe\.safetensors: is a named pipe, not a safetensors file/);
+    expect(() => readSafetensors(f('pipe.safetensors'))).toThrow(/pipe\.safetensors: is a named pipe \(FIFO\), not a regular file/);
   });
 
   it('the engine reports a LoRA directory by name, not as a bare EISDIR', async () => {
     mkdirSync(f('dir-lora'));
-    await expect(engine.run({ model: FIXTURE_MODEL, params, variant: { loras: [{ path: f('dir-lora'), weight: 1 }] } })).rejects.toThrow(/dir-lora: is a directory, not a safetensors file/);
+    await expect(engine.run({ model: FIXTURE_MODEL, params, variant: { loras: [{ path: f('dir-lora'), weight: 1 }] } })).rejects.toThrow(/dir-lora: is a directory, not a regular file/);
   });
 
   it('a well-formed file still reads: F16, BF16 and F64 values widen exactly, metadata comes back', () => {
