@@ -32,7 +32,8 @@ function lora(path: string): string {
 describe('every pair of acceleration options runs and validates', () => {
   const l = lora(join(dir, 'l.safetensors'));
   const domains = {
-    provider: [{ provider: 'cpu' }, { provider: 'webgpu', allowFallback: true }],
+    // coreml exists only on macOS, so on Linux the fallback path always runs (webgpu may be real here: Mesa's llvmpipe)
+    provider: [{ provider: 'cpu' }, { provider: 'coreml', allowFallback: true }],
     optLevel: ['disabled', 'basic', 'extended', 'all'],
     precision: ['fp32', 'fp16'],
     fusedAttention: [false, true],
