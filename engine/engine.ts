@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describeIssues, type RunResult } from '../app/contract';
-import { RunRequest, type Variant } from '../app/variant';
+import { RunRequest } from '../app/run-request';
+import type { Variant } from '../app/variant';
 import type { LoopContext, PrepareContext } from './accelerations/acceleration';
 import { guidedSteps } from './accelerations/cfg';
 import { describeVariant, enabledFor, validateVariant } from './accelerations/registry';
@@ -67,7 +68,7 @@ export class Engine {
     const steps = res.timings.stepMs.length;
     const full = loopCtx.fullSteps.size ? [...loopCtx.fullSteps].sort((a, b) => a - b) : Array.from({ length: steps }, (_, i) => i);
     const result: RunResult = {
-      provider: p.provider, fellBack: p.fellBack, params: res.params as unknown as Record<string, unknown>, timings: res.timings,
+      provider: p.provider, fellBack: p.fellBack, params: res.params, timings: res.timings,
       prepareMs: firstRun ? p.prepareMs : 0, prepareSteps: firstRun ? p.prepareSteps : {}, firstRun, fullSteps: full, summary: describeVariant(variant, p.notes),
       model: { dir: p.model.dir, name: p.model.name, hash: p.hash },
     };

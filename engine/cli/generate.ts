@@ -5,7 +5,6 @@ import cliProgress from 'cli-progress';
 import { Engine } from '../engine';
 import { infotext } from '../image/infotext';
 import { readPng, writePng } from '../image/png';
-import type { ResolvedParams } from '../pipeline/check-inputs';
 import { variantFromFlags, type VariantFlags } from './variant-flags';
 
 export interface GenerateFlags extends VariantFlags {
@@ -51,7 +50,7 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
       },
     });
     bar?.stop();
-    const text = infotext(result.params as unknown as ResolvedParams, {
+    const text = infotext(result.params, {
       'Model hash': result.model.hash, Model: result.model.name, Provider: result.provider, ...(result.summary ? { Accelerations: result.summary } : {}),
     });
     const out = resolve(f.out);

@@ -1,17 +1,11 @@
-import { describeIssues, GenerateParams, type GenerateParamsInput } from '../../app/contract';
+import { describeIssues, GenerateParams, type GenerateParamsInput, type ResolvedParams } from '../../app/contract';
 import type { RgbImage } from '../image/rgb';
 import type { ModelInfo } from '../model/model';
-import { defaultSchedulerName, type SchedulerName } from '../schedulers/registry';
+import { defaultSchedulerName } from '../schedulers/registry';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-export interface ResolvedParams extends Omit<GenerateParams, 'scheduler' | 'width' | 'height'> {
-  scheduler: SchedulerName;
-  width: number;
-  height: number;
-  /** img2img: the strength actually used (diffusers' default 0.8). */
-  strength?: number;
-}
+export type { ResolvedParams };
 
 /** diffusers' check_inputs: every bad request is refused here, with a message naming the field. */
 export function checkInputs(model: ModelInfo, input: GenerateParamsInput, initImage?: RgbImage): ResolvedParams {

@@ -1,4 +1,4 @@
-import type { RunRequest } from '../../../app/variant';
+import type { RunRequest } from '../../../app/run-request';
 import type { EventName, PayloadOf } from '../../../app/channels';
 import type { EngineImage, EngineSupervisor } from '../engine-supervisor';
 import type { HistoryStore } from '../history';
@@ -19,7 +19,7 @@ const PREVIEW_EVERY_MS = 66;
 
 /** One engine run inside a job, its progress and (throttled) previews forwarded as events. */
 export async function runOne(
-  ctx: JobContext, jobId: string, at: { run: number; label: string; side: string; repeat: number }, request: RunRequest, previews: boolean,
+  ctx: JobContext, jobId: string, at: { run: number; label: string; side: string; repeat: number }, request: Omit<RunRequest, 'inputs'> & Partial<Pick<RunRequest, 'inputs'>>, previews: boolean,
 ): Promise<{ result: RunResult; images: EngineImage[] }> {
   let steps = request.params.steps;
   let lastPreview = 0;
