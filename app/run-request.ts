@@ -22,5 +22,3 @@ export const RunRequest = z.object({ model: z.string().min(1), params: GenerateP
 export type RunRequest = z.infer<typeof RunRequest>;
 export type RunRequestInput = z.input<typeof RunRequest>;
 
-/** A short name for a ref in messages. */
-export const describeRef = (ref: ImageRef): string => ('path' in ref ? ref.path : `sha256:${ref.sha256.slice(0, 12)}`);

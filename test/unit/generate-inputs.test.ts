@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type LoadedModel } from '../../engine/model/model';
-import { CancelledError, generate } from '../../engine/pipeline/stable-diffusion';
+import { CancelledError, generate } from '../../engine/pipeline/generate';
 import { FIXTURE_MODEL } from '../parity/reference';
 
 let model: LoadedModel;

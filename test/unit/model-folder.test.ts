@@ -58,7 +58,7 @@ describe('model folder loader: every missing or malformed part is named', () => 
   it('an ONNX graph without the expected inputs', async () => {
     const dir = folder({ 'text_encoder/model.onnx': null });
     symlinkSync(join(FIXTURE_MODEL, 'vae_decoder/model.onnx'), join(dir, 'text_encoder/model.onnx'));
-    const { generate } = await import('../../engine/pipeline/stable-diffusion');
+    const { generate } = await import('../../engine/pipeline/generate');
     const m = await loadModel(dir);
     try {
       await expect(generate(m, { prompt: 'x', seed: 0, steps: 1 })).rejects.toThrow('text_encoder/model.onnx: expected an input named "input_ids" (found latent_sample)');

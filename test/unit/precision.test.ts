@@ -15,7 +15,7 @@ import { loadModel, PARTS } from '../../engine/model/model';
 import { BFLOAT16, computesInHalf, convertToHalf, elemTypes, FLOAT16, roundWeights, tensorFloats, toHalfBits } from '../../engine/onnx/fp16';
 import { readModel, type ModelProto } from '../../engine/onnx/model-proto';
 import type { onnx } from 'onnx-proto';
-import { generate } from '../../engine/pipeline/stable-diffusion';
+import { generate } from '../../engine/pipeline/generate';
 import { externalizeGraph } from '../support/external-data';
 import { FIXTURE_MODEL } from '../parity/reference';
 import { castStoredWeights } from '../support/cast-stored-weights';

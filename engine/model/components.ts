@@ -1,0 +1,70 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { readJsonFile } from './files';
+
+/**
+ * A diffusers folder's parts as data: model_index.json names them, each lives in its own folder
+ * with its config. No onnxruntime here (the Electron main process inspects folders too).
+ */
+export const GRAPH_COMPONENTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_encoder', 'vae_decoder', 'controlnet'] as const;
+export const TOKENIZER_COMPONENTS = ['tokenizer', 'tokenizer_2'] as const;
+export type GraphComponent = (typeof GRAPH_COMPONENTS)[number];
+export type ComponentName = GraphComponent | (typeof TOKENIZER_COMPONENTS)[number] | 'scheduler';
+
+export interface Component {
+  name: ComponentName;
+  kind: 'graph' | 'tokenizer' | 'scheduler';
+  dir: string;
+  /** The ONNX graph (graphs only). */
+  file?: string;
+  /** Its config (config.json, scheduler_config.json, tokenizer_config.json), read once; {} when the folder has none. */
+  config: Record<string, unknown>;
+}
+
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const KIND: Record<ComponentName, Component['kind']> = {
+  ...Object.fromEntries(GRAPH_COMPONENTS.map((c) => [c, 'graph' as const])),
+  ...Object.fromEntries(TOKENIZER_COMPONENTS.map((c) => [c, 'tokenizer' as const])),
+  scheduler: 'scheduler',
+} as Record<ComponentName, Component['kind']>;
+
+const CONFIG: Record<Component['kind'], string> = { graph: 'config.json', tokenizer: 'tokenizer_config.json', scheduler: 'scheduler_config.json' };
+
+/**
+ * The components model_index.json names (entries `[library, class]`; `[null, null]` means absent,
+ * as for a dropped safety checker). Names the engine does not know are left out. Every named
+ * component must be on disk: the error names the file.
+ */
+export function readComponents(dir: string, index: Record<string, unknown>): Partial<Record<ComponentName, Component>> {
+  const out: Partial<Record<ComponentName, Component>> = {};
+  for (const [key, entry] of Object.entries(index)) {
+    if (!(key in KIND) || !Array.isArray(entry) || entry[0] === null) continue;
+    const name = key as ComponentName, kind = KIND[name], cdir = join(dir, name);
+    const file = kind === 'graph' ? join(cdir, 'model.onnx') : undefined;
+    if (file && !existsSync(file)) throw new Error(`${file}: missing (expected the ${name} ONNX graph)`);
+    if (kind === 'tokenizer') {
+      for (const f of ['vocab.json', 'merges.txt']) {
+        if (!existsSync(join(cdir, f))) throw new Error(`${join(cdir, f)}: missing (expected CLIP BPE tokenizer files)`);
+      }
+    }
+    const configPath = join(cdir, CONFIG[kind]);
+    let config: Record<string, unknown> = {};
+    if (kind === 'scheduler') config = readJsonFile(configPath, isObject, 'a JSON object (diffusers scheduler config)');
+    else if (existsSync(configPath) && statSync(configPath).isFile()) config = readJsonFile(configPath, isObject, 'a JSON object (component config)');
+    out[name] = { name, kind, dir: cdir, file, config };
+  }
+  return out;
+}
+
+/** A number from a config, or the diffusers default. */
+export const num = (config: Record<string, unknown>, key: string, fallback: number): number => {
+  const v = config[key];
+  return typeof v === 'number' ? v : fallback;
+};
+
+/** 2^(len(block_out_channels) - 1): how much a UNet or VAE downsamples (diffusers' vae_scale_factor). */
+export function downsampling(config: Record<string, unknown>, fallback: number): number {
+  const blocks = config.block_out_channels;
+  return Array.isArray(blocks) && blocks.length > 0 ? 2 ** (blocks.length - 1) : fallback;
+}
