@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonFile } from './files';
 
@@ -6,7 +6,8 @@ import { readJsonFile } from './files';
  * A diffusers folder's parts as data: model_index.json names them, each lives in its own folder
  * with its config. No onnxruntime here (the Electron main process inspects folders too).
  */
-export const GRAPH_COMPONENTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_encoder', 'vae_decoder', 'controlnet'] as const;
+/** In the order accelerations see them (their summaries list parts in this order). */
+export const GRAPH_COMPONENTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet'] as const;
 export const TOKENIZER_COMPONENTS = ['tokenizer', 'tokenizer_2'] as const;
 export type GraphComponent = (typeof GRAPH_COMPONENTS)[number];
 export type ComponentName = GraphComponent | (typeof TOKENIZER_COMPONENTS)[number] | 'scheduler';
@@ -17,7 +18,7 @@ export interface Component {
   dir: string;
   /** The ONNX graph (graphs only). */
   file?: string;
-  /** Its config (config.json, scheduler_config.json, tokenizer_config.json), read once; {} when the folder has none. */
+  /** Its config (config.json, scheduler_config.json), read once; {} when it has none (tokenizers: their loader reads their files). */
   config: Record<string, unknown>;
 }
 
@@ -28,8 +29,6 @@ const KIND: Record<ComponentName, Component['kind']> = {
   ...Object.fromEntries(TOKENIZER_COMPONENTS.map((c) => [c, 'tokenizer' as const])),
   scheduler: 'scheduler',
 } as Record<ComponentName, Component['kind']>;
-
-const CONFIG: Record<Component['kind'], string> = { graph: 'config.json', tokenizer: 'tokenizer_config.json', scheduler: 'scheduler_config.json' };
 
 /**
  * The components model_index.json names (entries `[library, class]`; `[null, null]` means absent,
@@ -48,10 +47,9 @@ export function readComponents(dir: string, index: Record<string, unknown>): Par
         if (!existsSync(join(cdir, f))) throw new Error(`${join(cdir, f)}: missing (expected CLIP BPE tokenizer files)`);
       }
     }
-    const configPath = join(cdir, CONFIG[kind]);
     let config: Record<string, unknown> = {};
-    if (kind === 'scheduler') config = readJsonFile(configPath, isObject, 'a JSON object (diffusers scheduler config)');
-    else if (existsSync(configPath) && statSync(configPath).isFile()) config = readJsonFile(configPath, isObject, 'a JSON object (component config)');
+    if (kind === 'scheduler') config = readJsonFile(join(cdir, 'scheduler_config.json'), isObject, 'a JSON object (diffusers scheduler config)');
+    else if (kind === 'graph' && existsSync(join(cdir, 'config.json'))) config = readJsonFile(join(cdir, 'config.json'), isObject, 'a JSON object (component config)');
     out[name] = { name, kind, dir: cdir, file, config };
   }
   return out;

@@ -6,7 +6,7 @@ import { openSession, type OrtSession, type SessionOptions } from './onnx-sessio
 export { inspectModel, modelHash, requireComponents, type ModelInfo } from './folder';
 export { GRAPH_COMPONENTS, type ComponentName, type GraphComponent } from './components';
 
-/** The graph components of the SD 1.x/2.x layout, in the order accelerations see them. */
+/** The graph components of the SD 1.x/2.x layout. */
 export const PARTS = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'] as const;
 export type Part = (typeof PARTS)[number];
 
