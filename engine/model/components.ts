@@ -32,27 +32,35 @@ const KIND: Record<ComponentName, Component['kind']> = {
 
 /**
  * The components model_index.json names (entries `[library, class]`; `[null, null]` means absent,
- * as for a dropped safety checker). Names the engine does not know are left out. Every named
- * component must be on disk: the error names the file.
+ * as for a dropped safety checker), plus known ones it does not name whose folder holds their files
+ * (exporters name the VAE `vae` but write vae_decoder/ and vae_encoder/). Every named component
+ * must be on disk: the error names the file.
  */
 export function readComponents(dir: string, index: Record<string, unknown>): Partial<Record<ComponentName, Component>> {
   const out: Partial<Record<ComponentName, Component>> = {};
-  for (const [key, entry] of Object.entries(index)) {
-    if (!(key in KIND) || !Array.isArray(entry) || entry[0] === null) continue;
-    const name = key as ComponentName, kind = KIND[name], cdir = join(dir, name);
-    const file = kind === 'graph' ? join(cdir, 'model.onnx') : undefined;
-    if (file && !existsSync(file)) throw new Error(`${file}: missing (expected the ${name} ONNX graph)`);
-    if (kind === 'tokenizer') {
-      for (const f of ['vocab.json', 'merges.txt']) {
-        if (!existsSync(join(cdir, f))) throw new Error(`${join(cdir, f)}: missing (expected CLIP BPE tokenizer files)`);
-      }
-    }
-    let config: Record<string, unknown> = {};
-    if (kind === 'scheduler') config = readJsonFile(join(cdir, 'scheduler_config.json'), isObject, 'a JSON object (diffusers scheduler config)');
-    else if (kind === 'graph' && existsSync(join(cdir, 'config.json'))) config = readJsonFile(join(cdir, 'config.json'), isObject, 'a JSON object (component config)');
-    out[name] = { name, kind, dir: cdir, file, config };
+  for (const name of Object.keys(KIND) as ComponentName[]) {
+    const entry = index[name];
+    const named = Array.isArray(entry) && entry[0] !== null;
+    if (named || (entry === undefined && existsSync(join(dir, name, MAIN_FILE[KIND[name]])))) out[name] = readComponent(dir, name);
   }
   return out;
+}
+
+const MAIN_FILE: Record<Component['kind'], string> = { graph: 'model.onnx', tokenizer: 'vocab.json', scheduler: 'scheduler_config.json' };
+
+function readComponent(dir: string, name: ComponentName): Component {
+  const kind = KIND[name], cdir = join(dir, name);
+  const file = kind === 'graph' ? join(cdir, 'model.onnx') : undefined;
+  if (file && !existsSync(file)) throw new Error(`${file}: missing (expected the ${name} ONNX graph)`);
+  if (kind === 'tokenizer') {
+    for (const f of ['vocab.json', 'merges.txt']) {
+      if (!existsSync(join(cdir, f))) throw new Error(`${join(cdir, f)}: missing (expected CLIP BPE tokenizer files)`);
+    }
+  }
+  let config: Record<string, unknown> = {};
+  if (kind === 'scheduler') config = readJsonFile(join(cdir, 'scheduler_config.json'), isObject, 'a JSON object (diffusers scheduler config)');
+  else if (kind === 'graph' && existsSync(join(cdir, 'config.json'))) config = readJsonFile(join(cdir, 'config.json'), isObject, 'a JSON object (component config)');
+  return { name, kind, dir: cdir, file, config };
 }
 
 /** A number from a config, or the diffusers default. */

@@ -58,7 +58,7 @@ export function inspectModel(dirIn: string): ModelInfo {
 export function requireComponents(info: ModelInfo, needed: readonly ComponentName[], pipeline: string): void {
   const missing = needed.filter((c) => !info.components[c]);
   if (missing.length) {
-    throw new Error(`${info.dir}: the ${pipeline} pipeline needs ${missing.map((c) => `"${c}"`).join(', ')}, which model_index.json does not name (expected the diffusers ONNX layout)`);
+    throw new Error(`${info.dir}: the ${pipeline} pipeline needs ${missing.map((c) => `"${c}"`).join(', ')}, which the folder does not have (model_index.json does not name it and there is no ${missing[0]}/ folder; expected the diffusers ONNX layout)`);
   }
 }
 

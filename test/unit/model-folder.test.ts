@@ -91,10 +91,16 @@ describe('model folder loader: every missing or malformed part is named', () => 
     const dir = folder({ 'model_index.json': JSON.stringify({ ...index, text_encoder_2: ['transformers', 'CLIPTextModelWithProjection'] }) });
     expect(() => inspectModel(dir)).toThrow(/text_encoder_2\/model\.onnx: missing \(expected the text_encoder_2 ONNX graph\)/);
   });
-  it('a component the pipeline needs and model_index.json does not name', () => {
+  it('a component the pipeline needs and the folder does not have', () => {
     const { unet: _, ...index } = JSON.parse(readFileSync(join(FIXTURE_MODEL, 'model_index.json'), 'utf8'));
-    const dir = folder({ 'model_index.json': JSON.stringify(index) });
-    expect(() => pipelineFor(inspectModel(dir))).toThrow(`${dir}: the sd (OnnxStableDiffusionPipeline) pipeline needs "unet", which model_index.json does not name`);
+    const dir = folder({ 'model_index.json': JSON.stringify({ ...index, vae: ['diffusers', 'AutoencoderKL'] }) });
+    // a graph folder the index does not name still counts (exporters name the VAE "vae")
+    expect(Object.keys(inspectModel(dir).components)).toContain('unet');
+    rmSync(join(dir, 'unet'), { recursive: true });
+    expect(() => pipelineFor(inspectModel(dir))).toThrow(`${dir}: the sd (OnnxStableDiffusionPipeline) pipeline needs "unet", which the folder does not have`);
+    // named as absent ([null, null], as a dropped safety checker is): absent even with the folder there
+    const off = folder({ 'model_index.json': JSON.stringify({ ...index, unet: [null, null] }) });
+    expect(() => pipelineFor(inspectModel(off))).toThrow('needs "unet"');
   });
   it('an unknown pipeline class lists the known ones', () => {
     const index = JSON.parse(readFileSync(join(FIXTURE_MODEL, 'model_index.json'), 'utf8'));
