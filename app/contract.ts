@@ -8,17 +8,21 @@ export const SCHEDULER_NAMES = ['pndm', 'ddim', 'euler', 'euler-a', 'dpmpp-2m', 
 export const SchedulerName = z.enum(SCHEDULER_NAMES);
 export type SchedulerName = z.infer<typeof SchedulerName>;
 
+/** Limits checked before any work (a 10 MB prompt would be copied into every manifest and PNG). */
+export const MAX_PROMPT = 4000;
+export const MAX_SIZE = 4096;
+
 /** The inputs of one generation (txt2img, or img2img when an init image is given). */
 export const GenerateParams = z
   .object({
-    prompt: z.string(),
-    negativePrompt: z.string().default(''),
+    prompt: z.string().max(MAX_PROMPT, `prompt must be at most ${MAX_PROMPT} characters`),
+    negativePrompt: z.string().max(MAX_PROMPT, `negative prompt must be at most ${MAX_PROMPT} characters`).default(''),
     seed: z.number().int('seed must be an integer').min(0, 'seed must be >= 0').max(Number.MAX_SAFE_INTEGER),
     /** Defaults: 50 steps and guidance 7.5 (diffusers' pipeline defaults); size from the model folder. */
     steps: z.number().int('steps must be an integer').min(1, 'steps must be >= 1').max(1000, 'steps must be <= 1000').default(50),
     guidance: z.number().min(0, 'guidance must be >= 0').max(100, 'guidance must be <= 100').default(7.5),
-    width: z.number().int('width must be an integer').positive('width must be positive').optional(),
-    height: z.number().int('height must be an integer').positive('height must be positive').optional(),
+    width: z.number().int('width must be an integer').positive('width must be positive').max(MAX_SIZE, `width must be <= ${MAX_SIZE}`).optional(),
+    height: z.number().int('height must be an integer').positive('height must be positive').max(MAX_SIZE, `height must be <= ${MAX_SIZE}`).optional(),
     scheduler: SchedulerName.optional(),
     batch: z.number().int('batch must be an integer').min(1, 'batch must be >= 1').max(16, 'batch must be <= 16').default(1),
     /** img2img only: how much of the schedule to run from the init image (0 < strength <= 1). */
@@ -27,6 +31,14 @@ export const GenerateParams = z
   .strict();
 export type GenerateParams = z.infer<typeof GenerateParams>;
 export type GenerateParamsInput = z.input<typeof GenerateParams>;
+
+/** The parameters a run actually used: scheduler and size filled in from the model; img2img's strength. */
+export const ResolvedParams = GenerateParams.extend({
+  scheduler: SchedulerName,
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+});
+export type ResolvedParams = z.infer<typeof ResolvedParams>;
 
 export const Stage = z.enum(['text-encoder', 'vae-encoder', 'denoise', 'vae-decoder']);
 export type Stage = z.infer<typeof Stage>;
@@ -59,7 +71,7 @@ export const RunResult = z.object({
   /** The provider that actually ran (differs from the variant's only with allowFallback). */
   provider: z.string(),
   fellBack: z.boolean(),
-  params: z.record(z.string(), z.unknown()),
+  params: ResolvedParams,
   timings: Timings,
   /** Session creation and graph preparation for this variant; 0 when the sessions were warm. */
   prepareMs: z.number(),

@@ -1,14 +1,24 @@
 /**
- * Images a run needs travel by reference, never as bytes inside a run request: a PNG path, or
- * the content hash of an image uploaded into the workspace store. Pure: no node, electron or DOM.
+ * What one run asks for: the model, the shared inputs, one variant, and the images it needs by
+ * reference (never as bytes). Pure: no node, electron or DOM imports.
  */
 import { z } from 'zod';
+import { GenerateParams } from './contract';
+import { Variant } from './variant';
 
+/** An image a run needs: a PNG file (CLI: any path; studio: inside the workspace) or an uploaded image's hash. */
 export const ImageRef = z.union([
-  z.object({ path: z.string().min(1).max(4096) }).strict(),          // a PNG file (CLI: any path; studio: inside the workspace)
-  z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict(), // an image uploaded into the workspace store
+  z.object({ path: z.string().min(1).max(4096) }).strict(),
+  z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256: 64 lower-case hex digits') }).strict(),
 ]);
 export type ImageRef = z.infer<typeof ImageRef>;
 
+/** The images a run takes: img2img's init image now; mask and control image for the pipelines to come. */
 export const RunInputs = z.object({ initImage: ImageRef.optional(), mask: ImageRef.optional(), controlImage: ImageRef.optional() }).strict();
 export type RunInputs = z.infer<typeof RunInputs>;
+
+/** One run request: shared inputs plus one variant (an A/B is two requests with the same params and inputs). */
+export const RunRequest = z.object({ model: z.string().min(1), params: GenerateParams, variant: Variant, inputs: RunInputs.default({}) }).strict();
+export type RunRequest = z.infer<typeof RunRequest>;
+export type RunRequestInput = z.input<typeof RunRequest>;
+

@@ -19,6 +19,5 @@ export const Variant = z.lazy((): VariantSchema => z.object({ label, ...optionsS
 export type Variant = z.infer<typeof Variant>;
 export type VariantInput = z.input<typeof Variant>;
 
-/** One run request: shared inputs plus one variant (an A/B is two requests with the same params). */
-export const RunRequest = z.object({ model: z.string().min(1), params: GenerateParams, variant: Variant }).strict();
-export type RunRequest = z.infer<typeof RunRequest>;
+/** Moved to run-request.ts (type-only here: a value re-export would be an import cycle). */
+export type { RunRequest, RunRequestInput } from './run-request';

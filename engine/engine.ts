@@ -2,13 +2,15 @@ import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describeIssues, type RunResult } from '../app/contract';
-import { RunRequest, type Variant } from '../app/variant';
+import { RunRequest, type ImageRef, type RunInputs } from '../app/run-request';
+import type { Variant } from '../app/variant';
 import type { LoopContext, PrepareContext } from './accelerations/acceleration';
-import { guidedSteps } from './accelerations/cfg';
 import { describeVariant, enabledFor, sessionKey, validateVariant } from './accelerations/registry';
+import { readPng } from './image/png';
 import type { RgbImage } from './image/rgb';
-import { inspectModel, loadModel, modelHash, PARTS, type LoadedModel } from './model/model';
-import { generate, type GenerateOptions } from './pipeline/stable-diffusion';
+import { GRAPH_COMPONENTS, inspectModel, loadModel, modelHash, type LoadedModel } from './model/model';
+import type { GenerateOptions, PipelineImages } from './pipeline/pipeline';
+import { checkImages, pipelineFor } from './pipeline/pipelines/registry';
 
 interface Prepared {
   model: LoadedModel;
@@ -21,11 +23,19 @@ interface Prepared {
   hash: string;
 }
 
-export type RunOptions = Pick<GenerateOptions, 'signal' | 'onEvent' | 'onLatents' | 'initImage'>;
+export interface RunOptions extends Pick<GenerateOptions, 'signal' | 'onEvent' | 'onLatents'> {
+  /** Where an image ref's PNG lies (absolute path). Default: `{path}` as given, `{sha256}` refused (no image store). */
+  resolveImage?: (ref: ImageRef) => string;
+}
+
+const defaultResolver = (ref: ImageRef): string => {
+  if ('path' in ref) return ref.path;
+  throw new Error(`image sha256:${ref.sha256.slice(0, 12)}…: no image store here (give a path, or run through the studio, whose workspace stores uploads)`);
+};
 
 /**
  * Runs variants: prepares each one's graphs and sessions once (kept warm for the next run, a few
- * at a time), then generates. Knows nothing of Electron or the UI.
+ * at a time), then generates with the pipeline the folder names. Knows nothing of Electron or the UI.
  */
 export class Engine {
   private readonly prepared = new Map<string, Promise<Prepared>>();
@@ -35,9 +45,10 @@ export class Engine {
   async run(request: unknown, opts: RunOptions = {}): Promise<{ result: RunResult; images: RgbImage[] }> {
     const parsed = RunRequest.safeParse(request);
     if (!parsed.success) throw new Error(`invalid run request: ${describeIssues(parsed.error)}`);
-    const { model: dir, variant } = parsed.data;
+    const { model: dir, variant, inputs } = parsed.data;
     const params = enabledFor(variant).reduce((p, a) => a.adjustParams?.(p, variant) ?? p, parsed.data.params);
     validateVariant(variant);
+    const images = readImages(inputs, opts.resolveImage ?? defaultResolver);
     const key = sessionKey(dir, variant);
     let entry = this.prepared.get(key);
     if (!entry) {
@@ -47,23 +58,25 @@ export class Engine {
       await this.evict();
     }
     const p = await entry;
+    const pipeline = pipelineFor(p.model);
+    checkImages(pipeline, Object.keys(inputs));
     const firstRun = p.runs++ === 0;
-    const loopCtx = { variant, fullSteps: new Set<number>() } as Omit<LoopContext, keyof import('./pipeline/stable-diffusion').LoopGraphs>;
     const accs = enabledFor(variant);
-    const res = await generate(p.model, params, {
-      ...opts,
+    const fullSteps = new Set<number>();
+    const res = await pipeline.run(p.model, params, {
+      ...images, signal: opts.signal, onEvent: opts.onEvent, onLatents: opts.onLatents,
       loop: {
-        wrapUnet: (next, graphs) => {
-          const ctx: LoopContext = { ...loopCtx, ...graphs };
-          return accs.reduce((fn, a) => a.wrapUnet?.(fn, ctx) ?? fn, next);
+        wrap: (next, info) => {
+          const ctx: LoopContext = { ...info, variant, fullSteps };
+          return accs.reduce((fn, a) => a.wrapDenoiser?.(fn, ctx) ?? fn, next);
         },
-        guidedSteps: (n) => guidedSteps(variant, params.guidance, n),
+        keepGuidance: (i, n) => accs.every((a) => a.keepGuidance?.(i, n, variant) ?? true),
       },
     });
     const steps = res.timings.stepMs.length;
-    const full = loopCtx.fullSteps.size ? [...loopCtx.fullSteps].sort((a, b) => a - b) : Array.from({ length: steps }, (_, i) => i);
+    const full = fullSteps.size ? [...fullSteps].sort((a, b) => a - b) : Array.from({ length: steps }, (_, i) => i);
     const result: RunResult = {
-      provider: p.provider, fellBack: p.fellBack, params: res.params as unknown as Record<string, unknown>, timings: res.timings,
+      provider: p.provider, fellBack: p.fellBack, params: res.params, timings: res.timings,
       prepareMs: firstRun ? p.prepareMs : 0, prepareSteps: firstRun ? p.prepareSteps : {}, firstRun, fullSteps: full, summary: describeVariant(variant, p.notes),
       model: { dir: p.model.dir, name: p.model.name, hash: p.hash },
     };
@@ -73,10 +86,11 @@ export class Engine {
   private async prepare(dir: string, variant: Variant): Promise<Prepared> {
     const t0 = performance.now();
     const info = inspectModel(dir);
-    const hash = await modelHash(info.dir);
+    pipelineFor(info); // an unknown class or a missing component fails before any graph work
+    const hash = await modelHash(info);
     const cacheDir = join(this.cacheRoot, hash);
     mkdirSync(cacheDir, { recursive: true });
-    const graphs = Object.fromEntries(PARTS.map((p) => [p, join(info.dir, p, 'model.onnx')]));
+    const graphs = Object.fromEntries(GRAPH_COMPONENTS.flatMap((c) => (info.components[c] ? [[c, info.components[c].file!]] : [])));
     const ctx: PrepareContext = { variant, modelDir: info.dir, sessionOptions: {}, graphOptions: {}, cacheDir, graphs, provider: 'cpu', fellBack: false, timings: {}, notes: {} };
     for (const a of enabledFor(variant)) await a.prepare?.(ctx);
     const t1 = performance.now();
@@ -99,4 +113,17 @@ export class Engine {
     this.prepared.clear();
     await Promise.all(all.map((p) => p.then((x) => x.model.release(), () => undefined)));
   }
+}
+
+/** Each ref resolved to a PNG and decoded; an error names the input (the resolver or reader names the file). */
+function readImages(inputs: RunInputs, resolveImage: (ref: ImageRef) => string): PipelineImages {
+  const out: PipelineImages = {};
+  for (const [k, ref] of Object.entries(inputs) as [keyof RunInputs, ImageRef][]) {
+    try {
+      out[k] = readPng(resolveImage(ref));
+    } catch (e) {
+      throw new Error(`${k}: ${(e as Error).message}`);
+    }
+  }
+  return out;
 }

@@ -1,7 +1,10 @@
 /** The engine's public API: pure Node, no Electron or React (test/unit/boundaries.test.ts). */
 export { loadModel, inspectModel, modelHash, type LoadedModel, type ModelInfo } from './model/model';
-export { generate, CancelledError, type GenerateOptions, type GenerateResult } from './pipeline/stable-diffusion';
-export type { ResolvedParams } from './pipeline/check-inputs';
+export { generate, CancelledError, type GenerateOptions, type GenerateResult } from './pipeline/generate';
+export { PIPELINES, pipelineFor } from './pipeline/pipelines/registry';
+export type { Pipeline } from './pipeline/pipeline';
+export type { Denoiser, DenoiserOutput, Feeds } from './pipeline/denoiser';
+export type { ResolvedParams } from '../app/contract';
 export { SCHEDULER_NAMES, createScheduler, defaultSchedulerName } from './schedulers/registry';
 export type { Scheduler } from './schedulers/scheduler';
 export { TorchGenerator } from './noise/generator';

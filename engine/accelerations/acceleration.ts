@@ -1,9 +1,8 @@
 import type { GenerateParams } from '../../app/contract';
 import type { Variant } from '../../app/variant';
 import type { SessionOptions } from '../model/onnx-session';
-import type { LoopGraphs, UnetFn } from '../pipeline/stable-diffusion';
-
-export type { UnetFn };
+import type { Denoiser } from '../pipeline/denoiser';
+import type { LoopInfo } from '../pipeline/loop';
 
 /** What an acceleration may change before sessions are created. */
 export interface PrepareContext {
@@ -30,15 +29,15 @@ export interface PrepareContext {
   notes: Record<string, string>;
 }
 
-export interface LoopContext extends LoopGraphs {
+export interface LoopContext extends LoopInfo {
   variant: Variant;
   /** Steps that ran the full UNet, filled by accelerations that skip work. */
   fullSteps: Set<number>;
 }
 
 /**
- * One acceleration: an id, when it applies, a one-line description, and hooks at the two places
- * an acceleration can act: the model's graphs/sessions, and the denoising loop's UNet call.
+ * One acceleration: an id, when it applies, a one-line description, and hooks where an
+ * acceleration can act: the model's graphs/sessions, the run's parameters, and the denoising loop.
  */
 export interface Acceleration {
   id: string;
@@ -50,6 +49,8 @@ export interface Acceleration {
   prepare?(ctx: PrepareContext): Promise<void>;
   /** Changes the run's inputs for this variant (LCM-LoRA: its scheduler, steps and guidance). */
   adjustParams?(params: GenerateParams, v: Variant): GenerateParams;
-  /** Wraps the UNet call of the denoising loop. */
-  wrapUnet?(next: UnetFn, ctx: LoopContext): UnetFn;
+  /** Wraps the loop's Denoiser; must call `next` and pass on the feeds it does not know. */
+  wrapDenoiser?(next: Denoiser, ctx: LoopContext): Denoiser;
+  /** False drops classifier-free guidance on this step (0-based, of `steps`); every acceleration must agree to keep it. */
+  keepGuidance?(step: number, steps: number, v: Variant): boolean;
 }

@@ -5,6 +5,8 @@ import type { DeepCacheOptions, Variant } from '../../app/variant';
 import { linkExternalData } from '../onnx/graph-cache';
 import { cloneModel, readModel, writeModel, type ModelProto } from '../onnx/model-proto';
 import { cutAt, externalInputs, nodesUnder, producers, withExtraOutput } from '../onnx/partition';
+import type { Tensor } from '../pipeline/denoiser';
+import { condHalf } from '../pipeline/loop';
 import type { Acceleration } from './acceleration';
 
 /**
@@ -13,8 +15,13 @@ import type { Acceleration } from './acceleration';
  * (b) a shallow UNet taking that feature as an input, pruned to conv_in, the down-path layers
  * shallower than the branch, the up-path layers at or shallower than it, and conv_out.
  * Branch b is DeepCache's cache_branch_id: block b // 3 and layer b % 3, counted from the outside.
+ * In the loop it wraps the Denoiser: full steps call `next` as given and keep the feature output;
+ * cached steps call `next` routed to the shallow graph with the feature as one more feed. Other
+ * feeds pass through, so it composes with other wrappers and UNets with more inputs.
  */
 export const FEATURE = 'deepcache_feature';
+/** The shallow graph's name beside the UNet: cached steps route the Denoiser to it. */
+export const SHALLOW = 'unet_shallow';
 
 export interface Partition {
   feature: string;
@@ -122,29 +129,23 @@ export const deepcache: Acceleration = {
   async prepare(ctx) {
     const { full, shallow } = partitionUnet(ctx.graphs.unet!, ctx.variant.deepcache!.branch, ctx.cacheDir);
     ctx.graphs.unet = full;
-    ctx.graphs.unet_shallow = shallow;
+    ctx.graphs[SHALLOW] = shallow;
   },
-  wrapUnet(_next, ctx) {
+  wrapDenoiser(next, ctx) {
     const full = fullSteps(ctx.variant.deepcache!, ctx.timesteps, ctx.allTimesteps);
-    const shallow = ctx.graphs.get('unet_shallow')!;
-    const unet = ctx.graphs.get('unet')!;
-    let cache: { data: Float32Array; dims: number[] } | undefined;
-    return async (step, t, sample, dims, emb) => {
-      const batch = dims[0]!;
-      const feeds = { sample: { data: sample, dims }, timestep: { data: Float32Array.of(t), dims: unet.spec('timestep').shape.length ? [1] : [] }, encoder_hidden_states: emb };
+    let cache: Tensor | undefined;
+    return async (step, t, sample, feeds, route) => {
       if (full.has(step) || !cache) {
         ctx.fullSteps.add(step);
-        const out = await unet.runAll(feeds);
-        cache = out[FEATURE]!;
-        return out[unet.session.outputNames[0]!]!.data;
+        const { prediction, extra } = await next(step, t, sample, feeds, route);
+        const { [FEATURE]: feature, ...rest } = extra;
+        if (!feature) throw new Error(`deepcache: the UNet gave no "${FEATURE}" output (was it partitioned? another acceleration replaced the graph after DeepCache)`);
+        cache = feature;
+        return { prediction, extra: rest };
       }
       // guidance dropped since the last full step (CFG truncation): keep the conditional half
-      let feature = cache;
-      if (cache.dims[0] !== batch) {
-        const per = cache.data.length / cache.dims[0]!;
-        feature = { data: cache.data.subarray(cache.data.length - batch * per), dims: [batch, ...cache.dims.slice(1)] };
-      }
-      return (await shallow.run({ ...feeds, [FEATURE]: feature })).data;
+      const feature = cache.dims[0] === sample.dims[0] ? cache : condHalf(cache);
+      return next(step, t, sample, { ...feeds, [FEATURE]: feature }, { ...route, graph: SHALLOW });
     };
   },
 };

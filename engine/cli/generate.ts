@@ -4,9 +4,8 @@ import { dirname, extname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Engine } from '../engine';
 import { infotext } from '../image/infotext';
-import { readPng, writePng } from '../image/png';
+import { writePng } from '../image/png';
 import { toRgb8 } from '../image/rgb';
-import type { ResolvedParams } from '../pipeline/check-inputs';
 import { variantFromFlags, type VariantFlags } from './variant-flags';
 
 export interface GenerateFlags extends VariantFlags {
@@ -28,7 +27,6 @@ export interface GenerateFlags extends VariantFlags {
 
 /** `generate`: one run of one variant from flags; PNGs with infotext; optionally the result as one JSON line. */
 export async function runGenerate(f: GenerateFlags): Promise<void> {
-  const initImage = f.initImage ? readPng(f.initImage) : undefined;
   const variant = variantFromFlags(f);
   const engine = new Engine();
   const bar = process.stderr.isTTY && !f.json
@@ -42,8 +40,8 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
       prompt: f.prompt, negativePrompt: f.negativePrompt, seed: f.seed, steps: f.steps, guidance: f.guidance,
       width: f.width, height: f.height, scheduler: f.scheduler, batch: f.batch, strength: f.strength,
     };
-    const { result, images } = await engine.run({ model: f.model, params, variant }, {
-      initImage,
+    const inputs = f.initImage ? { initImage: { path: resolve(f.initImage) } } : {};
+    const { result, images } = await engine.run({ model: f.model, params, variant, inputs }, {
       signal: abort.signal,
       onEvent: (e) => {
         if (e.type !== 'step' || !bar) return;
@@ -52,7 +50,7 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
       },
     });
     bar?.stop();
-    const text = infotext(result.params as unknown as ResolvedParams, {
+    const text = infotext(result.params, {
       'Model hash': result.model.hash, Model: result.model.name, Provider: result.provider, ...(result.summary ? { Accelerations: result.summary } : {}),
     });
     const out = resolve(f.out);

@@ -1,22 +1,27 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { readFileChunks } from '../io/read-file';
 import { basename, join, resolve } from 'node:path';
+import { downsampling, isObject, num, readComponents, type Component, type ComponentName } from './components';
 import { readJsonFile } from './files';
 
 /**
  * A model folder checked and described without opening any graph: no onnxruntime here, so the
  * Electron main process can validate folders without loading the native runtime.
  */
-/** The parts of a diffusers ONNX Stable Diffusion folder the engine runs. */
-export const PARTS = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'] as const;
-export type Part = (typeof PARTS)[number];
-
 export interface ModelInfo {
   dir: string;
   name: string;
-  /** Latent channels (UNet input), VAE downsampling, latent scaling: read from the folder's configs. */
+  /** model_index.json's `_class_name`: which pipeline runs the folder. */
+  className: string;
+  /** The components model_index.json names, each with its config (read once, here). */
+  components: Partial<Record<ComponentName, Component>>;
+  /** Latent channels (the VAE's latent_channels) and the UNet's input channels: 9 on an inpainting UNet. */
   latentChannels: number;
+  unetInChannels: number;
+  /** VAE downsampling, and the UNet's own (latents must divide by it for the skip connections). */
   vaeScaleFactor: number;
+  unetDownsampling: number;
   scalingFactor: number;
   /** diffusers' default image size: unet sample_size × VAE scale factor. */
   defaultSize: number;
@@ -24,59 +29,59 @@ export interface ModelInfo {
   hasVaeEncoder: boolean;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** Reads and checks the folder's configs without opening any graph (cheap; used to list models). */
 export function inspectModel(dirIn: string): ModelInfo {
   const dir = resolve(dirIn);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder (expected a diffusers ONNX model folder)`);
   const index = readJsonFile(join(dir, 'model_index.json'), isObject, 'a JSON object naming the pipeline parts');
-  for (const part of ['text_encoder', 'unet', 'vae_decoder', 'tokenizer', 'scheduler']) {
-    if (index[part] === undefined && part !== 'tokenizer' && part !== 'scheduler') {
-      throw new Error(`${join(dir, 'model_index.json')}: no "${part}" entry (expected the diffusers ONNX layout)`);
-    }
-  }
-  for (const part of ['text_encoder', 'unet', 'vae_decoder'] as const) {
-    const f = join(dir, part, 'model.onnx');
-    if (!existsSync(f)) throw new Error(`${f}: missing (expected the ${part} ONNX graph)`);
-  }
-  for (const f of ['vocab.json', 'merges.txt']) {
-    const p = join(dir, 'tokenizer', f);
-    if (!existsSync(p)) throw new Error(`${p}: missing (expected CLIP BPE tokenizer files)`);
-  }
-  const schedulerConfig = readJsonFile(join(dir, 'scheduler', 'scheduler_config.json'), isObject, 'a JSON object (diffusers scheduler config)');
-  const unetConfig = optionalConfig(join(dir, 'unet', 'config.json'));
-  const vaeConfig = optionalConfig(join(dir, 'vae_decoder', 'config.json'));
-  const blocks = vaeConfig.block_out_channels;
-  const vaeScaleFactor = Array.isArray(blocks) && blocks.length > 0 ? 2 ** (blocks.length - 1) : 8;
-  const scalingFactor = typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : 0.18215;
-  const sampleSize = typeof unetConfig.sample_size === 'number' ? unetConfig.sample_size : 64;
+  const components = readComponents(dir, index);
+  const unet = components.unet?.config ?? {};
+  // diffusers reads the VAE's config for latents and scaling, the UNet's for its own inputs
+  const vae = components.vae_decoder?.config ?? components.vae_encoder?.config ?? {};
+  const vaeScaleFactor = downsampling(vae, 8);
   return {
     dir,
     name: basename(dir),
-    latentChannels: typeof unetConfig.in_channels === 'number' ? unetConfig.in_channels : 4,
+    className: typeof index._class_name === 'string' ? index._class_name : '',
+    components,
+    latentChannels: num(vae, 'latent_channels', 4),
+    unetInChannels: num(unet, 'in_channels', 4),
     vaeScaleFactor,
-    scalingFactor,
-    defaultSize: sampleSize * vaeScaleFactor,
-    schedulerConfig,
-    hasVaeEncoder: existsSync(join(dir, 'vae_encoder', 'model.onnx')),
+    unetDownsampling: downsampling(unet, 1),
+    scalingFactor: num(vae, 'scaling_factor', 0.18215),
+    defaultSize: num(unet, 'sample_size', 64) * vaeScaleFactor,
+    schedulerConfig: components.scheduler?.config ?? {},
+    hasVaeEncoder: components.vae_encoder !== undefined,
   };
 }
 
-function optionalConfig(path: string): Record<string, unknown> {
-  return existsSync(path) ? readJsonFile(path, isObject, 'a JSON object (component config)') : {};
+/** The error for a component a pipeline needs and the folder lacks: names it and the folder. */
+export function requireComponents(info: ModelInfo, needed: readonly ComponentName[], pipeline: string): void {
+  const missing = needed.filter((c) => !info.components[c]);
+  if (missing.length) {
+    throw new Error(`${info.dir}: the ${pipeline} pipeline needs ${missing.map((c) => `"${c}"`).join(', ')}, which the folder does not have (model_index.json does not name it and there is no ${missing[0]}/ folder; expected the diffusers ONNX layout)`);
+  }
 }
 
+/** Hash order (kept from the fixed-parts days, so existing folders keep their hash). */
+const HASH_ORDER: ComponentName[] = ['scheduler', 'tokenizer', 'tokenizer_2', 'text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet'];
+
 /** SHA-256 of the folder's graphs and configs (names + bytes), short form: identifies a model in history. */
-export async function modelHash(dir: string): Promise<string> {
+export async function modelHash(info: ModelInfo): Promise<string> {
   const h = createHash('sha256');
-  const files = ['model_index.json', 'scheduler/scheduler_config.json', 'tokenizer/vocab.json', 'tokenizer/merges.txt',
-    ...PARTS.flatMap((p) => [`${p}/model.onnx`, `${p}/model.onnx_data`])];
+  const files = ['model_index.json', ...HASH_ORDER.flatMap((n) => (info.components[n] ? componentFiles(info.components[n]) : []))];
   for (const f of files) {
-    const p = join(dir, f);
+    const p = join(info.dir, f);
     if (!existsSync(p)) continue;
     h.update(f);
-    for await (const chunk of createReadStream(p)) h.update(chunk as Buffer);
+    for await (const chunk of readFileChunks(p, { maxBytes: Infinity, expected: 'a model file', allowEmpty: true })) h.update(chunk);
   }
   return h.digest('hex').slice(0, 12);
+}
+
+/** A component's hashed files, relative to the model folder. */
+function componentFiles(c: Component): string[] {
+  if (c.kind === 'graph') return [`${c.name}/model.onnx`, `${c.name}/model.onnx_data`];
+  if (c.kind === 'scheduler') return ['scheduler/scheduler_config.json'];
+  return [`${c.name}/vocab.json`, `${c.name}/merges.txt`];
 }

@@ -1,23 +1,19 @@
-import { describeIssues, GenerateParams, type GenerateParamsInput } from '../../app/contract';
+import { describeIssues, GenerateParams, MAX_SIZE, type GenerateParamsInput, type ResolvedParams } from '../../app/contract';
 import type { RgbImage } from '../image/rgb';
 import type { ModelInfo } from '../model/model';
-import { defaultSchedulerName, type SchedulerName } from '../schedulers/registry';
-import { readFileSync, existsSync } from 'node:fs';
+import { defaultSchedulerName } from '../schedulers/registry';
 import { join } from 'node:path';
 
-export interface ResolvedParams extends Omit<GenerateParams, 'scheduler' | 'width' | 'height'> {
-  scheduler: SchedulerName;
-  width: number;
-  height: number;
-  /** img2img: the strength actually used (diffusers' default 0.8). */
-  strength?: number;
-}
+export type { ResolvedParams };
 
 /** diffusers' check_inputs: every bad request is refused here, with a message naming the field. */
 export function checkInputs(model: ModelInfo, input: GenerateParamsInput, initImage?: RgbImage): ResolvedParams {
   const parsed = GenerateParams.safeParse(input);
   if (!parsed.success) throw new Error(`invalid run parameters: ${describeIssues(parsed.error)}`);
   const p = parsed.data;
+  if (model.unetInChannels !== model.latentChannels) {
+    throw new Error(`${join(model.dir, 'unet', 'config.json')}: in_channels ${model.unetInChannels} but the VAE's latents have ${model.latentChannels} channels (an inpainting UNet?): this pipeline feeds latents alone`);
+  }
   if (p.strength !== undefined && !initImage) throw new Error('strength applies to img2img only: give an init image or drop strength');
   if (initImage && !model.hasVaeEncoder) throw new Error(`${join(model.dir, 'vae_encoder', 'model.onnx')}: missing, and img2img needs the VAE encoder`);
   let width = p.width ?? initImage?.width ?? model.defaultSize;
@@ -26,8 +22,9 @@ export function checkInputs(model: ModelInfo, input: GenerateParamsInput, initIm
     throw new Error(`the init image is ${initImage.width}x${initImage.height} but ${width}x${height} was asked for: resize the image or leave width/height out`);
   }
   for (const [name, v] of [['width', width], ['height', height]] as const) {
+    if (v < 1 || v > MAX_SIZE) throw new Error(`${name} ${v}${initImage ? ' (from the init image)' : ''}: must be 1..${MAX_SIZE}`);
     if (v % 8 !== 0) throw new Error(`${name} ${v} is not a multiple of 8`);
-    const unit = model.vaeScaleFactor * unetDownsampling(model.dir);
+    const unit = model.vaeScaleFactor * model.unetDownsampling;
     if (v % unit !== 0) throw new Error(`${name} ${v}: this model's UNet needs multiples of ${unit} pixels (VAE x${model.vaeScaleFactor}, UNet x${unit / model.vaeScaleFactor})`);
   }
   const strength = initImage ? (p.strength ?? 0.8) : undefined;
@@ -39,10 +36,3 @@ export function checkInputs(model: ModelInfo, input: GenerateParamsInput, initIm
   return { ...p, scheduler: p.scheduler ?? defaultSchedulerName(model.schedulerConfig), width, height, strength };
 }
 
-/** 2^(down blocks - 1) from unet/config.json: latents must divide by it (skip connections must line up). */
-function unetDownsampling(dir: string): number {
-  const path = join(dir, 'unet', 'config.json');
-  if (!existsSync(path)) return 1;
-  const blocks = (JSON.parse(readFileSync(path, 'utf8')) as { block_out_channels?: unknown[] }).block_out_channels;
-  return Array.isArray(blocks) && blocks.length > 0 ? 2 ** (blocks.length - 1) : 1;
-}

@@ -43,3 +43,11 @@ export class Graph {
     return res;
   }
 }
+
+/** A component's graph (or a graph an acceleration added), labelled by its place in the folder. */
+export function graphOf(model: { dir: string; sessions: Record<string, OrtSession>; files: Record<string, string> }, name: string, inputs?: readonly string[]): Graph {
+  const session = model.sessions[name];
+  if (!session) throw new Error(`${model.dir}: no "${name}" graph was opened (expected ${name}/model.onnx)`);
+  const file = model.files[name]?.startsWith(`${model.dir}/`) ? model.files[name].slice(model.dir.length + 1) : (model.files[name] ?? name);
+  return new Graph(session, file, inputs ?? session.inputNames);
+}

@@ -5,9 +5,8 @@
  */
 import { isAbsolute } from 'node:path';
 import { latentsToRgb } from '../../app/metrics';
-import { RunInputs, type ImageRef } from '../../app/run-request';
+import type { ImageRef } from '../../app/run-request';
 import { FromEngine, ToEngine, toErrorShape } from '../../app/studio';
-import { readPng } from '../../engine/image/png';
 import { detectProviders, Engine } from '../../engine/index';
 
 interface Port {
@@ -48,25 +47,13 @@ function resolveImage(ref: ImageRef): string {
   throw new Error(`engine host: an image ref must arrive as an absolute path the studio host has checked, got ${JSON.stringify(ref)}`);
 }
 
-/**
- * Until Engine.run takes `{ resolveImage }` (RunRequest with inputs, app/run-request.ts), the init
- * image goes to the engine as pixels; then this becomes `engine.run(request, { resolveImage, ... })`.
- */
-function withInitImage(request: unknown): { request: unknown; initImage?: ReturnType<typeof readPng> } {
-  const { inputs, ...rest } = request as { inputs?: unknown };
-  const refs = RunInputs.parse(inputs ?? {});
-  if (refs.mask || refs.controlImage) throw new Error('mask and control images are not supported by this pipeline yet');
-  return { request: rest, initImage: refs.initImage ? readPng(resolveImage(refs.initImage)) : undefined };
-}
-
 async function run(runId: number, request: unknown, previews: boolean): Promise<void> {
   const abort = new AbortController();
   running.set(runId, abort);
   try {
     injectFault(request);
-    const { request: bare, initImage } = withInitImage(request);
-    const { result, images } = await engine.run(bare, {
-      initImage,
+    const { result, images } = await engine.run(request, {
+      resolveImage,
       signal: abort.signal,
       onEvent: (event) => port.post({ type: 'event', runId, event }),
       onLatents: previews

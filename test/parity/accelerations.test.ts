@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { SchedulerName } from '../../app/contract';
 import { Engine } from '../../engine/engine';
 import { psnr } from '../support/psnr';
+import { writePng } from '../../engine/image/png';
+import { toRgb8 } from '../../engine/image/rgb';
 import { f32, FIXTURE_MODEL, imageFromU16, readFixture } from './reference';
 
 /** diffusers + the kit's deepcache_helper.py (and torch LoRA merges) on the fixture's weights: test/parity/reference/make_accel_refs.py. */
@@ -20,16 +22,19 @@ const LORAS = fileURLToPath(new URL('../fixtures/loras', import.meta.url));
 const engine = new Engine(mkdtempSync(join(tmpdir(), 'accel-parity-')));
 afterAll(() => engine.release());
 const base = { prompt: 'a photo of an astronaut riding a horse', negativePrompt: 'blurry, low quality', guidance: 7.5, seed: 42 };
-const init = { width: 96, height: 64, data: f32(ref.init_image) };
+// the init image travels by reference, as a PNG (8-bit, as every caller's image does)
+const initPng = join(mkdtempSync(join(tmpdir(), 'accel-init-')), 'init.png');
+writePng(initPng, toRgb8({ width: 96, height: 64, data: f32(ref.init_image) }));
+const inputs = (strength: number | null) => (strength ? { initImage: { path: initPng } } : {});
 
 describe(`DeepCache vs the reference helper on diffusers ${ref.diffusers}`, () => {
   for (const c of ref.deepcache) {
     it(`${c.scheduler}${c.strength ? ` img2img ${c.strength}` : ''} N=${c.interval} branch ${c.branch}: PSNR >= 40 dB (reference drifts ${c.psnrVsPlain.toFixed(1)} dB from plain)`, async () => {
       const params = { ...base, steps: c.steps, scheduler: c.scheduler as SchedulerName, ...(c.strength ? { strength: c.strength } : { width: 96, height: 64 }) };
-      const { images } = await engine.run({ model: FIXTURE_MODEL, params, variant: { deepcache: { interval: c.interval, branch: c.branch } } }, { initImage: c.strength ? init : undefined });
+      const { images } = await engine.run({ model: FIXTURE_MODEL, params, variant: { deepcache: { interval: c.interval, branch: c.branch } }, inputs: inputs(c.strength) });
       expect(psnr(images[0]!.data, imageFromU16(c.image))).toBeGreaterThanOrEqual(40);
       // and the drift is DeepCache's, not ours: the plain run matches the plain reference
-      const plain = await engine.run({ model: FIXTURE_MODEL, params, variant: {} }, { initImage: c.strength ? init : undefined });
+      const plain = await engine.run({ model: FIXTURE_MODEL, params, variant: {}, inputs: inputs(c.strength) });
       expect(psnr(plain.images[0]!.data, imageFromU16(ref.plains[c.plain]!))).toBeGreaterThanOrEqual(45);
     });
   }

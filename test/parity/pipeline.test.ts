@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SchedulerName } from '../../app/contract';
 import { psnr } from '../support/psnr';
 import { loadModel, type LoadedModel } from '../../engine/model/model';
-import { generate } from '../../engine/pipeline/stable-diffusion';
+import { generate } from '../../engine/pipeline/generate';
 import { f32, FIXTURE_MODEL, imageFromU16, maxAbsDiff, reference } from './reference';
 
 let model: LoadedModel;

@@ -2,11 +2,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fullSteps, locateBranch, nonUniform, partitionUnet } from '../../engine/accelerations/deepcache';
+import { Variant } from '../../app/variant';
+import { deepcache, fullSteps, locateBranch, nonUniform, partitionUnet } from '../../engine/accelerations/deepcache';
 import { Engine } from '../../engine/engine';
 import { psnr } from '../support/psnr';
+import { loadModel, type LoadedModel } from '../../engine/model/model';
 import { readModel, writeModel } from '../../engine/onnx/model-proto';
+import type { Denoiser } from '../../engine/pipeline/denoiser';
+import { generate } from '../../engine/pipeline/generate';
 import { FIXTURE_MODEL } from '../parity/reference';
+import { modelCopy, plusInput } from '../support/model-variants';
 
 const engine = new Engine(mkdtempSync(join(tmpdir(), 'dc-cache-')));
 afterAll(() => engine.release());
@@ -135,5 +140,47 @@ describe('models whose UNet weights are external data (model.onnx_data)', () => 
     const a = await engine.run({ model, params: p, variant: { loras: [{ path: lora, weight: 0.8 }] } });
     const b = await engine.run({ model: FIXTURE_MODEL, params: p, variant: { loras: [{ path: lora, weight: 0.8 }] } });
     expect(psnr(a.images[0]!.data, b.images[0]!.data)).toBeGreaterThan(80);
+  });
+});
+
+describe('DeepCache through the Denoiser seam', () => {
+  it('composes with another wrapper that adds a feed, on a UNet with one more input', async () => {
+    const variant = Variant.parse({ deepcache: { interval: 3, branch: 0 } });
+    const open = async (dir: string) => {
+      const ctx = { variant, modelDir: dir, sessionOptions: {}, cacheDir: mkdtempSync(join(tmpdir(), 'dc-seam-')), graphs: { unet: join(dir, 'unet', 'model.onnx') }, provider: 'cpu', fellBack: false, timings: {}, notes: {} };
+      await deepcache.prepare!(ctx);
+      return loadModel(dir, {}, ctx.graphs);
+    };
+    const plain = await open(FIXTURE_MODEL);
+    const extra = await open(modelCopy(FIXTURE_MODEL, { graphs: { unet: plusInput('bias') } }));
+    try {
+      const calls: string[] = [];
+      // outside DeepCache: a wrapper feeding the extra input (as ControlNet residuals or SDXL's time ids would be)
+      const withBias = (value: number, next: Denoiser): Denoiser => (step, t, sample, feeds, route) =>
+        next(step, t, sample, { ...feeds, bias: { data: new Float32Array(sample.data.length).fill(value), dims: sample.dims } }, route);
+      // inside: records what reaches the graphs
+      const record = (next: Denoiser): Denoiser => (step, t, sample, feeds, route) => {
+        calls.push(`${step}:${route?.graph ?? 'unet'}:${Object.keys(feeds).sort().join('+')}`);
+        return next(step, t, sample, feeds, route);
+      };
+      const p = { ...params, steps: 4, scheduler: 'ddim' as const };
+      const run = (model: LoadedModel, wrap: (d: Denoiser) => Denoiser) =>
+        generate(model, p, { loop: { wrap: (next, info) => wrap(deepcache.wrapDenoiser!(record(next), { ...info, variant, fullSteps: new Set() })) } });
+      const ref = await run(plain, (d) => d);
+      calls.length = 0;
+      const zero = await run(extra, (d) => withBias(0, d));
+      expect(calls).toEqual([
+        '0:unet:bias+encoder_hidden_states', '1:unet_shallow:bias+deepcache_feature+encoder_hidden_states',
+        '2:unet_shallow:bias+deepcache_feature+encoder_hidden_states', '3:unet:bias+encoder_hidden_states',
+      ]);
+      expect(zero.images[0]!.data).toEqual(ref.images[0]!.data);
+      const shifted = await run(extra, (d) => withBias(0.05, d));
+      expect(shifted.images[0]!.data).not.toEqual(ref.images[0]!.data);
+      // without the wrapper the extra input is missing, and the error says so
+      await expect(run(extra, (d) => d)).rejects.toThrow('input "bias" was not fed');
+    } finally {
+      await plain.release();
+      await extra.release();
+    }
   });
 });

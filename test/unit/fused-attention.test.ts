@@ -14,7 +14,7 @@ import { psnr } from '../support/psnr';
 import { loadModel, PARTS } from '../../engine/model/model';
 import { fuseAttention, isAttentionScope, scopeOf } from '../../engine/onnx/attention-fusion';
 import { identityModel, readModel, writeModel, type ModelProto } from '../../engine/onnx/model-proto';
-import { generate } from '../../engine/pipeline/stable-diffusion';
+import { generate } from '../../engine/pipeline/generate';
 import { externalizeGraph } from '../support/external-data';
 import { FIXTURE_MODEL } from '../parity/reference';
 import { castStoredWeights } from '../support/cast-stored-weights';
@@ -224,7 +224,7 @@ describe('fused attention in the engine', () => {
     const model = await loadModel(FIXTURE_MODEL, {}, ctx.graphs);
     try {
       const full = new Set<number>();
-      const res = await generate(model, params, { loop: { wrapUnet: (next, g) => deepcache.wrapUnet!(next, { ...g, variant, fullSteps: full }) } });
+      const res = await generate(model, params, { loop: { wrap: (next, g) => deepcache.wrapDenoiser!(next, { ...g, variant, fullSteps: full }) } });
       const plain = await run({ deepcache: { interval: 3, branch: 0 } });
       expect([...full]).toEqual(plain.result.fullSteps);
       expect(psnr(plain.images[0]!.data, res.images[0]!.data)).toBeGreaterThan(50); // measured 63 dB

@@ -1,7 +1,14 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../engine/engine';
+import { writePng } from '../../engine/image/png';
+import { toRgb8 } from '../../engine/image/rgb';
 import { loadModel, type LoadedModel } from '../../engine/model/model';
-import { CancelledError, generate } from '../../engine/pipeline/stable-diffusion';
+import { CancelledError, generate } from '../../engine/pipeline/generate';
 import { FIXTURE_MODEL } from '../parity/reference';
+import { modelCopy, timesConstant } from '../support/model-variants';
 
 let model: LoadedModel;
 beforeAll(async () => {
@@ -76,5 +83,64 @@ describe('generate: runs, events, cancellation', () => {
     expect(steps).toBe(2);
     // the model stays usable after a cancelled run
     await expect(generate(model, base)).resolves.toBeTruthy();
+  });
+});
+
+describe('no garbage saved as success: non-finite values stop the run, naming where', () => {
+  const withGraph = async (part: string, value: number, fn: (m: LoadedModel) => Promise<void>) => {
+    const m = await loadModel(modelCopy(FIXTURE_MODEL, { graphs: { [part]: timesConstant(value) } }));
+    try {
+      await fn(m);
+    } finally {
+      await m.release();
+    }
+  };
+  it('a UNet whose output turns NaN: the step is named', async () => {
+    await withGraph('unet', Number.NaN, async (m) => {
+      await expect(generate(m, { ...base, steps: 3, scheduler: 'euler' })).rejects.toThrow('latents became non-finite at step 1 of 3 (NaN): check the LoRA weights / scheduler config');
+    });
+  });
+  it('a UNet whose output overflows to Inf', async () => {
+    await withGraph('unet', Number.POSITIVE_INFINITY, async (m) => {
+      await expect(generate(m, { ...base, steps: 3, scheduler: 'ddim' })).rejects.toThrow(/latents became non-finite at step 1 of 3 \((NaN|Inf)\)/);
+    });
+  });
+  it('a VAE decoder whose output is NaN: no black image', async () => {
+    await withGraph('vae_decoder', Number.NaN, async (m) => {
+      await expect(generate(m, base)).rejects.toThrow('vae_decoder/model.onnx: the decoded image 1 of 1 is non-finite (NaN)');
+    });
+  });
+});
+
+describe('run requests: limits and image refs are checked before any work', () => {
+  const engine = new Engine(mkdtempSync(join(tmpdir(), 'refs-')));
+  afterAll(() => engine.release());
+  const run = (extra: object, params: object = {}) => engine.run({ model: FIXTURE_MODEL, params: { ...base, ...params }, variant: {}, ...extra });
+  it('prompt, negative prompt and size limits', async () => {
+    await expect(run({}, { prompt: 'x'.repeat(4001) })).rejects.toThrow('params.prompt: prompt must be at most 4000 characters');
+    await expect(run({}, { negativePrompt: 'x'.repeat(4001) })).rejects.toThrow('params.negativePrompt: negative prompt must be at most 4000 characters');
+    await expect(run({}, { width: 8192 })).rejects.toThrow('params.width: width must be <= 4096');
+    await expect(run({}, { height: 4104 })).rejects.toThrow('params.height: height must be <= 4096');
+  });
+  it('a bad ref, a hash without an image store, a missing file', async () => {
+    await expect(run({ inputs: { initImage: { sha256: 'abc' } } })).rejects.toThrow('inputs.initImage');
+    await expect(run({ inputs: { initImage: { sha256: 'a'.repeat(64) } } })).rejects.toThrow('initImage: image sha256:aaaaaaaaaaaa…: no image store here');
+    await expect(run({ inputs: { initImage: { path: '/nonexistent/init.png' } } })).rejects.toThrow('initImage: /nonexistent/init.png: cannot read the image');
+  });
+  it('a mask or control image is refused by the SD pipeline, not ignored', async () => {
+    const png = join(mkdtempSync(join(tmpdir(), 'mask-')), 'm.png');
+    writePng(png, toRgb8(img(64, 64)));
+    await expect(run({ inputs: { mask: { path: png } } })).rejects.toThrow('a mask: not supported by the sd pipeline yet');
+    await expect(run({ inputs: { initImage: { path: png }, controlImage: { path: png } } })).rejects.toThrow('a control image: not supported by the sd pipeline yet');
+  });
+  it('an init image by path runs img2img, with a resolver the host provides', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'store-'));
+    writePng(join(dir, `${'b'.repeat(64)}.png`), toRgb8(img(64, 64)));
+    const { result } = await engine.run(
+      { model: FIXTURE_MODEL, params: { ...base, steps: 4, strength: 0.5, scheduler: 'ddim' }, variant: {}, inputs: { initImage: { sha256: 'b'.repeat(64) } } },
+      { resolveImage: (ref) => ('sha256' in ref ? join(dir, `${ref.sha256}.png`) : ref.path) },
+    );
+    expect(result.params).toMatchObject({ strength: 0.5, width: 64, height: 64 });
+    expect(result.timings.stepMs).toHaveLength(2);
   });
 });

@@ -1,8 +1,10 @@
-import { mkdtempSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inspectModel, loadModel } from '../../engine/model/model';
+import { generate } from '../../engine/pipeline/generate';
+import { pipelineFor } from '../../engine/pipeline/pipelines/registry';
 import { FIXTURE_MODEL } from '../parity/reference';
 
 const temps: string[] = [];
@@ -58,12 +60,51 @@ describe('model folder loader: every missing or malformed part is named', () => 
   it('an ONNX graph without the expected inputs', async () => {
     const dir = folder({ 'text_encoder/model.onnx': null });
     symlinkSync(join(FIXTURE_MODEL, 'vae_decoder/model.onnx'), join(dir, 'text_encoder/model.onnx'));
-    const { generate } = await import('../../engine/pipeline/stable-diffusion');
     const m = await loadModel(dir);
     try {
       await expect(generate(m, { prompt: 'x', seed: 0, steps: 1 })).rejects.toThrow('text_encoder/model.onnx: expected an input named "input_ids" (found latent_sample)');
     } finally {
       await m.release();
     }
+  });
+  it('components come from model_index.json, each with its config', () => {
+    const m = inspectModel(FIXTURE_MODEL);
+    expect(m.className).toBe('OnnxStableDiffusionPipeline');
+    expect(Object.keys(m.components).sort()).toEqual(['scheduler', 'text_encoder', 'tokenizer', 'unet', 'vae_decoder', 'vae_encoder']);
+    expect(m.components.unet).toMatchObject({ kind: 'graph', file: join(FIXTURE_MODEL, 'unet', 'model.onnx'), config: { in_channels: 4, cross_attention_dim: 32 } });
+    expect(m.components.vae_decoder!.config).toMatchObject({ latent_channels: 4 });
+    expect(m.unetDownsampling).toBe(4);
+  });
+  it('VAE latent channels and UNet input channels are read apart (an inpainting UNet has 9)', async () => {
+    const unet = JSON.parse(readFileSync(join(FIXTURE_MODEL, 'unet', 'config.json'), 'utf8'));
+    const dir = folder({ 'unet/config.json': JSON.stringify({ ...unet, in_channels: 9 }) });
+    expect(inspectModel(dir)).toMatchObject({ latentChannels: 4, unetInChannels: 9 });
+    const m = await loadModel(dir);
+    try {
+      await expect(generate(m, { prompt: 'x', seed: 0, steps: 1 })).rejects.toThrow('unet/config.json: in_channels 9 but the VAE\'s latents have 4 channels');
+    } finally {
+      await m.release();
+    }
+  });
+  it('a component model_index.json names but the folder lacks', () => {
+    const index = JSON.parse(readFileSync(join(FIXTURE_MODEL, 'model_index.json'), 'utf8'));
+    const dir = folder({ 'model_index.json': JSON.stringify({ ...index, text_encoder_2: ['transformers', 'CLIPTextModelWithProjection'] }) });
+    expect(() => inspectModel(dir)).toThrow(/text_encoder_2\/model\.onnx: missing \(expected the text_encoder_2 ONNX graph\)/);
+  });
+  it('a component the pipeline needs and the folder does not have', () => {
+    const { unet: _, ...index } = JSON.parse(readFileSync(join(FIXTURE_MODEL, 'model_index.json'), 'utf8'));
+    const dir = folder({ 'model_index.json': JSON.stringify({ ...index, vae: ['diffusers', 'AutoencoderKL'] }) });
+    // a graph folder the index does not name still counts (exporters name the VAE "vae")
+    expect(Object.keys(inspectModel(dir).components)).toContain('unet');
+    rmSync(join(dir, 'unet'), { recursive: true });
+    expect(() => pipelineFor(inspectModel(dir))).toThrow(`${dir}: the sd (OnnxStableDiffusionPipeline) pipeline needs "unet", which the folder does not have`);
+    // named as absent ([null, null], as a dropped safety checker is): absent even with the folder there
+    const off = folder({ 'model_index.json': JSON.stringify({ ...index, unet: [null, null] }) });
+    expect(() => pipelineFor(inspectModel(off))).toThrow('needs "unet"');
+  });
+  it('an unknown pipeline class lists the known ones', () => {
+    const index = JSON.parse(readFileSync(join(FIXTURE_MODEL, 'model_index.json'), 'utf8'));
+    const dir = folder({ 'model_index.json': JSON.stringify({ ...index, _class_name: 'StableDiffusionXLPipeline' }) });
+    expect(() => pipelineFor(inspectModel(dir))).toThrow('model_index.json _class_name "StableDiffusionXLPipeline"; the engine runs OnnxStableDiffusionPipeline, StableDiffusionPipeline, ORTStableDiffusionPipeline');
   });
 });

@@ -16,7 +16,7 @@ import { computesInHalf, convertToHalf, elemTypes, roundWeights, toHalfBits } fr
 import { BFLOAT16, FLOAT16, readFloats } from '../../engine/onnx/tensor-data';
 import { readModel, type ModelProto } from '../../engine/onnx/model-proto';
 import type { onnx } from 'onnx-proto';
-import { generate } from '../../engine/pipeline/stable-diffusion';
+import { generate } from '../../engine/pipeline/generate';
 import { externalizeGraph } from '../support/external-data';
 import { FIXTURE_MODEL } from '../parity/reference';
 import { castStoredWeights } from '../support/cast-stored-weights';

@@ -4,7 +4,7 @@ import type { RunRecord } from '../../app/studio';
 
 const run = (side: string, repeat: number, totalMs: number, firstRun: boolean, stepMs: number[], fullSteps: number[]): RunRecord => ({
   side, repeat, result: {
-    provider: 'cpu', fellBack: false, params: {}, prepareMs: 0, prepareSteps: {}, firstRun, fullSteps, summary: `${side} summary`,
+    provider: 'cpu', fellBack: false, params: { prompt: 'p', negativePrompt: '', seed: 1, steps: 2, guidance: 3, batch: 1, scheduler: 'ddim', width: 64, height: 64 }, prepareMs: 0, prepareSteps: {}, firstRun, fullSteps, summary: `${side} summary`,
     model: { dir: '/m', name: 'm', hash: 'h' },
     timings: { textEncoderMs: 1 + repeat, vaeEncoderMs: 0, stepMs, stepOnnxMs: stepMs, denoiseMs: 10 * (repeat + 1), vaeDecoderMs: 3, totalMs, onnxMs: totalMs, overheadMs: 0 },
   },

@@ -1,15 +1,15 @@
+import type { RunResult } from '../../../app/contract';
 import type { CompareRequest, HistoryManifest, Side } from '../../../app/studio';
 import type { Pixels } from '../../../app/metrics';
 import { infotext } from '../../../engine/image/infotext';
-import type { ResolvedParams } from '../../../engine/pipeline/check-inputs';
 import { compareImages, diffPng, pixelsPng, quantise, thumbnail } from '../images';
 import { nowIso, runOne, type JobContext } from './context';
 
 export const compareRuns = (req: CompareRequest): number => req.repeats * 2;
 
 /** Infotext for a variant's PNG: A1111's parameters plus the model, provider and variant. */
-export function pngText(result: { params: Record<string, unknown>; model: { hash: string; name: string }; provider: string; summary: string }, label: string): Record<string, string> {
-  return { parameters: infotext(result.params as unknown as ResolvedParams, { 'Model hash': result.model.hash, Model: result.model.name, Provider: result.provider, Variant: `${label}: ${result.summary}` }) };
+export function pngText(result: Pick<RunResult, 'params' | 'model' | 'provider' | 'summary'>, label: string): Record<string, string> {
+  return { parameters: infotext(result.params, { 'Model hash': result.model.hash, Model: result.model.name, Provider: result.provider, Variant: `${label}: ${result.summary}` }) };
 }
 
 /**

@@ -1,5 +1,4 @@
-import type { RunRequest } from '../../../app/variant';
-import type { RunInputs } from '../../../app/run-request';
+import type { RunRequest } from '../../../app/run-request';
 import type { EventName, PayloadOf } from '../../../app/channels';
 import type { EngineImage, EngineSupervisor } from '../engine-supervisor';
 import type { HistoryStore } from '../history';
@@ -18,12 +17,9 @@ export interface JobContext {
 
 const PREVIEW_EVERY_MS = 66;
 
-/** A run request with its image refs (RunRequest itself carries them once app/run-request.ts holds it). */
-export type EngineRequest = RunRequest & { inputs: RunInputs };
-
 /** One engine run inside a job, its progress and (throttled) previews forwarded as events. */
 export async function runOne(
-  ctx: JobContext, jobId: string, at: { run: number; label: string; side: string; repeat: number }, request: EngineRequest, previews: boolean,
+  ctx: JobContext, jobId: string, at: { run: number; label: string; side: string; repeat: number }, request: RunRequest, previews: boolean,
 ): Promise<{ result: RunResult; images: EngineImage[] }> {
   let steps = request.params.steps;
   let lastPreview = 0;

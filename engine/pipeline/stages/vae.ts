@@ -1,25 +1,8 @@
-import type { TorchGenerator } from '../noise/generator';
-import type { RgbImage } from '../image/rgb';
-import type { ClipTokenizer } from '../tokenizer/clip';
-import type { Graph } from './session-runner';
-
-/**
- * Prompt embeddings in diffusers' order: [negative × batch, positive × batch] with guidance,
- * [positive × batch] without.
- */
-export async function encodePrompt(te: Graph, tok: ClipTokenizer, prompt: string, negative: string, batch: number, cfg: boolean): Promise<{ data: Float32Array; dims: number[] }> {
-  const texts = cfg ? [negative, prompt] : [prompt];
-  const ids = new Int32Array(texts.length * tok.maxLength);
-  texts.forEach((t, i) => ids.set(tok.encode(t), i * tok.maxLength));
-  const emb = await te.run({ input_ids: { data: ids, dims: [texts.length, tok.maxLength] } });
-  const [, seq, dim] = emb.dims as [number, number, number];
-  const per = seq * dim;
-  const out = new Float32Array(texts.length * batch * per);
-  for (let i = 0; i < texts.length; i++) {
-    for (let b = 0; b < batch; b++) out.set(emb.data.subarray(i * per, (i + 1) * per), (i * batch + b) * per);
-  }
-  return { data: out, dims: [texts.length * batch, seq, dim] };
-}
+import type { RgbImage } from '../../image/rgb';
+import type { TorchGenerator } from '../../noise/generator';
+import { scale } from '../../schedulers/scheduler';
+import { firstNonFinite } from '../finite';
+import type { Graph } from '../session-runner';
 
 /** Image in [0,1] HWC → the VAE's [-1,1] NCHW. */
 export function imageToTensor(img: RgbImage): Float32Array {
@@ -40,9 +23,9 @@ export function tensorToImage(x: Float32Array, width: number, height: number, of
 }
 
 /**
- * img2img's initial latents as diffusers' img2img pipeline makes them: encode, sample the latent
+ * An image's latents as diffusers' img2img pipeline makes them: encode, sample the latent
  * distribution with the run's generator (when the encoder outputs mean and log-variance), scale,
- * repeat for the batch. Encoders that already sample (4 channels out) are used as they are.
+ * repeat for the batch. Encoders that already sample (latent channels out) are used as they are.
  */
 export async function encodeImage(vae: Graph, img: RgbImage, latentChannels: number, scaling: number, batch: number, gen: TorchGenerator): Promise<Float32Array> {
   const out = await vae.run({ sample: { data: imageToTensor(img), dims: [1, 3, img.height, img.width] } });
@@ -66,16 +49,16 @@ export async function encodeImage(vae: Graph, img: RgbImage, latentChannels: num
   return res;
 }
 
-/** guided = uncond + g (text - uncond), from the UNet's [uncond; text] halves. */
-export function guide(out: Float32Array, g: number): Float32Array {
-  const half = out.length / 2;
-  const res = new Float32Array(half);
-  for (let i = 0; i < half; i++) res[i] = out[i]! + g * (out[half + i]! - out[i]!);
-  return res;
-}
-
-export function repeat(x: Float32Array, times: number): Float32Array {
-  const out = new Float32Array(x.length * times);
-  for (let k = 0; k < times; k++) out.set(x, k * x.length);
+/** Latents → images, one at a time (bounded memory); a non-finite decoder output is an error, not a black image. */
+export async function decodeLatents(vae: Graph, latents: Float32Array, shape: readonly number[], scaling: number): Promise<RgbImage[]> {
+  const batch = shape[0]!, per = latents.length / batch;
+  const out: RgbImage[] = [];
+  for (let b = 0; b < batch; b++) {
+    const z = scale(latents.subarray(b * per, (b + 1) * per), 1 / scaling);
+    const x = await vae.run({ latent_sample: { data: z, dims: [1, ...shape.slice(1)] } });
+    const bad = firstNonFinite(x.data);
+    if (bad) throw new Error(`${vae.file}: the decoded image ${b + 1} of ${batch} is non-finite (${bad}): the VAE overflowed (fp16?) or its weights are broken`);
+    out.push(tensorToImage(x.data, x.dims[3]!, x.dims[2]!));
+  }
   return out;
 }

@@ -1,0 +1,84 @@
+import { CancelledError } from '../../app/errors';
+import type { RunEvent } from '../../app/contract';
+import type { Scheduler } from '../schedulers/scheduler';
+import type { Denoiser, Feeds, Tensor } from './denoiser';
+import { firstNonFinite } from './finite';
+
+/** What the loop tells the accelerations that hook into it. */
+export interface LoopInfo {
+  /** The timesteps the loop visits, and the scheduler's whole list (img2img visits a suffix). */
+  timesteps: readonly number[];
+  allTimesteps: readonly number[];
+}
+
+/** Where accelerations act in the loop: around the denoiser, and on which steps keep guidance. */
+export interface LoopHooks {
+  wrap?(next: Denoiser, info: LoopInfo): Denoiser;
+  /** CFG truncation: false drops the unconditional branch for this step (0-based, of `steps`). */
+  keepGuidance?(step: number, steps: number): boolean;
+}
+
+export interface LoopInput {
+  scheduler: Scheduler;
+  timesteps: readonly number[];
+  latents: Float32Array;
+  /** Latent shape [batch, channels, h, w]. */
+  shape: number[];
+  guidance: number;
+  /** Conditioning feeds; with guidance (> 1) each is batched [uncond × batch; cond × batch]. */
+  feeds: Feeds;
+  denoiser: Denoiser;
+  hooks?: LoopHooks;
+  noise: () => Float32Array;
+  /** Time spent in session.run so far (step events report it apart from overhead). */
+  onnxClock: () => number;
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+  onLatents?: (step: number, latents: Float32Array, dims: readonly number[]) => void;
+}
+
+/** The denoising loop: scheduler steps, CFG, step events, cancellation between steps, a finite check after each. */
+export async function denoise(l: LoopInput): Promise<{ latents: Float32Array; stepMs: number[]; stepOnnxMs: number[] }> {
+  const { scheduler, timesteps, shape, guidance } = l;
+  const n = timesteps.length, cfg = guidance > 1;
+  const predict = l.hooks?.wrap?.(l.denoiser, { timesteps, allTimesteps: scheduler.timesteps }) ?? l.denoiser;
+  const condFeeds = cfg ? mapFeeds(l.feeds, condHalf) : l.feeds;
+  const stepMs: number[] = [], stepOnnxMs: number[] = [];
+  let latents = l.latents;
+  for (const [i, t] of timesteps.entries()) {
+    if (l.signal?.aborted) throw new CancelledError();
+    const s = performance.now(), before = l.onnxClock();
+    const g = cfg && (l.hooks?.keepGuidance?.(i, n) ?? true);
+    const x = scheduler.scaleModelInput(g ? repeat(latents, 2) : latents, t);
+    const out = await predict(i, t, { data: x, dims: [g ? 2 * shape[0]! : shape[0]!, ...shape.slice(1)] }, g ? l.feeds : condFeeds);
+    latents = scheduler.step(g ? guide(out.prediction.data, guidance) : out.prediction.data, t, latents, l.noise);
+    const bad = firstNonFinite(latents);
+    if (bad) throw new Error(`latents became non-finite at step ${i + 1} of ${n} (${bad}): check the LoRA weights / scheduler config`);
+    stepMs.push(performance.now() - s);
+    stepOnnxMs.push(l.onnxClock() - before);
+    l.onLatents?.(i, latents, shape);
+    l.onEvent?.({ type: 'step', step: i + 1, steps: n, timestep: t, ms: stepMs[i]!, onnxMs: stepOnnxMs[i]! });
+  }
+  return { latents, stepMs, stepOnnxMs };
+}
+
+/** guided = uncond + g (text - uncond), from the UNet's [uncond; text] halves. */
+export function guide(out: Float32Array, g: number): Float32Array {
+  const half = out.length / 2;
+  const res = new Float32Array(half);
+  for (let i = 0; i < half; i++) res[i] = out[i]! + g * (out[half + i]! - out[i]!);
+  return res;
+}
+
+export function repeat(x: Float32Array, times: number): Float32Array {
+  const out = new Float32Array(x.length * times);
+  for (let k = 0; k < times; k++) out.set(x, k * x.length);
+  return out;
+}
+
+/** The conditional half of a CFG-batched tensor (its second half along the batch). */
+export function condHalf(x: Tensor): Tensor {
+  return { data: x.data.subarray(x.data.length / 2), dims: [x.dims[0]! / 2, ...x.dims.slice(1)] };
+}
+
+export const mapFeeds = (feeds: Feeds, f: (x: Tensor) => Tensor): Feeds => Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, f(v)]));
