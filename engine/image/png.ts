@@ -1,5 +1,5 @@
 import { writeFileSync, renameSync } from 'node:fs';
-import { MiB, readFileBounded } from '../io/read-file';
+import { MiB, ReadError, readFileBounded } from '../io/read-file';
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import { decode, encode } from 'fast-png';
 import { fromUint8, type Rgb8, type RgbImage } from './rgb';
@@ -32,7 +32,15 @@ export function writePng(path: string, img: Rgb8, text: Record<string, string> =
 
 export function readPng(path: string): RgbImage & { text: Record<string, string> } {
   // bounded and non-blocking like every engine read; decodePng then checks the declared size
-  return decodePng(readFileBounded(path, { maxBytes: 64 * MiB, expected: 'a PNG image' }), path);
+  let bytes: Buffer;
+  try {
+    bytes = readFileBounded(path, { maxBytes: 64 * MiB, expected: 'a PNG image' });
+  } catch (e) {
+    // an OS error (missing, denied) reads as "cannot read the image (…)"; a refusal by kind or size stays as it is
+    if (e instanceof ReadError && e.code) throw new Error(`${path}: cannot read the image (${e.message.slice(path.length + 2)})`);
+    throw e;
+  }
+  return decodePng(bytes, path);
 }
 
 /** Decodes PNG bytes (`name` is the file, for messages) once its signature and IHDR pass the limits. */
