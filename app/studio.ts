@@ -197,6 +197,8 @@ export type ToEngine = z.infer<typeof ToEngine>;
 
 export const FromEngine = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready'), pid: z.number().int() }),
+  /** Sent every few seconds while the engine host lives: the supervisor's watchdog listens for it. */
+  z.object({ type: z.literal('heartbeat') }),
   z.object({ type: z.literal('event'), runId: z.number().int(), event: RunEvent }),
   z.object({ type: z.literal('preview'), runId: z.number().int(), step: z.number().int(), steps: z.number().int(), width: z.number().int(), height: z.number().int(), rgb: Bytes }),
   z.object({ type: z.literal('done'), runId: z.number().int(), result: RunResult, images: z.array(EngineImage) }),
@@ -208,6 +210,15 @@ export type FromEngine = z.infer<typeof FromEngine>;
 export function toErrorShape(e: unknown): ErrorShape {
   if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
   return { name: 'Error', message: String(e) };
+}
+
+/**
+ * An error as a client sees it: name and message only, no stack, and `hide` (the server's own
+ * install folders) replaced by "<studio>" so replies do not map the server's files.
+ */
+export function clientErrorShape(e: unknown, hide: readonly string[] = []): ErrorShape {
+  const { name, message } = toErrorShape(e);
+  return { name, message: hide.reduce((m, dir) => (dir ? m.split(dir).join('<studio>/') : m), message) };
 }
 
 export function fromErrorShape(s: ErrorShape): Error {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fastestAbove, paretoFrontier, spread } from '../../app/metrics';
 import { speedup, steadyRuns, variantDifference, type HistoryManifest, type RunRecord } from '../../app/studio';
 import { readPng } from '../../engine/image/png';
@@ -18,8 +18,7 @@ const ms = (v: number): string => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
 export function buildReport(history: HistoryStore, m: HistoryManifest): string {
   const img = (file: string | undefined): string => {
     if (!file) return '';
-    const p = history.filePath(m.id, file);
-    return existsSync(p) ? `data:image/png;base64,${readFileSync(p).toString('base64')}` : '';
+    return existsSync(history.filePath(m.id, file)) ? `data:image/png;base64,${history.readFile(m.id, file).toString('base64')}` : '';
   };
   const body = m.compare ? compareSection(m, img, history) : sweepSection(m, img);
   const params = Object.entries(m.params).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td></tr>`).join('');
