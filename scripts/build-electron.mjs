@@ -13,6 +13,6 @@ const common = { absWorkingDir: root, bundle: true, platform: 'node', target: 'n
 await Promise.all([
   build({ ...common, entryPoints: ['main/electron/main.ts'], outfile: 'dist/main/electron/main.js', format: 'esm', external: ['electron', 'onnxruntime-node'], banner: { js: requireShim } }),
   build({ ...common, entryPoints: ['main/electron/preload.ts'], outfile: 'dist/main/electron/preload.cjs', format: 'cjs', external: ['electron'] }),
-  build({ ...common, entryPoints: ['main/host/engine-process.ts'], outfile: 'dist/main/host/engine-process.mjs', format: 'esm', external: ['onnxruntime-node'], banner: { js: requireShim } }),
+  build({ ...common, entryPoints: ['main/engine-host/engine-process.ts'], outfile: 'dist/main/engine-host/engine-process.mjs', format: 'esm', external: ['onnxruntime-node'], banner: { js: requireShim } }),
 ]);
 console.log('built dist/main (electron main, preload, engine host)');

@@ -33,7 +33,7 @@ void app.whenReady().then(() => {
     workspace: resolve(flag('--workspace') ?? join(homedir(), 'DiffusionABStudio')),
     mode: 'electron',
     version: app.getVersion(),
-    spawnEngine: utilityEngine(electron, join(here, '..', 'host', 'engine-process.mjs')),
+    spawnEngine: utilityEngine(electron, join(here, '..', 'engine-host', 'engine-process.mjs')),
     models: { embedded: join(resources, 'models', 'emoji-sd'), fixture: join(root, 'test', 'fixtures', 'tiny-sd') },
   });
   registerIpcTransport(electron, new Dispatcher(createHandlers(host), (l) => host.onEvent(l)));

@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { EngineChild, SpawnEngine } from './engine-supervisor';
 
-/** The engine host entry: the bundled .js beside this file when built, else the .ts source via tsx. */
+/** The engine host entry: the bundled .mjs in dist/main/engine-host when built, else the .ts source via tsx. */
 export function engineEntry(): { path: string; execArgv: string[] } {
-  const js = fileURLToPath(new URL('./engine-process.mjs', import.meta.url));
+  const js = fileURLToPath(new URL('../engine-host/engine-process.mjs', import.meta.url));
   if (existsSync(js)) return { path: js, execArgv: [] };
-  return { path: fileURLToPath(new URL('./engine-process.ts', import.meta.url)), execArgv: ['--import', 'tsx'] };
+  return { path: fileURLToPath(new URL('../engine-host/engine-process.ts', import.meta.url)), execArgv: ['--import', 'tsx'] };
 }
 
 /** Serve mode's engine host: a Node child process; typed arrays cross by structured clone. */

@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 /** engine ⟂ electron ⟂ react, joined only by app/ (VS Code's layering rule, as a test). */
@@ -35,4 +36,64 @@ describe('process boundaries', () => {
       expect(bad).toEqual([]);
     });
   }
+});
+
+/** The modules a file loads at run time: imports, re-exports and import() calls; `import type` is erased, so skipped. */
+const importsOf = new Map<string, string[]>();
+function runtimeImports(file: string): string[] {
+  const known = importsOf.get(file);
+  if (known) return known;
+  const src = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false);
+  const specs: string[] = [];
+  const typeOnly = (clause: ts.ImportClause | undefined): boolean =>
+    !!clause && (clause.isTypeOnly || (!clause.name && !!clause.namedBindings && ts.isNamedImports(clause.namedBindings) && clause.namedBindings.elements.length > 0 && clause.namedBindings.elements.every((e) => e.isTypeOnly)));
+  const visit = (node: ts.Node): void => {
+    if (ts.isImportDeclaration(node) && !typeOnly(node.importClause) && ts.isStringLiteral(node.moduleSpecifier)) specs.push(node.moduleSpecifier.text);
+    else if (ts.isExportDeclaration(node) && !node.isTypeOnly && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) specs.push(node.moduleSpecifier.text);
+    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0])) specs.push(node.arguments[0].text);
+    ts.forEachChild(node, visit);
+  };
+  visit(src);
+  importsOf.set(file, specs);
+  return specs;
+}
+
+/** A relative specifier as the bundler resolves it (extensionless, .js for .ts, or a folder's index). */
+function resolveRelative(from: string, spec: string): string {
+  const base = resolve(dirname(from), spec);
+  const tries = [base, `${base}.ts`, `${base}.tsx`, base.replace(/\.m?js$/, '.ts'), join(base, 'index.ts')];
+  const found = tries.find((p) => /\.(ts|tsx|mts)$/.test(p) && existsSync(p));
+  if (!found) throw new Error(`${from.slice(ROOT.length + 1)}: cannot resolve '${spec}'`);
+  return found;
+}
+
+/** Every package a file reaches through its static import graph, each with the chain that reaches it. */
+function reachedPackages(entry: string): Map<string, string[]> {
+  const reached = new Map<string, string[]>();
+  const seen = new Set<string>();
+  const walk = (file: string, chain: string[]): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const spec of runtimeImports(file)) {
+      if (spec.startsWith('.')) walk(resolveRelative(file, spec), [...chain, file.slice(ROOT.length + 1)]);
+      else if (!reached.has(spec)) reached.set(spec, [...chain, file.slice(ROOT.length + 1), spec]);
+    }
+  };
+  walk(entry, []);
+  return reached;
+}
+
+describe('the native runtime stays in the engine host', () => {
+  // main/engine-host is the one process that may load onnxruntime; a native crash there spares the window and history
+  it('no file under main/host or main/electron reaches onnxruntime-node, directly or through its imports', () => {
+    const chains: string[] = [];
+    for (const f of [...files(join(ROOT, 'main/host')), ...files(join(ROOT, 'main/electron'))]) {
+      for (const [pkg, chain] of reachedPackages(f)) if (pkg.startsWith('onnxruntime')) chains.push(chain.join(' -> '));
+    }
+    expect(chains).toEqual([]);
+  });
+
+  it('the engine host process does reach it (the walk follows imports)', () => {
+    expect(reachedPackages(join(ROOT, 'main/engine-host/engine-process.ts')).has('onnxruntime-node')).toBe(true);
+  });
 });
