@@ -3,6 +3,7 @@
  * mode) so that a native crash or GPU out-of-memory takes down only this, never the window or
  * the history. It runs what the supervisor sends, one message schema each way (app/studio.ts).
  */
+import { LIMITS } from '../../app/limits';
 import { latentsToRgb } from '../../app/metrics';
 import { FromEngine, ToEngine, toErrorShape } from '../../app/studio';
 import { detectProviders, Engine } from '../../engine/index';
@@ -80,3 +81,5 @@ port.onMessage((raw) => {
 });
 
 port.post({ type: 'ready', pid: process.pid });
+// the supervisor's watchdog restarts an engine host that goes silent while it runs (a hang, SIGSTOP)
+setInterval(() => port.post({ type: 'heartbeat' }), LIMITS.engineHeartbeatMs).unref();

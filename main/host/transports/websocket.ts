@@ -24,6 +24,11 @@ export interface WebServer {
 }
 
 const COOKIE = 'studio_token';
+/** Node's parser errors a client caused, as the status Node itself would send. */
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+};
 /** RFC 6455's close code for a data type the endpoint does not take. */
 const UNSUPPORTED_DATA = 1003;
 
@@ -71,9 +76,10 @@ export function startWebServer(o: WebOptions): Promise<WebServer> {
   });
   // a reset or broken pipe on any connection is that connection's end, never the server's
   server.on('connection', (socket) => socket.on('error', () => socket.destroy()));
-  server.on('clientError', (_e, socket: Duplex) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
+  server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) return socket.destroy();
+    const [status, text] = CLIENT_ERRORS[e.code ?? ''] ?? [400, 'Bad Request'];
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\n\r\n`);
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
