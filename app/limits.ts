@@ -25,8 +25,11 @@ export const LIMITS = {
   timeoutCheckMs: 1_000,
   /** A WebSocket that answers no ping for this long is dropped. */
   socketIdleMs: 60_000,
-  /** A running engine job with no progress or heartbeat for this long: the engine is restarted. */
-  engineSilenceMs: 60_000,
+  /**
+   * A running engine job with no message (progress, heartbeat) and, where the OS tells it, no CPU
+   * time used for this long: the engine host is hung and is restarted.
+   */
+  engineSilenceMs: 120_000,
   /** How often the engine host says it is alive while it works. */
   engineHeartbeatMs: 2_000,
 } as const;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { RunEvent, RunResult } from '../../app/contract';
 import { CancelledError } from '../../app/errors';
 import { LIMITS } from '../../app/limits';
@@ -49,6 +50,17 @@ export interface SupervisorOptions {
   silenceMs?: number;
   /** How long a cancelled run may take to stop before the engine host is treated as hung. */
   cancelGraceMs?: number;
+}
+
+/** CPU time (user + system, in clock ticks) of a process, where /proc tells it (Linux). */
+function cpuTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return undefined;
+  }
 }
 
 const OOM = /out of memory|CUDA_ERROR_OUT_OF_MEMORY|failed to allocate memory|bad_alloc|OOM/i;
@@ -210,9 +222,15 @@ export class EngineSupervisor {
       this.watchdog = undefined;
       return;
     }
+    let cpu = this.child?.pid ? cpuTicks(this.child.pid) : undefined, cpuMoved = Date.now();
     this.watchdog ??= setInterval(() => {
       const child = this.child;
-      if (child && Date.now() - this.lastHeard > this.silenceMs) this.restartHung(child, `sent nothing for ${Math.round(this.silenceMs / 1000)} s`);
+      if (!child) return;
+      // a native call (session creation, a long step) blocks the engine's event loop but not its CPU
+      const now = child.pid ? cpuTicks(child.pid) : undefined;
+      if (now !== cpu) [cpu, cpuMoved] = [now, Date.now()];
+      const quiet = Date.now() - Math.max(this.lastHeard, cpu === undefined ? 0 : cpuMoved);
+      if (quiet > this.silenceMs) this.restartHung(child, `sent nothing and used no CPU for ${Math.round(this.silenceMs / 1000)} s`);
     }, Math.max(50, Math.min(1000, this.silenceMs / 4)));
     this.watchdog.unref();
   }
