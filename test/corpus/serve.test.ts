@@ -29,6 +29,13 @@ let host: StudioHost;
 let handlers: Handlers;
 let workspace: string;
 let outside: string;
+/** An error nobody handled would end a real server; in this test process it is caught and must not occur. */
+const uncaught: string[] = [];
+process.on('uncaughtException', (e) => uncaught.push(`${e.name}: ${e.message}`));
+const serverLives = async (): Promise<void> => {
+  expect(uncaught.splice(0), 'no uncaught error in the server').toEqual([]);
+  expect(await get(`/?token=${TOKEN}`), 'the server still answers').toBe(200);
+};
 const origin = (): string => `http://127.0.0.1:${web.port}`;
 const wsHeaders = (): Record<string, string> => ({ Origin: origin() });
 const open = (): Promise<RawSocket> => rawSocket(web.port, `/ws?token=${TOKEN}`, wsHeaders());
@@ -73,7 +80,7 @@ afterAll(async () => {
 });
 
 describe('corpus: WebSocket frames (the socket closes with the code RFC 6455 names; the server lives)', () => {
-  afterEach(async () => expect(await get(`/?token=${TOKEN}`), 'the server still answers').toBe(200));
+  afterEach(serverLives);
 
   const protocolErrors: [string, () => Buffer[], number][] = [
     ['an unmasked text frame: 1002', () => [text(call(1, 'jobs.list'), { mask: false })], 1002],
@@ -188,7 +195,7 @@ describe('corpus: WebSocket frames (the socket closes with the code RFC 6455 nam
 });
 
 describe('corpus: serve-mode HTTP requests', () => {
-  afterEach(async () => expect(await get(`/?token=${TOKEN}`), 'the server still answers').toBe(200));
+  afterEach(serverLives);
   const statuses: [string, () => Promise<number>, number][] = [
     ['no token: 401', () => get('/'), 401],
     ['a wrong token of the right length: 401', () => get(`/?token=${'x'.repeat(TOKEN.length)}`), 401],
