@@ -26,7 +26,7 @@ const PAIRS: Pick<CompareRequestInput, 'a' | 'b'>[] = [
 ];
 const SCHEDULERS = ['pndm', 'ddim', 'euler', 'euler-a', 'dpmpp-2m'] as const;
 
-interface Sample { run: number; serverRss: number; serverHeap: number; engineRss: number; serverFds: number; engineFds: number }
+interface Sample { run: number; serverRss: number; serverHeap: number; serverBuffers: number; engineRss: number; serverFds: number; engineFds: number }
 
 const rssOf = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 const fdsOf = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
@@ -50,10 +50,10 @@ async function main(): Promise<void> {
     const m = await host.compare(req);
     if (m.status !== 'done') throw new Error(`soak: ${req.jobId} ended ${m.status}: ${m.error}`);
     if (i % 10 === 0) host.history.delete(req.jobId); // deleting is part of a day's use too
-    if (run + 2 === EARLY || run + 2 === RUNS) {
+    if (run + 2 === EARLY || run + 2 === RUNS / 2 || run + 2 === RUNS) {
       (globalThis as { gc?: () => void }).gc?.();
       const pid = host.engine.pid!;
-      samples.push({ run: run + 2, serverRss: rssOf(process.pid), serverHeap: process.memoryUsage().heapUsed, engineRss: rssOf(pid), serverFds: fdsOf(process.pid), engineFds: fdsOf(pid) });
+      samples.push({ run: run + 2, serverRss: rssOf(process.pid), serverHeap: process.memoryUsage().heapUsed, serverBuffers: process.memoryUsage().arrayBuffers, engineRss: rssOf(pid), serverFds: fdsOf(process.pid), engineFds: fdsOf(pid) });
     }
     if ((run + 2) % 50 === 0) console.error(`soak: ${run + 2}/${RUNS} runs, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
@@ -62,19 +62,18 @@ async function main(): Promise<void> {
   report(samples, (Date.now() - t0) / 1000, load);
 }
 
-function report([early, late]: Sample[], seconds: number, load: number): void {
+function report([early, mid, late]: Sample[], seconds: number, load: number): void {
   const mib = (b: number): string => (b / 1024 / 1024).toFixed(1);
   const growth = (a: number, b: number): string => `${(((b - a) / a) * 100).toFixed(1)}%`;
+  const row = (label: string, k: keyof Sample, show: (v: number) => string): string[] =>
+    [label, show(early![k]), show(mid![k]), show(late![k]), growth(early![k], late![k])];
   const rows = [
-    ['server RSS (MiB)', mib(early!.serverRss), mib(late!.serverRss), growth(early!.serverRss, late!.serverRss)],
-    ['server JS heap used (MiB)', mib(early!.serverHeap), mib(late!.serverHeap), growth(early!.serverHeap, late!.serverHeap)],
-    ['engine RSS (MiB)', mib(early!.engineRss), mib(late!.engineRss), growth(early!.engineRss, late!.engineRss)],
-    ['server open fds', String(early!.serverFds), String(late!.serverFds), growth(early!.serverFds, late!.serverFds)],
-    ['engine open fds', String(early!.engineFds), String(late!.engineFds), growth(early!.engineFds, late!.engineFds)],
+    row('server RSS (MiB)', 'serverRss', mib), row('server JS heap used (MiB)', 'serverHeap', mib), row('server ArrayBuffers (MiB)', 'serverBuffers', mib),
+    row('engine RSS (MiB)', 'engineRss', mib), row('server open fds', 'serverFds', String), row('engine open fds', 'engineFds', String),
   ];
   const ok = [early!.serverRss / late!.serverRss, early!.engineRss / late!.engineRss].every((r) => 1 / r < 1.05) && late!.serverFds <= early!.serverFds && late!.engineFds <= early!.engineFds;
   const machine = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} logical cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()}, Node ${process.version}`;
-  const table = ['| measure | after run 10 | after run 200 | growth |', '| --- | --- | --- | --- |', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  const table = ['| measure | after run 10 | after run 100 | after run 200 | growth 10 → 200 |', '| --- | --- | --- | --- | --- |', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
   console.log(table);
   console.log(ok ? 'growth < 5% and no leaked file descriptors' : 'GROWTH OVER 5% or leaked file descriptors');
   writeFileSync(join(ROOT, 'bench/soak.md'), `# Soak: ${RUNS} runs on the tiny fixture through the studio host

@@ -58,15 +58,19 @@ describe('fault: the engine host', () => {
     expect(host.engine.pid).not.toBe(pid);
   }, 60_000);
 
-  it('stopped mid-run (SIGSTOP): the watchdog fails the job "engine stopped responding", restarts, the queue moves on', async () => {
-    const hung = long(), next = compare();
+  /** A long job stopped (SIGSTOP) after its first step, and a short one queued behind it. */
+  async function stoppedMidRun() {
+    const hung = long();
     const started = firstStep(host, hung.jobId);
     const p1 = host.compare(hung);
     await started;
     const pid = host.engine.pid!;
     process.kill(pid, 'SIGSTOP');
-    const p2 = host.compare(next);
-    const t0 = Date.now();
+    return { hung, p1, pid, p2: host.compare(compare()), t0: Date.now() };
+  }
+
+  it('stopped mid-run (SIGSTOP): the watchdog fails the job "engine stopped responding", restarts, the queue moves on', async () => {
+    const { hung, p1, pid, p2, t0 } = await stoppedMidRun();
     await expect(p1).rejects.toMatchObject({ name: 'EngineHungError', message: expect.stringMatching(/engine stopped responding \(it sent nothing and used no CPU for 3 s\); it was killed and restarted/) });
     expect(Date.now() - t0).toBeLessThan(SILENCE_MS + 3000);
     expect((await p2).status).toBe('done');
@@ -75,13 +79,7 @@ describe('fault: the engine host', () => {
   }, 60_000);
 
   it('jobs.cancel of a hung job really frees the queue: cancelled within the grace period, the next job runs', async () => {
-    const hung = long(), next = compare();
-    const started = firstStep(host, hung.jobId);
-    const p1 = host.compare(hung);
-    await started;
-    process.kill(host.engine.pid!, 'SIGSTOP');
-    const p2 = host.compare(next);
-    const t0 = Date.now();
+    const { hung, p1, p2, t0 } = await stoppedMidRun();
     expect(host.queue.cancel(hung.jobId)).toBe(true);
     await expect(p1).rejects.toMatchObject({ name: 'CancelledError' });
     expect(Date.now() - t0).toBeLessThan(SILENCE_MS);
