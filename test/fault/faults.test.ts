@@ -16,6 +16,9 @@ import { mountReadOnly, mountTiny, remountWritable, unmount } from '../corpus/su
 import { FIXTURE_MODEL } from '../parity/reference';
 
 const SILENCE_MS = 3000;
+/** An error nobody handled (EPIPE on a dead child) would end a real server; here it is caught and must not occur. */
+const uncaught: string[] = [];
+process.on('uncaughtException', (e) => uncaught.push(`${e.name}: ${e.message}`));
 const cache = mkdtempSync(join(tmpdir(), 'fault-cache-'));
 let n = 0;
 const compare = (patch: Partial<CompareRequestInput> = {}) => CompareRequest.parse({
@@ -56,6 +59,7 @@ describe('fault: the engine host', () => {
     expect(host.history.get(req.jobId).status).toMatch(/^(done|failed)$/);
     expect((await host.compare(compare())).status).toBe('done');
     expect(host.engine.pid).not.toBe(pid);
+    expect(uncaught, 'no uncaught error in the host').toEqual([]);
   }, 60_000);
 
   /** A long job stopped (SIGSTOP) after its first step, and a short one queued behind it. */
