@@ -3,14 +3,15 @@
  * Pure: imports nothing of node, electron or the DOM (enforced by test/unit/boundaries.test.ts).
  */
 import { z } from 'zod';
+import { LIMITS } from './limits';
 
 export const SCHEDULER_NAMES = ['pndm', 'ddim', 'euler', 'euler-a', 'dpmpp-2m', 'dpmpp-2m-karras', 'lcm'] as const;
 export const SchedulerName = z.enum(SCHEDULER_NAMES);
 export type SchedulerName = z.infer<typeof SchedulerName>;
 
 /** Limits checked before any work (a 10 MB prompt would be copied into every manifest and PNG). */
-export const MAX_PROMPT = 4000;
-export const MAX_SIZE = 4096;
+export const MAX_PROMPT = LIMITS.promptChars;
+export const MAX_SIZE = LIMITS.imageSide;
 
 /** The inputs of one generation (txt2img, or img2img when an init image is given). */
 export const GenerateParams = z

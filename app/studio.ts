@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { GenerateParams, RunEvent, RunResult } from './contract';
 import { accelerations, summarize } from './accelerations/registry';
+import { LIMITS } from './limits';
 import { ImageRef, RunInputs } from './run-request';
 import { Provider, Variant } from './variant';
 
@@ -190,7 +191,7 @@ export const JobPreview = z.object({
 export type JobPreview = z.infer<typeof JobPreview>;
 
 /** Uploads are PNGs of at most this many bytes (a 4096² RGBA PNG compresses well below it). */
-export const MAX_UPLOAD_BYTES = 32 * 1024 * 1024;
+export const MAX_UPLOAD_BYTES = LIMITS.uploadBytes; // sized with the WebSocket message limit (base64 fits)
 
 /** An image in the workspace store: its ref (content hash) and what the picker shows. */
 export const StoredImage = z.object({ ref: ImageRef, width: z.number().int().positive(), height: z.number().int().positive(), bytes: z.number().int() });
@@ -211,6 +212,8 @@ export type ToEngine = z.infer<typeof ToEngine>;
 
 export const FromEngine = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready'), pid: z.number().int() }),
+  /** Sent every few seconds while the engine host lives: the supervisor's watchdog listens for it. */
+  z.object({ type: z.literal('heartbeat') }),
   z.object({ type: z.literal('event'), runId: z.number().int(), event: RunEvent }),
   z.object({ type: z.literal('preview'), runId: z.number().int(), step: z.number().int(), steps: z.number().int(), width: z.number().int(), height: z.number().int(), rgb: Bytes }),
   z.object({ type: z.literal('done'), runId: z.number().int(), result: RunResult, images: z.array(EngineImage) }),
@@ -222,6 +225,15 @@ export type FromEngine = z.infer<typeof FromEngine>;
 export function toErrorShape(e: unknown): ErrorShape {
   if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
   return { name: 'Error', message: String(e) };
+}
+
+/**
+ * An error as a client sees it: name and message only, no stack, and `hide` (the server's own
+ * install folders) replaced by "<studio>" so replies do not map the server's files.
+ */
+export function clientErrorShape(e: unknown, hide: readonly string[] = []): ErrorShape {
+  const { name, message } = toErrorShape(e);
+  return { name, message: hide.reduce((m, dir) => (dir ? m.split(dir).join('<studio>/') : m), message) };
 }
 
 export function fromErrorShape(s: ErrorShape): Error {

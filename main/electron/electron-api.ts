@@ -16,6 +16,7 @@ export interface WebContents {
   setWindowOpenHandler(handler: (details: { url: string }) => { action: 'deny' }): void;
   on(event: 'will-navigate' | 'will-redirect' | 'will-frame-navigate', listener: (e: PreventableEvent, url: string) => void): this;
   on(event: 'will-attach-webview', listener: (e: PreventableEvent) => void): this;
+  once(event: 'destroyed', listener: () => void): this;
 }
 
 export interface BrowserWindowOptions {

@@ -4,6 +4,7 @@
  * the history. It runs what the supervisor sends, one message schema each way (app/studio.ts).
  */
 import { isAbsolute } from 'node:path';
+import { LIMITS } from '../../app/limits';
 import { latentsToRgb } from '../../app/metrics';
 import type { ImageRef } from '../../app/run-request';
 import { FromEngine, ToEngine, toErrorShape } from '../../app/studio';
@@ -89,3 +90,5 @@ port.onMessage((raw) => {
 });
 
 port.post({ type: 'ready', pid: process.pid });
+// the supervisor's watchdog restarts an engine host that goes silent while it runs (a hang, SIGSTOP)
+setInterval(() => port.post({ type: 'heartbeat' }), LIMITS.engineHeartbeatMs).unref();

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import type { RunEvent, RunResult } from '../../app/contract';
 import { CancelledError } from '../../app/errors';
+import { LIMITS } from '../../app/limits';
 import { FromEngine, fromErrorShape, type EngineState, type ProviderStatus, type ToEngine } from '../../app/studio';
 
 /** The engine host process as the supervisor sees it; fork and utilityProcess each implement it. */
@@ -9,7 +11,8 @@ export interface EngineChild {
   onMessage(cb: (msg: unknown) => void): void;
   onExit(cb: (code: number | null, signal: string | null) => void): void;
   onStderr(cb: (text: string) => void): void;
-  kill(): void;
+  /** SIGTERM unless told; the watchdog sends SIGKILL (a stopped process gets nothing else). */
+  kill(signal?: 'SIGTERM' | 'SIGKILL'): void;
 }
 export type SpawnEngine = () => EngineChild;
 
@@ -38,6 +41,27 @@ export class EngineCrashedError extends Error {
 export class EngineOutOfMemoryError extends Error {
   override name = 'EngineOutOfMemoryError';
 }
+export class EngineHungError extends Error {
+  override name = 'EngineHungError';
+}
+
+export interface SupervisorOptions {
+  /** A run with no message from the engine host for this long: kill it, restart, fail the run. */
+  silenceMs?: number;
+  /** How long a cancelled run may take to stop before the engine host is treated as hung. */
+  cancelGraceMs?: number;
+}
+
+/** CPU time (user + system, in clock ticks) of a process, where /proc tells it (Linux). */
+function cpuTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return undefined;
+  }
+}
 
 const OOM = /out of memory|CUDA_ERROR_OUT_OF_MEMORY|failed to allocate memory|bad_alloc|OOM/i;
 
@@ -45,6 +69,9 @@ interface Pending {
   resolve(v: unknown): void;
   reject(e: Error): void;
   hooks: RunHooks;
+  /** Runs are watched for silence; a providers probe is not. */
+  watched: boolean;
+  cancelled?: boolean;
 }
 
 /**
@@ -61,8 +88,15 @@ export class EngineSupervisor {
   private restarts = 0;
   /** Children we ended on purpose: their exit is not a crash. */
   private readonly retired = new WeakSet<EngineChild>();
+  private lastHeard = 0;
+  private watchdog?: NodeJS.Timeout;
+  private readonly silenceMs: number;
+  private readonly cancelGraceMs: number;
 
-  constructor(private readonly spawn: SpawnEngine, private readonly onState: (s: EngineState) => void = () => {}) {}
+  constructor(private readonly spawn: SpawnEngine, private readonly onState: (s: EngineState) => void = () => {}, o: SupervisorOptions = {}) {
+    this.silenceMs = o.silenceMs ?? LIMITS.engineSilenceMs;
+    this.cancelGraceMs = o.cancelGraceMs ?? Math.min(5000, this.silenceMs);
+  }
 
   get pid(): number | undefined {
     return this.child?.pid;
@@ -79,9 +113,11 @@ export class EngineSupervisor {
       let up = false;
       child.onStderr((t) => (this.stderrTail = (this.stderrTail + t).slice(-4000)));
       child.onMessage((raw) => {
+        if (this.child === child) this.lastHeard = Date.now();
         const parsed = FromEngine.safeParse(raw);
         if (!parsed.success) return console.error(`engine host sent a malformed message: ${parsed.error.issues[0]?.message}`);
         const msg = parsed.data;
+        if (msg.type === 'heartbeat') return;
         if (msg.type === 'ready') {
           up = true;
           this.onState({ state: 'ready', restarts: this.restarts, message });
@@ -143,22 +179,78 @@ export class EngineSupervisor {
     const child = this.child!;
     const runId = this.nextId++;
     return new Promise((resolve, reject) => {
-      const onAbort = (): void => child.post({ type: 'cancel', runId });
+      let grace: NodeJS.Timeout | undefined;
+      // a hung engine never confirms a cancel: after the grace period it is restarted, which frees the queue
+      const onAbort = (): void => {
+        const p = this.pending.get(runId);
+        if (p) p.cancelled = true;
+        this.post(child, { type: 'cancel', runId });
+        grace = setTimeout(() => this.pending.has(runId) && this.child === child && this.restartHung(child, 'did not stop a cancelled run'), this.cancelGraceMs);
+      };
       hooks.signal?.addEventListener('abort', onAbort, { once: true });
       const done = <T>(f: (v: T) => void) => (v: T): void => {
         hooks.signal?.removeEventListener('abort', onAbort);
+        clearTimeout(grace);
         this.pending.delete(runId);
         if (this.pending.size === 0 && this.child === child) this.onState({ state: 'ready', restarts: this.restarts });
+        if (![...this.pending.values()].some((p) => p.watched)) this.watch(false);
         f(v);
       };
-      this.pending.set(runId, { resolve: done(resolve), reject: done(reject), hooks });
-      if (msg.type === 'run' && this.pending.size === 1) this.onState({ state: 'busy', restarts: this.restarts });
-      child.post({ ...msg, runId });
+      this.pending.set(runId, { resolve: done(resolve), reject: done(reject), hooks, watched: msg.type === 'run' });
+      if (msg.type === 'run') {
+        if (this.pending.size === 1) this.onState({ state: 'busy', restarts: this.restarts });
+        this.lastHeard = Date.now();
+        this.watch(true);
+      }
+      this.post(child, { ...msg, runId });
     });
   }
 
+  /** A post to a child that just died (EPIPE) is not an error of ours: its exit fails the calls. */
+  private post(child: EngineChild, msg: ToEngine): void {
+    try {
+      child.post(msg);
+    } catch (e) {
+      console.error(`engine host: could not send ${msg.type}: ${(e as Error).message}`);
+    }
+  }
+
+  /** The watchdog: while runs are in flight, an engine host silent for silenceMs is hung. */
+  private watch(on: boolean): void {
+    if (!on) {
+      clearInterval(this.watchdog);
+      this.watchdog = undefined;
+      return;
+    }
+    let cpu = this.child?.pid ? cpuTicks(this.child.pid) : undefined, cpuMoved = Date.now();
+    this.watchdog ??= setInterval(() => {
+      const child = this.child;
+      if (!child) return;
+      // a native call (session creation, a long step) blocks the engine's event loop but not its CPU
+      const now = child.pid ? cpuTicks(child.pid) : undefined;
+      if (now !== cpu) [cpu, cpuMoved] = [now, Date.now()];
+      const quiet = Date.now() - Math.max(this.lastHeard, cpu === undefined ? 0 : cpuMoved);
+      if (quiet > this.silenceMs) this.restartHung(child, `sent nothing and used no CPU for ${Math.round(this.silenceMs / 1000)} s`);
+    }, Math.max(50, Math.min(1000, this.silenceMs / 4)));
+    this.watchdog.unref();
+  }
+
+  private restartHung(child: EngineChild, why: string): void {
+    if (this.child !== child) return;
+    this.watch(false);
+    this.retired.add(child);
+    this.child = undefined;
+    this.ready = undefined;
+    const e = new EngineHungError(`the engine stopped responding (it ${why}); it was killed and restarted`);
+    for (const p of [...this.pending.values()]) p.reject(p.cancelled ? new CancelledError() : e);
+    this.pending.clear();
+    child.kill('SIGKILL');
+    this.restarts++;
+    this.start(`restarted after it stopped responding (it ${why})`).catch(() => undefined);
+  }
+
   private receive(msg: FromEngine): void {
-    if (msg.type === 'ready') return;
+    if (msg.type === 'ready' || msg.type === 'heartbeat') return;
     const p = this.pending.get(msg.runId);
     if (!p) return;
     if (msg.type === 'event') p.hooks.onEvent?.(msg.event);
@@ -188,6 +280,7 @@ export class EngineSupervisor {
   }
 
   private failAll(e: Error): void {
+    this.watch(false);
     for (const p of [...this.pending.values()]) p.reject(e);
     this.pending.clear();
   }

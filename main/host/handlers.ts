@@ -52,9 +52,7 @@ export function createHandlers(host: StudioHost): Handlers {
     'history.list': async () => host.history.list(),
     'history.get': async ({ id }) => host.history.get(id),
     'history.file': async ({ id, file }) => {
-      const path = host.history.filePath(id, file);
-      if (!existsSync(path)) throw new Error(`history: ${id} has no file ${file}`);
-      return { dataUrl: `data:${MIME[file.split('.').pop()!]};base64,${readFileSync(path).toString('base64')}` };
+      return { dataUrl: `data:${MIME[file.split('.').pop()!]};base64,${host.history.readFile(id, file).toString('base64')}` };
     },
     'history.delete': async ({ id }) => {
       if (host.queue.list().some((j) => j.jobId === id)) throw new Error('this job is still queued or running: cancel it first');

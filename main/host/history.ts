@@ -1,55 +1,95 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { HistoryManifest, HistorySummary, JobId, speedup } from '../../app/studio';
 import { TMP_MARK, writeFileAtomic, writeJsonAtomic } from './atomic';
+import { describeWriteError, readInside, resolveInside, WorkspaceError } from './workspace-paths';
 
 /** File names an entry may hold: one level of sub-folder at most, no dots in front. */
 const FILE_NAME = /^[a-z0-9][a-z0-9_-]*(\/[a-z0-9][a-z0-9_-]*)?\.(png|html|json)$/i;
+/** Bounds on what the host reads back: a manifest, and a thumbnail inlined in every listing. */
+const MANIFEST_BYTES = 16 * 1024 * 1024;
+const THUMB_BYTES = 1024 * 1024;
+export const ENTRY_FILE_BYTES = 256 * 1024 * 1024;
+
+const FINAL = new Set(['done', 'failed', 'cancelled', 'interrupted']);
 
 /**
  * The run history: one folder per entry under <workspace>/runs, each with manifest.json and its
- * images, every file written atomically. An entry still "running" when the studio starts was cut
- * off (crash, kill): it is kept and marked interrupted.
+ * images, every file written atomically and every path resolved inside the workspace. Ids are
+ * unique: creating an entry whose folder exists is refused. An entry still "running" when the
+ * studio starts was cut off (crash, kill): it is kept and marked interrupted. A final state that
+ * cannot be written (read-only or full disk) is still what this store reports until it can be.
  */
 export class HistoryStore {
   readonly runs: string;
+  /** Final manifests whose write failed, by id: listed and read as they should be on disk. */
+  private readonly unsaved = new Map<string, HistoryManifest>();
 
   constructor(readonly workspace: string) {
     this.runs = join(workspace, 'runs');
   }
 
   open(): this {
-    mkdirSync(this.runs, { recursive: true });
+    this.writing(this.runs, () => mkdirSync(this.runs, { recursive: true }));
     for (const name of readdirSync(this.runs)) {
       const dir = join(this.runs, name);
       if (name.startsWith('.trash-')) {
         rmSync(dir, { recursive: true, force: true });
         continue;
       }
-      if (!statSync(dir).isDirectory()) continue;
+      if (!JobId.safeParse(name).success || !statSync(dir).isDirectory()) continue;
       for (const f of readdirSync(dir)) if (f.includes(TMP_MARK)) rmSync(join(dir, f), { force: true });
       const m = this.tryRead(name);
-      if (m && (m.status === 'running' || m.status === 'queued')) {
-        this.save({ ...m, status: 'interrupted', finishedAt: new Date().toISOString(), error: 'the studio stopped while this job was running; the runs that finished are kept' });
+      if (m && !FINAL.has(m.status)) {
+        const interrupted = { ...m, status: 'interrupted' as const, finishedAt: new Date().toISOString(), error: 'the studio stopped while this job was running; the runs that finished are kept' };
+        try {
+          this.save(interrupted);
+        } catch (e) {
+          console.warn(`history: ${name} is interrupted but ${(e as Error).message}`);
+        }
       }
     }
     return this;
   }
 
+  /** A new entry; its id must be new (a finished or running entry is never overwritten). */
   create(m: HistoryManifest): void {
-    mkdirSync(this.dir(m.id), { recursive: true });
+    const dir = this.dir(m.id);
+    this.writing(this.runs, () => mkdirSync(this.runs, { recursive: true }));
+    try {
+      mkdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new WorkspaceError(`history: an entry "${m.id}" already exists: every job needs a new id`);
+      throw describeWriteError(e, this.runs);
+    }
     this.save(m);
   }
 
   save(m: HistoryManifest): void {
-    writeJsonAtomic(join(this.dir(m.id), 'manifest.json'), HistoryManifest.parse(m));
+    const path = this.filePath(m.id, 'manifest.json');
+    try {
+      this.writing(this.dir(m.id), () => writeJsonAtomic(path, HistoryManifest.parse(m)));
+      this.unsaved.delete(m.id);
+    } catch (e) {
+      if (FINAL.has(m.status)) this.unsaved.set(m.id, m);
+      throw e;
+    }
   }
 
   writeFile(id: string, name: string, data: Uint8Array | string): string {
     const path = this.filePath(id, name);
-    mkdirSync(join(path, '..'), { recursive: true });
-    writeFileAtomic(path, data);
+    this.writing(this.dir(id), () => {
+      mkdirSync(join(path, '..'), { recursive: true });
+      writeFileAtomic(path, data);
+    });
     return path;
+  }
+
+  /** A file of an entry, read within bounds (a pipe or a huge file in its place is refused). */
+  readFile(id: string, name: string, maxBytes = ENTRY_FILE_BYTES): Buffer {
+    const path = this.filePath(id, name);
+    if (!existsSync(path)) throw new Error(`history: ${id} has no file ${name}`);
+    return readInside(this.workspace, path, maxBytes, `history: ${id}/${name}`);
   }
 
   get(id: string): HistoryManifest {
@@ -70,8 +110,12 @@ export class HistoryStore {
   }
 
   summary(m: HistoryManifest): HistorySummary {
-    const thumbPath = m.thumb ? this.filePath(m.id, m.thumb) : undefined;
-    const thumb = thumbPath && existsSync(thumbPath) ? `data:image/png;base64,${readFileSync(thumbPath).toString('base64')}` : undefined;
+    let thumb: string | undefined;
+    try {
+      if (m.thumb) thumb = `data:image/png;base64,${this.readFile(m.id, m.thumb, THUMB_BYTES).toString('base64')}`;
+    } catch (e) {
+      console.warn(`history: no thumbnail for ${m.id}: ${(e as Error).message}`);
+    }
     const title = m.compare
       ? `${m.compare.a.label} vs ${m.compare.b.label}${m.compare.repeats > 1 ? ` ×${m.compare.repeats}` : ''}`
       : `DeepCache sweep: intervals ${m.sweep!.intervals[0]}..${m.sweep!.intervals.at(-1)}, branches ${m.sweep!.branches.join(',')}`;
@@ -83,33 +127,50 @@ export class HistoryStore {
 
   /** Deleting renames first, so a listing never sees half a folder. */
   delete(id: string): void {
-    const dir = this.dir(JobId.parse(id));
+    const dir = resolveInside(this.workspace, this.dir(JobId.parse(id)), `history: ${id}`);
     if (!existsSync(dir)) throw new Error(`history: no entry ${id}`);
     const trash = join(this.runs, `.trash-${id}`);
-    renameSync(dir, trash);
+    this.writing(this.runs, () => renameSync(dir, trash));
     rmSync(trash, { recursive: true, force: true });
+    this.unsaved.delete(id);
   }
 
-  /** The path of a file of an entry; never outside it (names are checked, then the resolved path). */
+  /**
+   * The real path of a file of an entry; never outside it (names are checked, then the resolved
+   * path) nor, through a symlink at or above the entry, outside the workspace.
+   */
   filePath(id: string, name: string): string {
     const dir = this.dir(JobId.parse(id));
     if (!FILE_NAME.test(name)) throw new Error(`history: "${name}" is not a file name an entry holds`);
     const p = resolve(dir, name);
     if (!p.startsWith(dir + sep)) throw new Error(`history: "${name}" is outside the entry`);
-    return p;
+    return resolveInside(this.workspace, p, `history: ${id}/${name}`);
   }
 
   private dir(id: string): string {
     return resolve(this.runs, id);
   }
 
-  private tryRead(id: string): HistoryManifest | undefined {
-    const path = join(this.dir(id), 'manifest.json');
-    if (!existsSync(path)) return undefined;
+  /** Runs a write, its failure said as the workspace's (read-only, full) rather than a bare errno. */
+  private writing<T>(dir: string, write: () => T): T {
     try {
-      return HistoryManifest.parse(JSON.parse(readFileSync(path, 'utf8')));
+      return write();
     } catch (e) {
-      console.warn(`history: skipping ${path}: ${(e as Error).message.split('\n')[0]}`);
+      throw describeWriteError(e, dir);
+    }
+  }
+
+  private tryRead(id: string): HistoryManifest | undefined {
+    const pending = this.unsaved.get(id);
+    if (pending) return pending;
+    const where = join('runs', id, 'manifest.json');
+    try {
+      if (!existsSync(join(this.dir(id), 'manifest.json'))) return undefined;
+      const m = HistoryManifest.parse(JSON.parse(this.readFile(id, 'manifest.json', MANIFEST_BYTES).toString('utf8')));
+      if (m.id !== id) throw new Error(`its manifest names another entry ("${m.id}")`);
+      return m;
+    } catch (e) {
+      console.warn(`history: skipping ${where}: ${(e as Error).message.split('\n')[0]}`);
       return undefined;
     }
   }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fastestAbove, paretoFrontier } from '../../app/metrics';
 import { BRANCH_COLORS, SIDE_COLORS, STAGE_COLORS } from '../../app/palette';
 import { sideStats, speedup, stageRows, stepSeries } from '../../app/run-stats';
@@ -20,8 +20,7 @@ const ms = (v: number): string => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
 export function buildReport(history: HistoryStore, m: HistoryManifest, inputs?: InputStore): string {
   const img = (file: string | undefined): string => {
     if (!file) return '';
-    const p = history.filePath(m.id, file);
-    return existsSync(p) ? `data:image/png;base64,${readFileSync(p).toString('base64')}` : '';
+    return existsSync(history.filePath(m.id, file)) ? `data:image/png;base64,${history.readFile(m.id, file).toString('base64')}` : '';
   };
   const body = m.compare ? compareSection(m, img, history) : sweepSection(m, img);
   const params = Object.entries(m.params).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td></tr>`).join('');

@@ -21,22 +21,25 @@ export function forkEngine(env: Record<string, string> = {}): SpawnEngine {
       env: { ...process.env, ...env },
     });
     const listeners: ((t: string) => void)[] = [];
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (t: string) => {
+    const report = (t: string): void => {
       process.stderr.write(t);
       for (const l of listeners) l(t);
-    });
+    };
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', report);
+    child.on('error', (e) => report(`engine host: ${e.message}\n`));
     return {
       get pid() {
         return child.pid;
       },
+      // a send racing the child's death fails with EPIPE: its exit event fails the calls, not this
       post: (msg) => {
-        if (child.connected) child.send(msg);
+        if (child.connected) child.send(msg, (e) => e && report(`engine host: send failed: ${e.message}\n`));
       },
       onMessage: (cb) => child.on('message', cb),
       onExit: (cb) => child.once('exit', (code, signal) => cb(code, signal)),
       onStderr: (cb) => listeners.push(cb),
-      kill: () => child.kill('SIGTERM'),
+      kill: (signal = 'SIGTERM') => child.kill(signal),
     };
   };
 }

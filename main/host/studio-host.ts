@@ -4,7 +4,7 @@ import { isCancelled } from '../../app/errors';
 import type { RunInputs } from '../../app/run-request';
 import type { CompareRequest, EngineState, HistoryManifest, SweepRequest } from '../../app/studio';
 import { inspectModel } from '../../engine/model/folder'; // no onnxruntime in this process
-import { EngineSupervisor, type SpawnEngine } from './engine-supervisor';
+import { EngineSupervisor, type SpawnEngine, type SupervisorOptions } from './engine-supervisor';
 import { HistoryStore } from './history';
 import { InputStore } from './inputs';
 import { compareRuns, runCompare } from './jobs/compare';
@@ -19,6 +19,8 @@ export interface HostOptions {
   spawnEngine: SpawnEngine;
   models: ModelPaths;
   version: string;
+  /** The engine watchdog's timings (app/limits.ts unless a test shortens them). */
+  supervisor?: SupervisorOptions;
 }
 
 export type EventListener = <E extends EventName>(event: E, payload: PayloadOf<E>) => void;
@@ -44,7 +46,7 @@ export class StudioHost {
     this.engine = new EngineSupervisor(opts.spawnEngine, (s) => {
       this.engineState = s;
       this.emit('engine.state', s);
-    });
+    }, opts.supervisor);
     this.queue = new JobQueue((info) => this.emit('job.state', info));
   }
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Handlers, StudioBridge, ToClient } from '../../app/channels';
 import { Dispatcher } from '../../main/host/dispatcher';
 import type { ElectronMain, IpcMainEvent, PreventableEvent, WebContents } from '../../main/electron/electron-api';
+import { LIMITS } from '../../app/limits';
 import { IPC_CHANNEL } from '../../main/electron/ipc-channel';
 import { registerIpcTransport } from '../../main/electron/ipc-transport';
 import { lockDown } from '../../main/electron/window';
@@ -39,6 +40,7 @@ function fakeContents(id = 1) {
   let openHandler: ((d: { url: string }) => { action: string }) | undefined;
   const wc = {
     id, isDestroyed: () => false, send: (_c: string, m: unknown) => sent.push(m),
+    once: (event: string, l: () => void) => ((handlers[event] ??= []).push(l), wc),
     setWindowOpenHandler: (h: typeof openHandler) => (openHandler = h),
     on: (event: string, l: (e: PreventableEvent, url: string) => void) => ((handlers[event] ??= []).push(l), wc),
   } as unknown as WebContents;
@@ -47,7 +49,10 @@ function fakeContents(id = 1) {
     for (const h of handlers[event] ?? []) h({ preventDefault: () => (prevented = true) }, url);
     return prevented;
   };
-  return { wc, sent, navigate, open: (url: string) => openHandler!({ url }) };
+  const destroy = (): void => {
+    for (const h of handlers.destroyed ?? []) (h as () => void)();
+  };
+  return { wc, sent, navigate, destroy, open: (url: string) => openHandler!({ url }) };
 }
 
 describe('Electron main process (with a stand-in for Electron)', () => {
@@ -102,6 +107,65 @@ describe('Electron main process (with a stand-in for Electron)', () => {
     await new Promise((r) => setTimeout(r, 10));
     expect(c.sent).toEqual([{ type: 'result', id: 2, value: [] } satisfies ToClient]);
     expect(IPC_CHANNEL).toBe('studio:wire');
+  });
+});
+
+describe('the IPC transport with malformed messages (each answered or dropped; nothing throws)', () => {
+  function wire() {
+    const f = fakeElectron();
+    let subscribers = 0;
+    const handlers = { 'jobs.list': async () => [], 'history.get': async () => { throw new Error('unreachable: the schema refuses first'); } } as unknown as Handlers;
+    registerIpcTransport(f.electron, new Dispatcher(handlers, () => (subscribers++, () => subscribers--)));
+    const c = fakeContents(3);
+    const send = (msg: unknown, url: string | null = 'app://studio/index.html') => f.ipc[0]!({ sender: c.wc, senderFrame: url === null ? null : { url } } as IpcMainEvent, msg);
+    return { c, send, subscribers: () => subscribers };
+  }
+  const settle = () => new Promise((r) => setTimeout(r, 10));
+
+  const malformed: [string, unknown, RegExp][] = [
+    ['undefined', undefined, /malformed message/],
+    ['a string', 'call jobs.list', /malformed message/],
+    ['a number', 42, /malformed message/],
+    ['null', null, /malformed message/],
+    ['an array', [{ type: 'call', id: 1, command: 'jobs.list', arg: {} }], /malformed message/],
+    ['an unknown type', { type: 'exec', id: 1 }, /malformed message/],
+    ['a fractional id', { type: 'call', id: 1.5, command: 'jobs.list', arg: {} }, /malformed message/],
+    ['a command that is not a string', { type: 'call', id: 2, command: { toString: 1 }, arg: {} }, /malformed message/],
+    ['an unknown command', { type: 'call', id: 3, command: 'shell.openExternal', arg: {} }, /unknown command "shell\.openExternal"/],
+    ['"hasOwnProperty" as the command', { type: 'call', id: 4, command: 'hasOwnProperty', arg: {} }, /unknown command "hasOwnProperty"/],
+    ['an argument of the wrong shape', { type: 'call', id: 5, command: 'history.get', arg: { id: 7 } }, /history\.get: invalid request: id/],
+    ['a traversal as an id', { type: 'call', id: 6, command: 'history.get', arg: { id: '../../../etc' } }, /history\.get: invalid request: id/],
+    ['a message over the size limit', { type: 'call', id: 7, command: 'jobs.list', arg: { pad: 'x'.repeat(LIMITS.messageBytes) } }, /over the limit of \d+/],
+  ];
+  it.each(malformed)('%s: an error reply naming what is wrong', async (_name, msg, message) => {
+    const { c, send } = wire();
+    expect(() => send(msg)).not.toThrow();
+    await settle();
+    expect(c.sent).toHaveLength(1);
+    const reply = c.sent[0] as { type: string; error: Record<string, unknown> };
+    expect(reply.type).toBe('error');
+    expect(reply.error.message).toMatch(message);
+    expect(Object.keys(reply.error).sort()).toEqual(['message', 'name']);
+  });
+
+  it('frames not on app://studio are dropped without a reply: none, null, look-alike origins', async () => {
+    const { c, send } = wire();
+    const err = console.error;
+    const logged: string[] = [];
+    console.error = (m: string) => logged.push(m);
+    for (const url of [null, '', 'app://studio', 'app://studio.evil/x', 'file:///index.html', 'https://studio/']) send({ type: 'call', id: 1, command: 'jobs.list', arg: {} }, url);
+    console.error = err;
+    await settle();
+    expect(c.sent).toEqual([]);
+    expect(logged).toHaveLength(6);
+  });
+
+  it('a window that goes away closes its connection (no events sent to it afterwards)', async () => {
+    const { c, send, subscribers } = wire();
+    send({ type: 'call', id: 1, command: 'jobs.list', arg: {} });
+    expect(subscribers()).toBe(1);
+    c.destroy();
+    expect(subscribers()).toBe(0);
   });
 });
 

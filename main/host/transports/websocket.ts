@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { LIMITS, type Limits } from '../../../app/limits';
 import type { Dispatcher } from '../dispatcher';
 import { contentSecurityPolicy, staticFile } from '../static-files';
 
@@ -12,6 +13,8 @@ export interface WebOptions {
   /** The built renderer (dist/renderer). */
   staticDir: string;
   dispatcher: Dispatcher;
+  /** app/limits.ts unless a test shortens them. */
+  limits?: Partial<Limits>;
 }
 
 export interface WebServer {
@@ -21,14 +24,23 @@ export interface WebServer {
 }
 
 const COOKIE = 'studio_token';
+/** Node's parser errors a client caused, as the status Node itself would send. */
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+};
+/** RFC 6455's close code for a data type the endpoint does not take. */
+const UNSUPPORTED_DATA = 1003;
 
 /**
  * Serve mode's transport: the renderer over HTTP and the channel table over a WebSocket at /ws.
  * Every request and socket needs the token (query or the cookie set on the first page load), a
- * Host we serve under, and (when the browser sends one) our own Origin.
+ * Host we serve under, and (when the browser sends one) our own Origin. Nothing a client sends
+ * (a reset, a protocol error, a flood, a slow header) ends more than that client's connection.
  */
 export function startWebServer(o: WebOptions): Promise<WebServer> {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
+  const limits: Limits = { ...LIMITS, ...o.limits };
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.messageBytes });
   let port = o.port;
   const origins = (): string[] => hostNames(o.host).map((h) => `http://${h}:${port}`);
 
@@ -41,12 +53,14 @@ export function startWebServer(o: WebOptions): Promise<WebServer> {
     return undefined;
   };
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const server = createServer({
+    headersTimeout: limits.headersMs, requestTimeout: limits.requestMs, keepAliveTimeout: limits.keepAliveMs,
+    connectionsCheckingInterval: limits.timeoutCheckMs,
+  }, (req: IncomingMessage, res: ServerResponse) => {
     const denied = check(req);
     if (denied) return plain(res, denied.status, denied.why);
     if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'method not allowed');
-    const url = new URL(req.url ?? '/', 'http://x');
-    const file = staticFile(o.staticDir, url.pathname);
+    const file = staticFile(o.staticDir, pathOf(req));
     if (!file) return plain(res, 404, 'not found');
     res.writeHead(200, {
       'content-type': file.type,
@@ -60,33 +74,64 @@ export function startWebServer(o: WebOptions): Promise<WebServer> {
     });
     res.end(req.method === 'HEAD' ? undefined : file.body);
   });
+  // a reset or broken pipe on any connection is that connection's end, never the server's
+  server.on('connection', (socket) => socket.on('error', () => socket.destroy()));
+  server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) return socket.destroy();
+    const [status, text] = CLIENT_ERRORS[e.code ?? ''] ?? [400, 'Bad Request'];
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\n\r\n`);
+  });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
     const denied = check(req) ?? (req.headers.origin === undefined ? { status: 403, why: 'a WebSocket without Origin' } : undefined);
-    if (denied || new URL(req.url ?? '/', 'http://x').pathname !== '/ws') {
+    if (denied || pathOf(req) !== '/ws') {
       const status = denied?.status ?? 404;
       socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Not Found'}\r\nconnection: close\r\n\r\n`);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      const conn = o.dispatcher.connect((msg) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(msg)));
-      ws.on('message', (data, isBinary) => {
-        if (isBinary) return;
-        let raw: unknown;
-        try {
-          raw = JSON.parse(data.toString());
-        } catch {
-          raw = undefined;
-        }
-        conn.receive(raw);
-      });
-      ws.on('close', () => conn.close());
-    });
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => admit(ws));
   });
+
+  const admit = (ws: WebSocket): void => {
+    const send = (msg: unknown): void => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+    };
+    const conn = o.dispatcher.connect(send); // which also limits the request rate
+    let alive = true;
+    // ws closes the socket itself with the right code (1002, 1007, 1009); the error is only reported
+    ws.on('error', () => undefined);
+    ws.on('pong', () => (alive = true));
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        send({ type: 'error', id: -1, error: { name: 'ChannelError', message: 'binary frames are not accepted: send each message as JSON text' } });
+        return ws.close(UNSUPPORTED_DATA, 'binary frames are not accepted');
+      }
+      let raw: unknown;
+      try {
+        raw = JSON.parse(data.toString());
+      } catch {
+        raw = undefined;
+      }
+      conn.receive(raw);
+    });
+    // a socket that stops answering pings (a peer gone without a FIN) is dropped
+    const ping = setInterval(() => {
+      if (!alive) return ws.terminate();
+      alive = false;
+      ws.ping();
+    }, limits.socketIdleMs);
+    ws.on('close', () => {
+      clearInterval(ping);
+      conn.close();
+    });
+  };
 
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {
+      server.off('error', reject);
+      server.on('error', (e) => console.error(`serve: ${e.message}`));
       const addr = server.address();
       port = typeof addr === 'object' && addr ? addr.port : o.port;
       const shown = anyHost(o.host) ? '127.0.0.1' : o.host.includes(':') ? `[${o.host}]` : o.host;
@@ -107,8 +152,14 @@ export function startWebServer(o: WebOptions): Promise<WebServer> {
 const anyHost = (h: string): boolean => h === '0.0.0.0' || h === '::';
 const hostNames = (h: string): string[] => [...new Set([h.includes(':') ? `[${h}]` : h, '127.0.0.1', 'localhost'])];
 
+/** The request target parsed; one a URL parser refuses (`http://[x`) is no path we serve. */
+function urlOf(req: IncomingMessage): URL {
+  return URL.canParse(req.url ?? '/', 'http://x') ? new URL(req.url ?? '/', 'http://x') : new URL('http://x/%00');
+}
+const pathOf = (req: IncomingMessage): string => urlOf(req).pathname;
+
 function tokenOf(req: IncomingMessage): string | undefined {
-  const q = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
+  const q = urlOf(req).searchParams.get('token');
   if (q) return q;
   const m = (req.headers.cookie ?? '').match(new RegExp(`(?:^|;\\s*)${COOKIE}=([^;]+)`));
   return m?.[1];

@@ -1,0 +1,61 @@
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+
+/** A path or a write the workspace refuses, said in words a user can act on. */
+export class WorkspaceError extends Error {
+  override name = 'WorkspaceError';
+}
+
+/**
+ * The one resolver for everything the host reads or writes under the workspace: the real path
+ * (symlinks followed, for the part that exists), refused unless it lies inside the real workspace.
+ */
+export function resolveInside(workspace: string, path: string, what = path): string {
+  const root = realpathSync(workspace);
+  const real = realpathOfExisting(resolve(workspace, path));
+  if (real !== root && !real.startsWith(root + sep)) throw new WorkspaceError(`${what} lies outside the workspace (it resolves to ${real}): refused`);
+  return real;
+}
+
+/** realpath of the deepest part of `p` that exists, the rest appended as written. */
+function realpathOfExisting(p: string): string {
+  const rest: string[] = [];
+  for (let at = p; ; at = dirname(at)) {
+    try {
+      return join(realpathSync(at), ...rest.reverse());
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(at) === at) throw e;
+      rest.push(basename(at));
+    }
+  }
+}
+
+/**
+ * A regular file of the workspace, at most `maxBytes`: opened without blocking (a named pipe in
+ * its place cannot freeze the host), checked to be a file, read whole.
+ */
+export function readInside(workspace: string, path: string, maxBytes: number, what = path): Buffer {
+  const fd = openSync(resolveInside(workspace, path, what), constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new WorkspaceError(`${what} is not a regular file`);
+    if (st.size > maxBytes) throw new WorkspaceError(`${what} is ${st.size} bytes, over the limit of ${maxBytes}`);
+    const buf = Buffer.alloc(st.size);
+    for (let off = 0; off < buf.length; ) {
+      const n = readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A failed write under the workspace as the user should read it (not `ENOENT mkdir` or `EROFS`). */
+export function describeWriteError(e: unknown, dir: string): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return new WorkspaceError(`the workspace is read-only: ${dir}`);
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new WorkspaceError(`the workspace's disk is full: ${dir}`);
+  return e instanceof Error ? e : new Error(String(e));
+}
