@@ -38,7 +38,7 @@ export function probeProvider(id: Provider): Promise<ProviderStatus> {
         await s.release();
         return { id, available: true };
       } catch (e) {
-        const hint = backends.get(id) === false ? ' (its binaries are not installed: onnxruntime-node-install-cuda=skip)' : '';
+        const hint = backends.get(id) === false ? ' (its binaries are not installed: run `npm run setup:gpu`)' : '';
         return { id, available: false, reason: `${(e as Error).message.split('\n')[0]}${hint}` };
       }
     })();
