@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Handlers } from '../../app/channels';
+import { parseRequest, type Handlers } from '../../app/channels';
 import { LIMITS } from '../../app/limits';
 import { Dispatcher } from '../../main/host/dispatcher';
 import { createHandlers } from '../../main/host/handlers';
@@ -324,7 +324,8 @@ describe('corpus: workspace faults (nothing outside the workspace is read or wri
 
   it('jobs.compare with the id of an existing entry: refused before anything is queued', async () => {
     const req = { jobId: 'finish-0009', model: FIXTURE_MODEL, params: { prompt: 'x', seed: 1, steps: 2, width: 64, height: 64 }, a: {}, b: {} };
-    await expect(handlers['jobs.compare'](req as never, SIGNAL)).rejects.toThrow(/already exists: every job needs a new id/);
+    // as the dispatcher hands it over: parsed, defaults filled in
+    await expect(handlers['jobs.compare'](parseRequest('jobs.compare', req), SIGNAL)).rejects.toThrow(/already exists: every job needs a new id/);
     expect(host.queue.list()).toEqual([]);
     expect(host.history.get('finish-0009').status).toBe('done');
   });
