@@ -75,6 +75,8 @@ function renameTensor(model: ModelProto, from: string, to: string): ModelProto {
     n.input = n.input!.map((i) => (i === from ? to : i));
     n.output = n.output!.map((o) => (o === from ? to : o));
   }
+  // its declared type (fp16 in an fp16 UNet) goes with it
+  for (const v of copy.graph!.valueInfo ?? []) if (v.name === from) v.name = to;
   return copy;
 }
 

@@ -275,14 +275,15 @@ const halfBitsToFloat = (bits: Uint16Array, to: Half): Float32Array =>
   readFloats({ dataType: to, rawData: bytesOf(bits) }, '');
 
 /**
- * Whether a graph computes in half precision: half inputs, or more half weights feeding ops
- * directly than fp32 weights. Half weights read only through a Cast to fp32 (exports that store
- * fp16 to save space) still compute in fp32.
+ * Whether a graph computes in half precision: half inputs or outputs (a text encoder's inputs are
+ * token ids), or more half weights feeding ops directly than fp32 weights. Half weights read only
+ * through a Cast to fp32 (exports that store fp16 to save space) still compute in fp32; a Cast to
+ * half (TorchScript's type promotion) does not make them fp32.
  */
 export function computesInHalf(model: ModelProto): boolean {
   const g = model.graph!;
-  if ((g.input ?? []).some((i) => isHalfType(i.type?.tensorType?.elemType))) return true;
-  const direct = new Set((g.node ?? []).filter((n) => n.opType !== 'Cast').flatMap((n) => n.input ?? []));
+  if ([...(g.input ?? []), ...(g.output ?? [])].some((i) => isHalfType(i.type?.tensorType?.elemType))) return true;
+  const direct = new Set((g.node ?? []).filter((n) => n.opType !== 'Cast' || attrInt(n, 'to') !== FLOAT).flatMap((n) => n.input ?? []));
   let fp32 = 0, half = 0;
   for (const t of g.initializer ?? []) {
     const n = elemCount(t);

@@ -1,4 +1,5 @@
 import type { onnx } from 'onnx-proto';
+import { elemTypes } from './fp16';
 import { producers, prune, type Graph, type Node } from './graph';
 
 export { producers };
@@ -21,23 +22,32 @@ export function externalInputs(g: Graph, inside: Node[]): string[] {
   return [...out];
 }
 
-const floatTensor = (name: string, rank: number): onnx.IValueInfoProto => ({
+/** A tensor's element type: its value_info if the graph has one, else inferred from its producers. */
+export function elemTypeOf(g: Graph, tensor: string): number {
+  const declared = (g.valueInfo ?? []).find((v) => v.name === tensor)?.type?.tensorType?.elemType;
+  const type = declared ? Number(declared) : elemTypes(g).get(tensor);
+  if (!type) throw new Error(`tensor "${tensor}" has no value_info and no producer whose output type can be inferred`);
+  return type;
+}
+
+const tensorInfo = (g: Graph, name: string, rank: number): onnx.IValueInfoProto => ({
   name,
-  type: { tensorType: { elemType: 1, shape: { dim: Array.from({ length: rank }, (_, i) => ({ dimParam: `${name}_d${i}` })) } } },
+  type: { tensorType: { elemType: elemTypeOf(g, name), shape: { dim: Array.from({ length: rank }, (_, i) => ({ dimParam: `${name}_d${i}` })) } } },
 });
 
-/** The graph plus `tensor` as an extra float output (the full UNet that also hands over its deep feature). */
+/** The graph plus `tensor` as an extra output of its own type (the full UNet that also hands over its deep feature). */
 export function withExtraOutput(model: onnx.IModelProto, tensor: string, rank: number): onnx.IModelProto {
   const g = model.graph!;
-  return { ...model, graph: { ...g, output: [...(g.output ?? []), floatTensor(tensor, rank)] } };
+  return { ...model, graph: { ...g, output: [...(g.output ?? []), tensorInfo(g, tensor, rank)] } };
 }
 
 /**
- * The graph with `tensor` turned into an input, and everything no longer needed to compute the
- * outputs pruned (nodes, initialisers, value infos). Original inputs are kept so callers feed the
- * same names.
+ * The graph with `tensor` turned into an input of its own type, and everything no longer needed
+ * to compute the outputs pruned (nodes, initialisers, value infos). Original inputs are kept so
+ * callers feed the same names.
  */
 export function cutAt(model: onnx.IModelProto, tensor: string, rank: number): onnx.IModelProto {
+  const info = tensorInfo(model.graph!, tensor, rank);
   const g = prune(model.graph!, [tensor]);
-  return { ...model, graph: { ...g, input: [...(g.input ?? []), floatTensor(tensor, rank)] } };
+  return { ...model, graph: { ...g, input: [...(g.input ?? []), info] } };
 }

@@ -40,7 +40,8 @@ export function graphDenoiser(graphs: ReadonlyMap<string, Graph>): Denoiser {
     const missing = g.session.inputNames.filter((k) => k !== 'sample' && k !== 'timestep' && !(k in feeds));
     if (missing.length) throw new Error(`${g.file}: input ${missing.map((k) => `"${k}"`).join(', ')} was not fed (this pipeline does not produce it)`);
     const timestep = { data: Float32Array.of(t), dims: g.spec('timestep').shape.length === 0 ? [] : [1] };
-    const out = await g.runAll({ sample, timestep, ...feeds });
+    // the conditioning feeds are the loop's own, the same arrays every step
+    const out = await g.runAll({ sample, timestep, ...feeds }, Object.keys(feeds));
     const [first, ...rest] = g.session.outputNames;
     return { prediction: out[first!]!, extra: Object.fromEntries(rest.map((k) => [k, out[k]!])) };
   };

@@ -24,10 +24,13 @@ export class Graph {
     return all[output ?? this.session.outputNames[0]!]!;
   }
 
-  /** Every output, by name. */
-  async runAll(feeds: Feeds): Promise<Record<string, { data: Float32Array; dims: number[] }>> {
+  /**
+   * Every output, by name. `constant`: feeds the caller passes unchanged on every call (the text
+   * embeddings of a loop), converted to a half input once rather than on each call.
+   */
+  async runAll(feeds: Feeds, constant: readonly string[] = []): Promise<Record<string, { data: Float32Array; dims: number[] }>> {
     const inputs: Record<string, ort.Tensor> = {};
-    for (const [name, v] of Object.entries(feeds)) inputs[name] = asInput(this.spec(name), v.data, v.dims);
+    for (const [name, v] of Object.entries(feeds)) inputs[name] = asInput(this.spec(name), v.data, v.dims, constant.includes(name));
     const t0 = performance.now();
     let out: ort.InferenceSession.OnnxValueMapType;
     try {

@@ -12,6 +12,8 @@ import type { Denoiser } from '../../engine/pipeline/denoiser';
 import { generate } from '../../engine/pipeline/generate';
 import { FIXTURE_MODEL } from '../parity/reference';
 import { modelCopy, plusInput } from '../support/model-variants';
+import { halfIoUnetFolder } from '../support/half-io';
+import { FLOAT16 } from '../../engine/onnx/tensor-data';
 
 const engine = new Engine(mkdtempSync(join(tmpdir(), 'dc-cache-')));
 afterAll(() => engine.release());
@@ -182,5 +184,39 @@ describe('DeepCache through the Denoiser seam', () => {
       await plain.release();
       await extra.release();
     }
+  });
+});
+
+describe('DeepCache on a UNet stored, computing and fed in fp16', () => {
+  it('declares the cached feature fp16; interval 1 equals the plain run, interval 3 runs the shallow graph', async () => {
+    const dir = halfIoUnetFolder(FIXTURE_MODEL);
+    const open = async (variant: Variant) => {
+      const ctx = { variant, modelDir: dir, sessionOptions: {}, cacheDir: mkdtempSync(join(tmpdir(), 'dc-half-')), graphs: { unet: join(dir, 'unet', 'model.onnx') } as Record<string, string>, provider: 'cuda', fellBack: false, timings: {}, notes: {} };
+      if (variant.deepcache) await deepcache.prepare!(ctx);
+      return { graphs: ctx.graphs, model: await loadModel(dir, {}, ctx.graphs) };
+    };
+    const p = { ...params, steps: 6, scheduler: 'ddim' as const };
+    const runWith = async (v: object) => {
+      const variant = Variant.parse(v);
+      const { graphs, model } = await open(variant);
+      try {
+        const fullSteps = new Set<number>();
+        const wrap = variant.deepcache ? (next: Denoiser, info: { timesteps: readonly number[]; allTimesteps: readonly number[] }) => deepcache.wrapDenoiser!(next, { ...info, variant, fullSteps }) : undefined;
+        return { graphs, fullSteps, image: (await generate(model, p, { loop: { wrap } })).images[0]!.data };
+      } finally {
+        await model.release();
+      }
+    };
+    const plain = await runWith({});
+    const one = await runWith({ deepcache: { interval: 1, branch: 0 } });
+    const elemType = (vs: { name?: string | null; type?: { tensorType?: { elemType?: number | null } | null } | null }[] | null | undefined) => vs!.find((v) => v.name === 'deepcache_feature')!.type!.tensorType!.elemType;
+    expect(elemType(readModel(one.graphs.unet!).graph!.output)).toBe(FLOAT16);
+    expect(elemType(readModel(one.graphs.unet_shallow!).graph!.input)).toBe(FLOAT16);
+    expect(one.image).toEqual(plain.image);
+    const three = await runWith({ deepcache: { interval: 3, branch: 0 } });
+    expect([...three.fullSteps]).toEqual([0, 3]);
+    const db = psnr(three.image, plain.image);
+    expect(db).toBeGreaterThan(20);
+    expect(db).toBeLessThan(80);
   });
 });

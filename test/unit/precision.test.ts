@@ -14,12 +14,14 @@ import { psnr } from '../support/psnr';
 import { loadModel, PARTS } from '../../engine/model/model';
 import { computesInHalf, convertToHalf, elemTypes, roundWeights, toHalfBits } from '../../engine/onnx/fp16';
 import { BFLOAT16, FLOAT16, readFloats } from '../../engine/onnx/tensor-data';
-import { readModel, type ModelProto } from '../../engine/onnx/model-proto';
+import { readModel, writeModel, type ModelProto } from '../../engine/onnx/model-proto';
 import type { onnx } from 'onnx-proto';
 import { generate } from '../../engine/pipeline/generate';
 import { externalizeGraph } from '../support/external-data';
 import { FIXTURE_MODEL } from '../parity/reference';
 import { castStoredWeights } from '../support/cast-stored-weights';
+import { halfIoGraph } from '../support/half-io';
+import { modelCopy } from '../support/model-variants';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'precision-'));
 const UNET = join(FIXTURE_MODEL, 'unet', 'model.onnx');
@@ -136,6 +138,27 @@ describe('fp32 compute with fp16-rounded weights', () => {
     expect(computesInHalf(readModel(UNET))).toBe(false);
     expect(computesInHalf(readModel(half))).toBe(true);
     expect(computesInHalf(castStoredWeights(UNET))).toBe(false);
+  });
+
+  it('recognises an fp16 export whose weights reach ops through Casts to half, and one with half outputs', async () => {
+    const folder = modelCopy(FIXTURE_MODEL);
+    const te = join(folder, 'text_encoder', 'model.onnx');
+    convertToHalf(readModel(te), te, te);
+    // TorchScript's type promotion: every half weight read through Cast(to fp16)
+    const m = readModel(te), g = m.graph!;
+    const halfWeights = new Set(g.initializer!.filter((t) => t.dataType === FLOAT16).map((t) => t.name!));
+    for (const n of g.node!) n.input = n.input!.map((x) => (halfWeights.has(x) ? `${x}/as_fp16` : x));
+    g.node = [...[...halfWeights].map((x) => ({ name: `${x}/as_fp16`, opType: 'Cast', input: [x], output: [`${x}/as_fp16`], attribute: [{ name: 'to', type: 2, i: FLOAT16 }] })), ...g.node!];
+    expect(computesInHalf(m)).toBe(true);
+    writeModel(te, m);
+    // a graph that hands back fp16 (diffusers' fp16 text encoders: token-id inputs, fp16 last_hidden_state)
+    const halfOut = readModel(UNET);
+    halfOut.graph!.output![0]!.type!.tensorType!.elemType = FLOAT16;
+    expect(computesInHalf(halfOut)).toBe(true);
+    halfIoGraph(join(folder, 'unet', 'model.onnx'));
+    const ctx = await prepareFor({ precision: 'fp16' }, 'cuda', tmp(), folder);
+    expect([ctx.graphs.text_encoder, ctx.graphs.unet]).toEqual([te, join(folder, 'unet', 'model.onnx')]);
+    expect(ctx.notes.precision).toContain('fp16 as stored: text_encoder+unet');
   });
 });
 
