@@ -6,10 +6,11 @@ export type LoraRef = z.infer<typeof LoraRef>;
 
 /** `file[:weight]` → a LoRA reference. */
 export function parseLoraFlag(s: string): { path: string; weight: number } {
-  const m = s.match(/^(.*):(-?[\d.]+)$/);
+  // text after the last ':' with no path separator in it is the weight (C:\x.safetensors stays a path)
+  const m = s.match(/^(.+):([^:/\\]*)$/);
   if (!m) return { path: s, weight: 1 };
-  const w = Number(m[2]);
-  if (!Number.isFinite(w)) throw new Error(`--lora ${s}: the weight after ":" must be a number`);
+  const w = m[2]!.trim() === '' ? NaN : Number(m[2]);
+  if (!Number.isFinite(w)) throw new Error(`--lora ${s}: the weight after ":" must be a number, got "${m[2]}"`);
   return { path: m[1]!, weight: w };
 }
 
@@ -22,5 +23,5 @@ export const lora = defineAcceleration({
   editor: {
     fields: [{ kind: 'file-list', key: 'loras', label: 'LoRAs (this side only)', empty: "no LoRAs in this model's loras/ folder", weight: { min: -2, max: 2, step: 0.05 }, shared: true }],
   },
-  flags: [{ flags: '--lora <file[:weight]>', help: 'merge a LoRA (repeatable)', parse: parseLoraFlag, repeatable: true }],
+  flags: [{ flags: '--lora <file[:weight]>', help: 'merge a LoRA (repeatable)', parse: parseLoraFlag, repeatable: true, apply: (loras: unknown[]) => ({ loras }) }],
 });

@@ -67,4 +67,11 @@ describe('engine CLI acceleration flags', () => {
     const { stdout } = await cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--steps', '1', '--config', cfg, '--allow-fallback', '--out', join(dir, 'b.png'), '--json');
     expect(JSON.parse(stdout.trim())).toMatchObject({ provider: 'cpu', fellBack: true });
   });
+  it('--lora file:weight merges the LoRA (the variant\'s loras); a weight that is not a number is refused as such', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+    const file = join(__dirname, '../fixtures/loras/tiny-lora-kohya.safetensors');
+    const { stdout } = await cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--steps', '1', '--lora', `${file}:0.5`, '--out', join(dir, 'l.png'), '--json');
+    expect(JSON.parse(stdout.trim()).summary).toContain('LoRA tiny-lora-kohya.safetensors@0.5');
+    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--lora', `${file}:NaN`)).rejects.toMatchObject({ stderr: expect.stringContaining('the weight after ":" must be a number, got "NaN"') });
+  });
 });
