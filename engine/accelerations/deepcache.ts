@@ -23,6 +23,15 @@ export const FEATURE = 'deepcache_feature';
 /** The shallow graph's name beside the UNet: cached steps route the Denoiser to it. */
 export const SHALLOW = 'unet_shallow';
 
+/**
+ * Session options for the two UNet graphs. Each session has its own intra-op thread pool whose
+ * workers spin after a run; the two sessions alternate every few steps, so one's spinning workers
+ * took the cores the other needed. Measured on the shared 2-core CPU (interleaved runs): a full step
+ * cost 1.45-1.6x a plain step with spinning, 0.43-0.99x without; interval 1 (shallow graph never
+ * run) cost 0.95x, so the extra output and the partition were not the cause.
+ */
+export const NO_SPIN = { extra: { 'session.intra_op.allow_spinning': '0' } } as const;
+
 export interface Partition {
   feature: string;
   upBlock: number;
@@ -132,6 +141,8 @@ export const deepcache: Acceleration = {
     const { full, shallow } = partitionUnet(ctx.graphs.unet!, ctx.variant.deepcache!.branch, ctx.cacheDir);
     ctx.graphs.unet = full;
     ctx.graphs[SHALLOW] = shallow;
+    const perGraph = (ctx.graphOptions ??= {});
+    for (const g of ['unet', SHALLOW]) perGraph[g] = { ...perGraph[g], extra: { ...perGraph[g]?.extra, ...NO_SPIN.extra } };
   },
   wrapDenoiser(next, ctx) {
     const full = fullSteps(ctx.variant.deepcache!, ctx.timesteps, ctx.allTimesteps);

@@ -57,12 +57,12 @@ export async function runBench(f: BenchFlags): Promise<string> {
   const params = { prompt: f.prompt, negativePrompt: 'blurry', seed: f.seed, steps: f.steps, guidance: f.guidance };
   const rows: string[] = [];
   let plainImg: { data: Float32Array; width: number; height: number } | undefined;
-  let plainStep = 0, plainTotal = 0;
+  let plainStep = 0, plainTotal = 0, plainFull = 0;
   const list = variants(f.model).filter(([name]) => !f.only || name.includes(f.only) || name.startsWith('plain'));
   const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr, format: 'bench {phase} {bar} {value}/{total} | {name}' }, cliProgress.Presets.shades_classic) : undefined;
   // first runs (preparation + first image), then rounds that run every option once each, so that
   // load from anything else on the machine falls on all options alike
-  const state = new Map<string, { firstMs: number; steps: number[]; totals: number[]; last?: Awaited<ReturnType<Engine['run']>>; error?: string }>();
+  const state = new Map<string, { firstMs: number; steps: number[]; totals: number[]; full: number[]; cached: number[]; last?: Awaited<ReturnType<Engine['run']>>; error?: string }>();
   try {
     bar?.start(list.length, 0, { phase: 'first runs', name: '' });
     for (const [name, variant] of list) {
@@ -70,9 +70,9 @@ export async function runBench(f: BenchFlags): Promise<string> {
       try {
         const t0 = performance.now();
         const first = await engine.run({ model: f.model, params, variant });
-        state.set(name, { firstMs: performance.now() - t0, steps: [], totals: [], last: first });
+        state.set(name, { firstMs: performance.now() - t0, steps: [], totals: [], full: [], cached: [], last: first });
       } catch (e) {
-        state.set(name, { firstMs: NaN, steps: [], totals: [], error: (e as Error).message.split('\n')[0]!.replace(/\|/g, '/') });
+        state.set(name, { firstMs: NaN, steps: [], totals: [], full: [], cached: [], error: (e as Error).message.split('\n')[0]!.replace(/\|/g, '/') });
       }
       bar?.increment(1);
     }
@@ -87,6 +87,8 @@ export async function runBench(f: BenchFlags): Promise<string> {
         // mean step over the loop: with DeepCache the median step would be a cached one
         st.steps.push(st.last.result.timings.denoiseMs / st.last.result.timings.stepMs.length);
         st.totals.push(st.last.result.timings.totalMs);
+        const isFull = new Set(st.last.result.fullSteps);
+        st.last.result.timings.stepMs.forEach((ms, i) => (isFull.has(i) ? st.full : st.cached).push(ms));
       }
       bar?.increment(1);
     }
@@ -97,17 +99,20 @@ export async function runBench(f: BenchFlags): Promise<string> {
   for (const [name] of list) {
     const st = state.get(name)!;
     if (st.error || !st.last) {
-      rows.push(`| ${name} | – | – | – | – | – | – | – | – | not run: ${st.error} |`);
+      rows.push(`| ${name} | – | – | – | – | – | – | – | – | – | – | not run: ${st.error} |`);
       continue;
     }
     const img = st.last.images[0]!;
     plainImg ??= img;
     const step = median(st.steps), total = median(st.totals);
-    if (name.startsWith('plain')) [plainStep, plainTotal] = [step, total];
+    if (name.startsWith('plain')) [plainStep, plainTotal, plainFull] = [step, total, median(st.full)];
+    // DeepCache's two step kinds apart: a full step should cost what a plain step does, a cached one a fraction of it
+    const fullVsPlain = `${(median(st.full) / plainFull).toFixed(2)}x`;
+    const cachedVsFull = st.cached.length ? `${(median(st.cached) / median(st.full)).toFixed(2)}` : '–';
     const same = img.width === plainImg.width && img.height === plainImg.height;
     // the studio's PSNR and SSIM (luma, Gaussian window), so the table and the compare view agree
     const p = same ? psnr(asPixels(img), asPixels(plainImg)) ?? Infinity : NaN, s = same ? ssim(asPixels(img), asPixels(plainImg)).mean : NaN;
-    rows.push(`| ${name} | ${st.last.result.provider} | ${st.last.result.timings.stepMs.length} | ${step.toFixed(1)} | ${(plainStep / step).toFixed(2)}x | ${total.toFixed(0)} | ${(plainTotal / total).toFixed(2)}x | ${st.firstMs.toFixed(0)} | ${Number.isFinite(p) ? p.toFixed(1) : p === Infinity ? '∞' : '–'} | ${Number.isFinite(s) ? s.toFixed(4) : '–'} |`);
+    rows.push(`| ${name} | ${st.last.result.provider} | ${st.last.result.timings.stepMs.length} | ${step.toFixed(1)} | ${(plainStep / step).toFixed(2)}x | ${fullVsPlain} | ${cachedVsFull} | ${total.toFixed(0)} | ${(plainTotal / total).toFixed(2)}x | ${st.firstMs.toFixed(0)} | ${Number.isFinite(p) ? p.toFixed(1) : p === Infinity ? '∞' : '–'} | ${Number.isFinite(s) ? s.toFixed(4) : '–'} |`);
   }
   const cpu = cpus();
   const machine = `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()}, Node ${process.version}, onnxruntime-node 1.29.0`;
@@ -115,8 +120,8 @@ export async function runBench(f: BenchFlags): Promise<string> {
     `Machine: ${machine}`,
     `Model: ${f.model}; prompt "${f.prompt}", seed ${f.seed}, ${f.steps} steps, guidance ${f.guidance} (LCM-LoRA: 4 steps, guidance 1), default size and scheduler; a first run per option, then ${f.repeats} interleaved rounds (medians). Load average when it started: ${loadavg()[0]!.toFixed(2)}.`,
     '',
-    '| option | provider | UNet steps | denoising ms per step (steady) | loop speed-up | image ms (steady) | image speed-up | first run ms (prepare + image) | PSNR vs plain (dB) | SSIM vs plain |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| option | provider | UNet steps | denoising ms per step (steady) | loop speed-up | full step vs plain step | cached step / full step | image ms (steady) | image speed-up | first run ms (prepare + image) | PSNR vs plain (dB) | SSIM vs plain |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ].join('\n');
   if (f.out) {

@@ -42,7 +42,8 @@ export async function loadModel(dir: string, options: SessionOptions = {}, graph
     for (const [name, file] of [...own, ...extra]) {
       const t0 = performance.now();
       files[name] = graphs[name] ?? file;
-      sessions[name] = await openSession(files[name], { ...options, ...perGraph[name] });
+      // config entries (extra) add up: a graph's own entries beside the variant's
+      sessions[name] = await openSession(files[name], { ...options, ...perGraph[name], extra: { ...options.extra, ...perGraph[name]?.extra } });
       loadMs[name] = performance.now() - t0;
     }
   } catch (e) {

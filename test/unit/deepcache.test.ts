@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import ort from 'onnxruntime-node';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Variant } from '../../app/variant';
 import { deepcache, fullSteps, locateBranch, nonUniform, partitionUnet } from '../../engine/accelerations/deepcache';
 import { Engine } from '../../engine/engine';
@@ -92,6 +93,25 @@ describe('DeepCache by graph partitioning', () => {
     const p = psnr(dc.images[0]!.data, plain.images[0]!.data);
     expect(p).toBeGreaterThan(20);
     expect(p).toBeLessThan(80);
+  });
+
+  it('opens both UNet graphs without intra-op spinning (their thread pools alternate), the other graphs as before', async () => {
+    const open = vi.spyOn(ort.InferenceSession, 'create');
+    const fresh = new Engine(mkdtempSync(join(tmpdir(), 'dc-spin-')));
+    try {
+      // twice over one cache: the first run writes the compiled graphs, the second loads them
+      for (const optLevel of ['all', 'all'] as const) {
+        await fresh.run({ model: FIXTURE_MODEL, params: { ...params, steps: 2 }, variant: { deepcache: { interval: 2, branch: 0 }, optLevel } });
+        await fresh.release();
+      }
+      const spin = (re: RegExp) => open.mock.calls.filter(([p]) => re.test(String(p))).map(([, o]) => (o as ort.InferenceSession.SessionOptions).extra?.['session.intra_op.allow_spinning']);
+      expect(spin(/unet_shallow/)).toEqual(['0', '0']);
+      expect(spin(/unet(_full|-)/)).toEqual(['0', '0']);
+      expect(spin(/text_encoder|vae_/)).toEqual(Array(6).fill(undefined));
+    } finally {
+      open.mockRestore();
+      await fresh.release();
+    }
   });
 
   it('composes with CFG truncation (the cached feature keeps its conditional half)', async () => {
