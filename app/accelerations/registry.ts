@@ -13,12 +13,14 @@ import { lcmLora } from './lcm-lora';
 import { lora } from './lora';
 import { precision } from './precision';
 import { provider } from './provider';
+import { sdFusions } from './sd-fusions';
 
 const BUILT_IN = [
   provider,
   precision,
   compile,
   fusedAttention,
+  sdFusions,
   deepcache,
   lora,
   lcmLora,

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunResult } from '../../app/contract';
+import { SD_FUSION_PARTS } from '../../app/accelerations/sd-fusions';
 import type { VariantInput } from '../../app/variant';
 import { Engine } from '../../engine/engine';
 
@@ -36,6 +37,16 @@ const FUSED = 'cuda fp16 + fused attention';
  */
 export const CONVERTED = 'cuda fp16 (engine conversion of fp32) + fused attention';
 
+/** onnxruntime's SD fusions (CUDA kernels): all parts against fused attention, then each part alone. */
+const SD_FUSIONS = `${FUSED} + SD fusions`;
+const sdFusionRows: BenchConfig[] = [
+  { name: SD_FUSIONS, model: 'sd15-fp16', variant: fused({ sdFusions: {} }), repeats: 6, baseline: FUSED, reference: 'diffusers-fp16' },
+  ...SD_FUSION_PARTS.map((part): BenchConfig => ({
+    name: `${FUSED} + ${part}`, model: 'sd15-fp16', variant: fused({ sdFusions: Object.fromEntries(SD_FUSION_PARTS.map((p) => [p, p === part])) }), repeats: 3,
+    baseline: FUSED, reference: 'diffusers-fp16',
+  })),
+];
+
 export function configs(group: Group): BenchConfig[] {
   if (group === 'tf32off') {
     return [{ name: 'cuda fp32 TF32 off', model: 'sd15-fp32', variant: cuda(), repeats: 4, baseline: 'cuda fp32 TF32 on', reference: 'diffusers-fp32' }];
@@ -65,6 +76,7 @@ export function configs(group: Group): BenchConfig[] {
     { name: `${FUSED} + CFG truncation 0.5`, model: 'sd15-fp16', variant: fused({ cfgTruncation: 0.5 }), repeats: 4, baseline: FUSED },
     { name: CONVERTED, model: 'sd15-fp32', variant: fused(), repeats: 5, baseline: FUSED, reference: 'diffusers-fp16' },
     ...deepcache,
+    ...sdFusionRows,
   ];
 }
 

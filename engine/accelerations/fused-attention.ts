@@ -1,9 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Variant } from '../../app/variant';
 import { fuseAttention, type FusionReport } from '../onnx/attention-fusion';
-import { graphKey, linkExternalData } from '../onnx/graph-cache';
-import { readModel, writeModel } from '../onnx/model-proto';
+import { cachedRewrite, graphKey } from '../onnx/graph-cache';
 import type { Acceleration, PrepareContext } from './acceleration';
 
 const VERSION = 'mha-1';
@@ -15,20 +14,7 @@ const PARTS = ['unet', 'vae_decoder', 'vae_encoder'];
 
 /** Fuses one graph (or reuses the cached result); returns the report and the graph to open. */
 export function fuseGraph(src: string, cacheDir: string, part: string): { path: string; report: FusionReport } {
-  const dir = join(cacheDir, 'fused-attention', `${part}-${graphKey(src, VERSION)}`);
-  const dst = join(dir, 'model.onnx'), reportFile = join(dir, 'report.json');
-  if (existsSync(reportFile)) {
-    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as FusionReport;
-    return { path: report.fused.length ? dst : src, report };
-  }
-  const { model, report } = fuseAttention(readModel(src));
-  if (report.fused.length) {
-    writeModel(dst, model);
-    linkExternalData(model, src, dir);
-  }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(reportFile, JSON.stringify(report));
-  return { path: report.fused.length ? dst : src, report };
+  return cachedRewrite(src, join(cacheDir, 'fused-attention', `${part}-${graphKey(src, VERSION)}`), fuseAttention, (r) => r.fused.length > 0);
 }
 
 /**

@@ -9,6 +9,7 @@ import { lcmLora } from './lcm-lora';
 import { lora } from './lora';
 import { precision } from './precision';
 import { provider } from './provider';
+import { sdFusions } from './sd-fusions';
 
 /** Every acceleration, in the order they prepare a variant (graph rewrites, then partitioning, then compilation); one line each. */
 const ACCELERATIONS: Acceleration[] = [
@@ -16,6 +17,7 @@ const ACCELERATIONS: Acceleration[] = [
   lora,
   lcmLora,
   fusedAttention,
+  sdFusions,
   deepcache,
   precision,
   compile,

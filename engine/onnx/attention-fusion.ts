@@ -1,6 +1,6 @@
 import { attr, attrInt, attrInts, makeAttr, OnnxGraph, prune, type Node, type Tensor } from './graph';
 import type { ModelProto } from './model-proto';
-import { isFloatType, tensorValues } from './tensor-data';
+import { INT64, isFloatType, readFloats, tensorValues, writeFloats } from './tensor-data';
 
 /**
  * Rewrites exported scaled-dot-product attention into onnxruntime's fused contrib op
@@ -311,4 +311,87 @@ function evaluate(ctx: Ctx, t: string, memo = new Map<string, Value>()): Value {
 /** A constant's values (inline only: fusion reads small shape and scale constants, never weights). */
 function tensorValue(t: Tensor): Value {
   return { data: Array.from(tensorValues(t)), float: isFloatType(t.dataType) };
+}
+
+export interface PackReport {
+  packed: { scope: string; kind: 'qkv' | 'kv' }[];
+  skipped: { scope: string; reason: string }[];
+}
+
+/**
+ * MultiHeadAttention with packed projections, as onnxruntime's fusion_attention_unet.py emits for
+ * its flash kernels (CUDA only; the CPU kernel refuses both layouts): self-attention's to_q/to_k/to_v
+ * become one MatMul reshaped to query [B, S, N, 3, H]; cross-attention's to_k/to_v one MatMul
+ * reshaped to key [B, L, N, 2, H] (value omitted). Weight columns are interleaved per head.
+ * Runs on graphs `fuseAttention` already fused.
+ */
+export function packAttention(model: ModelProto, modelPath = ''): { model: ModelProto; report: PackReport } {
+  const g = new OnnxGraph(model.graph!);
+  const report: PackReport = { packed: [], skipped: [] };
+  const replaced = new Map<Node, Node[]>();
+  const inits: Tensor[] = [];
+  for (const mha of g.nodes) {
+    if (mha.opType !== 'MultiHeadAttention' || mha.domain !== 'com.microsoft') continue;
+    const scope = scopeOf(mha);
+    try {
+      const heads = attrInt(mha, 'num_heads')!;
+      if ((mha.input ?? []).filter(Boolean).length !== 3) throw new Error('not separate query, key and value inputs');
+      const [q, k, v] = mha.input!.map((t) => projection(g, t, modelPath));
+      if (k!.x !== v!.x) throw new Error('key and value project different inputs');
+      const self = q!.x === k!.x;
+      const parts = self ? [q!, k!, v!] : [k!, v!];
+      const width = parts[0]!.cols;
+      if (parts.some((p) => p.cols !== width || p.rows !== parts[0]!.rows) || width % heads) throw new Error(`projection widths ${parts.map((p) => p.cols)} do not split into ${heads} heads`);
+      const w = interleave(parts, heads);
+      const name = `${scope}/${self ? 'to_qkv' : 'to_kv'}`;
+      const weight: Tensor = { name: `${name}.weight`, dataType: parts[0]!.type, dims: [parts[0]!.rows, w.length / parts[0]!.rows] };
+      writeFloats(weight, w);
+      const shape: Tensor = { name: `${name}.shape`, dataType: INT64, dims: [5], int64Data: [0, 0, heads, parts.length, width / heads] };
+      inits.push(weight, shape);
+      const nodes: Node[] = [];
+      let wIn = weight.name!;
+      if (parts[0]!.cast !== undefined) {
+        nodes.push({ name: `${name}/Cast`, opType: 'Cast', input: [wIn], output: [`${name}.weight_cast`], attribute: [makeAttr('to', { i: parts[0]!.cast })] });
+        wIn = `${name}.weight_cast`;
+      }
+      nodes.push(
+        { name: `${name}/MatMul`, opType: 'MatMul', input: [parts[0]!.x, wIn], output: [`${name}/MatMul_output_0`] },
+        { name: `${name}/Reshape`, opType: 'Reshape', input: [`${name}/MatMul_output_0`, shape.name!], output: [`${name}/packed`] },
+        { ...mha, input: self ? [`${name}/packed`] : [mha.input![0]!, `${name}/packed`], attribute: [...(mha.attribute ?? [])] },
+      );
+      replaced.set(mha, nodes);
+      report.packed.push({ scope, kind: self ? 'qkv' : 'kv' });
+    } catch (e) {
+      report.skipped.push({ scope, reason: (e as Error).message });
+    }
+  }
+  if (!replaced.size) return { model, report };
+  const graph = prune({ ...model.graph!, node: g.nodes.flatMap((n) => replaced.get(n) ?? [n]), initializer: [...(model.graph!.initializer ?? []), ...inits] });
+  return { model: { ...model, graph } as ModelProto, report };
+}
+
+interface Projection { x: string; values: Float32Array; rows: number; cols: number; type: number; cast?: number }
+
+/** MatMul(x, W) without bias (diffusers' to_q/to_k/to_v): its input and W [in, out] as fp32 values. */
+function projection(g: OnnxGraph, t: string, modelPath: string): Projection {
+  const mm = g.producer(t);
+  if (mm?.opType !== 'MatMul') throw new Error(`${t} is not a MatMul projection (${mm?.opType ?? 'an input'})`);
+  const w = g.weight(mm.input![1]!);
+  if (!w || w.dims?.length !== 2) throw new Error(`${mm.name} has no 2-D weight`);
+  const cast = g.producer(mm.input![1]!)?.opType === 'Cast' ? attrInt(g.producer(mm.input![1]!)!, 'to') : undefined;
+  return { x: mm.input![0]!, values: readFloats(w, modelPath), rows: Number(w.dims[0]), cols: Number(w.dims[1]), type: Number(w.dataType), cast };
+}
+
+/** Columns ordered head by head: [W₀ head 0, W₁ head 0, (W₂ head 0), W₀ head 1, ...]. */
+function interleave(parts: Projection[], heads: number): Float32Array {
+  const rows = parts[0]!.rows, cols = parts[0]!.cols, hs = cols / heads, outCols = cols * parts.length;
+  const out = new Float32Array(rows * outCols);
+  for (let r = 0; r < rows; r++) {
+    for (let h = 0; h < heads; h++) {
+      for (const [j, p] of parts.entries()) {
+        out.set(p.values.subarray(r * cols + h * hs, r * cols + (h + 1) * hs), r * outCols + (h * parts.length + j) * hs);
+      }
+    }
+  }
+  return out;
 }

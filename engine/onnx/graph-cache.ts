@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, linkSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { ModelProto } from './model-proto';
+import { readModel, writeModel, type ModelProto } from './model-proto';
 import { externalRef } from './tensor-data';
 
 const hashes = new Map<string, string>();
@@ -46,4 +46,25 @@ export function linkExternalData(model: ModelProto, srcPath: string, dstDir: str
       copyFileSync(from, to);
     }
   }
+}
+
+/**
+ * A rewrite of one graph, done once and kept in `dir` (model.onnx + report.json, weights linked):
+ * later calls read the report and open the cached graph. `changed` says whether the rewrite did
+ * anything; if not, the source graph is used as it is.
+ */
+export function cachedRewrite<R>(src: string, dir: string, rewrite: (model: ModelProto) => { model: ModelProto; report: R }, changed: (r: R) => boolean): { path: string; report: R } {
+  const dst = join(dir, 'model.onnx'), reportFile = join(dir, 'report.json');
+  if (existsSync(reportFile)) {
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as R;
+    return { path: changed(report) ? dst : src, report };
+  }
+  const { model, report } = rewrite(readModel(src));
+  if (changed(report)) {
+    writeModel(dst, model);
+    linkExternalData(model, src, dir);
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(reportFile, JSON.stringify(report));
+  return { path: changed(report) ? dst : src, report };
 }

@@ -1,0 +1,91 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { SD_FUSION_PARTS, type SdFusionPart } from '../../app/accelerations/sd-fusions';
+import type { Variant } from '../../app/variant';
+import { fuseAttention, packAttention } from '../onnx/attention-fusion';
+import { fuseBiasSplitGelu } from '../onnx/bias-split-gelu-fusion';
+import { cachedRewrite, graphKey } from '../onnx/graph-cache';
+import { fuseGroupNorm } from '../onnx/group-norm-fusion';
+import type { ModelProto } from '../onnx/model-proto';
+import type { Acceleration } from './acceleration';
+
+const VERSION = 'sd-fusions-1';
+const GRAPHS = ['unet', 'vae_decoder', 'vae_encoder'];
+
+/**
+ * Providers with onnxruntime kernels for each part's contrib op. Probed for onnxruntime-node 1.29's
+ * CPU provider (test/unit/sd-fusions.test.ts): GroupNorm and BiasSplitGelu have no CPU kernel, and
+ * the CPU MultiHeadAttention refuses packed QKV/KV at run time.
+ */
+export const KERNELS: Record<SdFusionPart, ReadonlySet<string>> = {
+  packedQkv: new Set(['cuda']),
+  groupNorm: new Set(['cuda']),
+  biasSplitGelu: new Set(['cuda']),
+};
+
+const chosen = (v: Variant): SdFusionPart[] => SD_FUSION_PARTS.filter((p) => v.sdFusions?.[p]);
+const unsupported = (parts: SdFusionPart[], provider: string) => parts.filter((p) => !KERNELS[p].has(provider));
+
+type Rewrite = (m: ModelProto, path: string) => { model: ModelProto; count: number };
+/** Each part's rewrite and how many places it changed; packing needs MultiHeadAttention nodes, so it fuses attention first. */
+const REWRITES: Record<SdFusionPart, Rewrite> = {
+  packedQkv: (m, path) => {
+    const r = packAttention(fuseAttention(m).model, path);
+    return { model: r.model, count: r.report.packed.length };
+  },
+  groupNorm: (m, path) => {
+    const r = fuseGroupNorm(m, path);
+    return { model: r.model, count: r.report.fused.length };
+  },
+  biasSplitGelu: (m, path) => {
+    const r = fuseBiasSplitGelu(m, path);
+    return { model: r.model, count: r.report.fused.length };
+  },
+};
+
+/** Applies the parts in order to one graph; the counts say what each did. */
+export function fuseSd(model: ModelProto, path: string, parts: SdFusionPart[]): { model: ModelProto; report: Partial<Record<SdFusionPart, number>> } {
+  const report: Partial<Record<SdFusionPart, number>> = {};
+  for (const p of parts) {
+    const r = REWRITES[p](model, path);
+    model = r.model;
+    report[p] = r.count;
+  }
+  return { model, report };
+}
+
+/**
+ * onnxruntime's SD optimizer (transformers/optimizer.py --model_type unet) as graph rewrites, one
+ * fusion per file in engine/onnx/. Runs after fused attention and before DeepCache (names keep
+ * their module paths) and fp16 conversion (which converts the fused graph). On a provider without
+ * a part's kernels the variant is refused; with CPU fallback allowed those parts are skipped, and
+ * the summary says so.
+ */
+export const sdFusions: Acceleration = {
+  id: 'sd-fusions',
+  enabled: (v) => v.sdFusions !== undefined,
+  sessionKey: (v) => v.sdFusions,
+  validate(v) {
+    const missing = unsupported(chosen(v), v.provider);
+    return missing.length && !v.allowFallback
+      ? `sdFusions: ${missing.join(', ')} need onnxruntime kernels the ${v.provider} provider lacks (they run on: cuda); allow CPU fallback to skip them`
+      : undefined;
+  },
+  async prepare(ctx) {
+    const all = chosen(ctx.variant), skip = unsupported(all, ctx.provider);
+    const parts = all.filter((p) => !skip.includes(p));
+    const t0 = performance.now();
+    const done: string[] = [];
+    for (const g of GRAPHS) {
+      const src = ctx.graphs[g];
+      if (!src || !existsSync(src) || !parts.length) continue;
+      const dir = join(ctx.cacheDir, 'sd-fusions', `${g}-${graphKey(src, VERSION, ...parts)}`);
+      const { path, report } = cachedRewrite(src, dir, (m) => fuseSd(m, src, parts), (r) => Object.values(r).some((n) => n! > 0));
+      ctx.graphs[g] = path;
+      done.push(`${g} ${parts.map((p) => `${p} ${report[p]}`).join(' ')}`);
+    }
+    ctx.timings['sd-fusions.fuseMs'] = performance.now() - t0;
+    const skipped = skip.length ? `; skipped on ${ctx.provider} (no kernels): ${skip.join(', ')}` : '';
+    ctx.notes['sd-fusions'] = `SD fusions: ${done.join(', ') || 'none applied'}${skipped}`;
+  },
+};

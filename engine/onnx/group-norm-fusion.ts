@@ -1,0 +1,122 @@
+import { makeAttr, OnnxGraph, prune, type Node, type Tensor } from './graph';
+import type { ModelProto } from './model-proto';
+import { FLOAT, FLOAT16, readFloats, tensorValues, writeFloats } from './tensor-data';
+
+/**
+ * nn.GroupNorm as torch.onnx.export emits it, rewritten into onnxruntime's com.microsoft.GroupNorm
+ * (CUDA/ROCm kernels only), the way onnxruntime's fusion_group_norm.py does:
+ *
+ *   Reshape(x, [0, G, -1]) → InstanceNormalization(scale 1, bias 0, ε) → Reshape(·, Shape(x))
+ *     → Mul(γ[C,1,1]) → Add(β[C,1,1])  [→ Sigmoid + Mul: SiLU, folded in as activation=1]
+ *
+ * becomes Transpose(NCHW→NHWC) → GroupNorm(groups G, epsilon ε, activation, channels_last 1) →
+ * Transpose(NHWC→NCHW). γ and β become [C] vectors. Node names keep the norm's module path
+ * (DeepCache cuts by them).
+ */
+export interface GroupNormReport {
+  fused: { scope: string; groups: number; silu: boolean }[];
+  skipped: { scope: string; reason: string }[];
+}
+
+const scopeOf = (n: Node) => (n.name ?? '').replace(/\/[^/]*$/, '');
+
+export function fuseGroupNorm(model: ModelProto, modelPath = ''): { model: ModelProto; report: GroupNormReport } {
+  const g = new OnnxGraph(model.graph!);
+  const report: GroupNormReport = { fused: [], skipped: [] };
+  const replaced = new Map<Node, Node[]>();
+  const inits: Tensor[] = [];
+  for (const inorm of g.nodes) {
+    if (inorm.opType !== 'InstanceNormalization') continue;
+    const scope = scopeOf(inorm);
+    try {
+      const m = match(g, inorm, modelPath);
+      const gamma = vector(`${scope}/GroupNorm.gamma`, m.gamma, m.type), beta = vector(`${scope}/GroupNorm.beta`, m.beta, m.type);
+      inits.push(gamma, beta);
+      const nhwc = `${scope}/GroupNorm/nhwc_in`, y = `${scope}/GroupNorm/nhwc_out`;
+      replaced.set(m.last, [
+        { name: `${scope}/GroupNorm/ToNhwc`, opType: 'Transpose', input: [m.x], output: [nhwc], attribute: [makeAttr('perm', { ints: [0, 2, 3, 1] })] },
+        {
+          name: `${scope}/GroupNorm`, opType: 'GroupNorm', domain: 'com.microsoft', input: [nhwc, gamma.name!, beta.name!], output: [y],
+          attribute: [makeAttr('groups', { i: m.groups }), makeAttr('epsilon', { f: m.epsilon }), makeAttr('activation', { i: m.silu ? 1 : 0 }), makeAttr('channels_last', { i: 1 })],
+        },
+        { name: `${scope}/GroupNorm/ToNchw`, opType: 'Transpose', input: [y], output: [m.last.output![0]!], attribute: [makeAttr('perm', { ints: [0, 3, 1, 2] })] },
+      ]);
+      report.fused.push({ scope, groups: m.groups, silu: m.silu });
+    } catch (e) {
+      report.skipped.push({ scope, reason: (e as Error).message });
+    }
+  }
+  if (!replaced.size) return { model, report };
+  const node = g.nodes.flatMap((n) => replaced.get(n) ?? [n]);
+  const graph = prune({ ...model.graph!, node, initializer: [...(model.graph!.initializer ?? []), ...inits] });
+  return { model: { ...model, opsetImport: withMicrosoftDomain(model), graph } as ModelProto, report };
+}
+
+/** The model's opset imports with com.microsoft added (every contrib-op rewrite needs it). */
+export function withMicrosoftDomain(model: ModelProto): ModelProto['opsetImport'] {
+  const ops = [...(model.opsetImport ?? [])];
+  if (!ops.some((o) => o.domain === 'com.microsoft')) ops.push({ domain: 'com.microsoft', version: 1 });
+  return ops;
+}
+
+/** A constant's values: an initializer or a Constant node's tensor. */
+export function constantValues(g: OnnxGraph, t: string, modelPath = ''): number[] | undefined {
+  const init = g.initializer(t);
+  if (init) return Array.from(tensorValues(init, modelPath));
+  const n = g.producer(t);
+  const a = n?.opType === 'Constant' ? n.attribute?.find((x) => x.name === 'value') : undefined;
+  return a?.t ? Array.from(tensorValues(a.t, modelPath)) : undefined;
+}
+
+/** The exporter shares equal initializers through Identity nodes (γ = 1 of several norms). */
+const skipIdentity = (g: OnnxGraph, t: string): string => {
+  for (let n = g.producer(t); n?.opType === 'Identity'; n = g.producer(t)) t = n.input![0]!;
+  return t;
+};
+const weightThrough = (g: OnnxGraph, t: string) => g.weight(skipIdentity(g, t));
+
+function only(g: OnnxGraph, t: string, op: string): Node {
+  const cs = g.consumers(t).filter((c) => c.opType !== 'Shape');
+  if (cs.length !== 1 || cs[0]!.opType !== op) throw new Error(`expected one ${op} after ${t}, found ${cs.map((c) => c.opType).join(', ') || 'nothing'}`);
+  return cs[0]!;
+}
+
+interface Match { x: string; last: Node; groups: number; epsilon: number; silu: boolean; gamma: Float32Array; beta: Float32Array; type: number }
+
+function match(g: OnnxGraph, inorm: Node, modelPath: string): Match {
+  const r1 = g.parent(inorm, 0, 'Reshape');
+  if (!r1) throw new Error('InstanceNormalization does not read a Reshape into groups');
+  const target = constantValues(g, r1.input![1]!, modelPath);
+  if (!target || target.length !== 3 || target[0] !== 0 || target[2] !== -1 || !(target[1]! > 0)) throw new Error(`the group split [${target}] is not [0, G, -1]`);
+  const [scale, bias] = [1, 2].map((i) => constantValues(g, inorm.input![i]!, modelPath));
+  if (!scale?.every((v) => v === 1) || !bias?.every((v) => v === 0)) throw new Error('InstanceNormalization has its own scale/bias (not a GroupNorm export)');
+  const x = r1.input![0]!;
+  const r2 = only(g, inorm.output![0]!, 'Reshape');
+  const shape = g.producer(r2.input![1]!);
+  if (shape?.opType !== 'Shape' || shape.input![0] !== x) throw new Error('the normalised groups are not reshaped back to the input shape');
+  const mul = only(g, r2.output![0]!, 'Mul'), add = only(g, mul.output![0]!, 'Add');
+  const gammaName = mul.input!.find((i) => i !== r2.output![0])!, betaName = add.input!.find((i) => i !== mul.output![0])!;
+  const gw = weightThrough(g, gammaName), bw = weightThrough(g, betaName);
+  if (!gw || !bw) throw new Error('γ/β are not weights');
+  const c = Number(gw.dims?.[0]);
+  if ((gw.dims ?? []).slice(1).some((d) => Number(d) !== 1) || (bw.dims ?? []).slice(1).some((d) => Number(d) !== 1)) throw new Error(`γ has shape [${gw.dims}], expected [C, 1, 1]`);
+  // SiLU after it: Mul(a, Sigmoid(a)), a read by nothing else
+  const readers = g.consumers(add.output![0]!);
+  const sig = readers.find((n) => n.opType === 'Sigmoid');
+  const silu = sig && readers.length === 2 ? readers.find((n) => n.opType === 'Mul' && n.input!.includes(sig.output![0]!) && n.input!.includes(add.output![0]!)) : undefined;
+  const groups = target[1]!;
+  if (c % groups) throw new Error(`${c} channels do not split into ${groups} groups`);
+  // γ/β in the compute type: a Cast in front of a stored weight names it
+  const cast = g.producer(skipIdentity(g, gammaName));
+  const type = cast?.opType === 'Cast' ? Number(cast.attribute?.find((a) => a.name === 'to')?.i ?? FLOAT) : Number(gw.dataType);
+  return {
+    x, last: silu ?? add, groups, epsilon: inorm.attribute?.find((a) => a.name === 'epsilon')?.f ?? 1e-5, silu: !!silu,
+    gamma: readFloats(gw, modelPath), beta: readFloats(bw, modelPath), type: type === FLOAT16 ? FLOAT16 : FLOAT,
+  };
+}
+
+function vector(name: string, values: Float32Array, type: number): Tensor {
+  const t: Tensor = { name, dataType: type, dims: [values.length] };
+  writeFloats(t, values);
+  return t;
+}

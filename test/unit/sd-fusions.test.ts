@@ -1,0 +1,159 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ort from 'onnxruntime-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sdFusions as descriptor } from '../../app/accelerations/sd-fusions';
+import { Variant } from '../../app/variant';
+import { locateBranch } from '../../engine/accelerations/deepcache';
+import { fuseSd, KERNELS, sdFusions } from '../../engine/accelerations/sd-fusions';
+import { Engine } from '../../engine/engine';
+import { fuseAttention, packAttention } from '../../engine/onnx/attention-fusion';
+import { fuseBiasSplitGelu } from '../../engine/onnx/bias-split-gelu-fusion';
+import { OnnxGraph, attrInt } from '../../engine/onnx/graph';
+import { fuseGroupNorm } from '../../engine/onnx/group-norm-fusion';
+import { readModel, writeModel, type ModelProto } from '../../engine/onnx/model-proto';
+import { readFloats } from '../../engine/onnx/tensor-data';
+import { FIXTURE_MODEL } from '../parity/reference';
+
+const UNET = join(FIXTURE_MODEL, 'unet', 'model.onnx');
+const tmp = () => mkdtempSync(join(tmpdir(), 'sdf-'));
+const ops = (m: ModelProto, op: string) => m.graph!.node!.filter((n) => n.opType === op);
+
+/** What the CPU provider says to a fused graph: opened and run once on random inputs. */
+async function cpuVerdict(m: ModelProto): Promise<string> {
+  const path = join(tmp(), 'model.onnx');
+  writeModel(path, m);
+  try {
+    const s = await ort.InferenceSession.create(path, { executionProviders: ['cpu'], logSeverityLevel: 4 });
+    const rnd = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
+    await s.run({
+      sample: new ort.Tensor('float32', rnd(2 * 4 * 8 * 8), [2, 4, 8, 8]),
+      timestep: new ort.Tensor('float32', Float32Array.of(500), [1]),
+      encoder_hidden_states: new ort.Tensor('float32', rnd(2 * 77 * 32), [2, 77, 32]),
+    });
+    return 'runs';
+  } catch (e) {
+    return String((e as Error).message).split('\n')[0]!;
+  }
+}
+
+describe('SD fusions: each rewrite on the fixture UNet', () => {
+  const src = readModel(UNET);
+  const g = new OnnxGraph(src.graph!);
+
+  it('GroupNorm: every exported nn.GroupNorm becomes one NHWC GroupNorm, SiLU folded in where it follows', () => {
+    const { model, report } = fuseGroupNorm(readModel(UNET), UNET);
+    const norms = ops(src, 'InstanceNormalization');
+    const silus = norms.filter((n) => {
+      const add = g.consumers(g.consumers(g.consumers(n.output![0]!)[0]!.output![0]!)[0]!.output![0]!)[0]!;
+      return g.consumers(add.output![0]!).some((c) => c.opType === 'Sigmoid');
+    });
+    expect(report.skipped).toEqual([]);
+    expect(ops(model, 'GroupNorm')).toHaveLength(norms.length);
+    expect(ops(model, 'InstanceNormalization')).toEqual([]);
+    expect(ops(model, 'GroupNorm').filter((n) => attrInt(n, 'activation') === 1)).toHaveLength(silus.length);
+    expect(ops(model, 'Sigmoid').length).toBe(ops(src, 'Sigmoid').length - silus.length);
+    const fused = new OnnxGraph(model.graph!);
+    for (const n of ops(model, 'GroupNorm')) {
+      expect(n.domain).toBe('com.microsoft');
+      expect(attrInt(n, 'channels_last')).toBe(1);
+      expect(attrInt(n, 'groups')).toBeGreaterThan(0);
+      // NCHW in and out: a Transpose on each side
+      expect(fused.producer(n.input![0]!)?.opType).toBe('Transpose');
+      expect(fused.consumers(n.output![0]!).map((c) => c.opType)).toEqual(['Transpose']);
+      expect(fused.initializer(n.input![1]!)!.dims!.map(Number)).toHaveLength(1);
+    }
+    // γ kept value for value (down_blocks.0/resnets.0/norm1)
+    const gn = ops(model, 'GroupNorm').find((n) => n.name!.includes('/down_blocks.0/resnets.0/norm1/'))!;
+    const mul = g.nodes.find((n) => n.name === '/m/down_blocks.0/resnets.0/norm1/Mul')!;
+    const gamma = g.weight(mul.input![1]!) ?? g.weight(g.producer(mul.input![1]!)!.input![0]!);
+    expect(Array.from(readFloats(fused.initializer(gn.input![1]!)!, UNET))).toEqual(Array.from(readFloats(gamma!, UNET)));
+  });
+
+  it('BiasSplitGelu: every GEGLU (MatMul + bias, split, h · gelu(g)) becomes one node', () => {
+    const { model, report } = fuseBiasSplitGelu(readModel(UNET), UNET);
+    expect(report.skipped).toEqual([]);
+    expect(report.fused).toHaveLength(ops(src, 'Erf').length);
+    expect(ops(model, 'Erf')).toEqual([]);
+    const fused = new OnnxGraph(model.graph!);
+    for (const n of ops(model, 'BiasSplitGelu')) {
+      const mm = fused.producer(n.input![0]!)!;
+      expect(mm.opType).toBe('MatMul');
+      // bias of the doubled width: [2 · D] for a [in, 2 · D] weight
+      expect(Number(fused.weight(n.input![1]!)!.dims![0])).toBe(Number(fused.weight(mm.input![1]!)!.dims![1]));
+    }
+  });
+
+  it('packed attention: self-attention gets one QKV projection [B,S,N,3,H], cross-attention one KV [B,L,N,2,H], weights interleaved per head', () => {
+    const fusedMha = fuseAttention(readModel(UNET)).model;
+    const { model, report } = packAttention(fusedMha, UNET);
+    expect(report.skipped).toEqual([]);
+    expect(report.packed.filter((p) => p.kind === 'qkv')).toHaveLength(11);
+    expect(report.packed.filter((p) => p.kind === 'kv')).toHaveLength(11);
+    const fused = new OnnxGraph(model.graph!);
+    const self = ops(model, 'MultiHeadAttention').find((n) => n.name!.includes('/down_blocks.0/attentions.0/transformer_blocks.0/attn1/'))!;
+    expect(self.input).toHaveLength(1);
+    const shape = fused.initializer(fused.producer(self.input![0]!)!.input![1]!)!;
+    const heads = attrInt(self, 'num_heads')!;
+    const w = (name: string) => {
+      const mm = g.nodes.find((n) => n.name === `/m/down_blocks.0/attentions.0/transformer_blocks.0/attn1/${name}/MatMul`)!;
+      return g.weight(mm.input![1]!)!;
+    };
+    const [wq, wk, wv] = ['to_q', 'to_k', 'to_v'].map((n) => w(n));
+    const cols = Number(wq!.dims![1]), hs = cols / heads;
+    expect((shape.int64Data ?? []).map(Number)).toEqual([0, 0, heads, 3, hs]);
+    const packed = fused.weight(fused.producer(fused.producer(self.input![0]!)!.input![0]!)!.input![1]!)!;
+    const p = readFloats(packed, UNET), parts = [wq, wk, wv].map((t) => readFloats(t!, UNET));
+    // row 1, head 1, value part, element 0 — and every element of row 0
+    expect(p[1 * 3 * cols + (1 * 3 + 2) * hs]).toBe(parts[2]![1 * cols + hs]);
+    for (let h = 0; h < heads; h++) for (let j = 0; j < 3; j++) for (let e = 0; e < hs; e++) {
+      expect(p[(h * 3 + j) * hs + e]).toBe(parts[j]![h * hs + e]);
+    }
+    const cross = ops(model, 'MultiHeadAttention').find((n) => n.name!.includes('/attn2/'))!;
+    expect(cross.input).toHaveLength(2);
+    expect((fused.initializer(fused.producer(cross.input![1]!)!.input![1]!)!.int64Data ?? []).map(Number)).toEqual([0, 0, heads, 2, hs]);
+  });
+
+  it("the fused graphs pass onnxruntime's schema checks; the CPU provider has no kernels for them (the KERNELS table)", async () => {
+    expect(await cpuVerdict(fuseGroupNorm(readModel(UNET), UNET).model)).toMatch(/Could not find an implementation for GroupNorm\(1\)/);
+    expect(await cpuVerdict(fuseBiasSplitGelu(readModel(UNET), UNET).model)).toMatch(/Could not find an implementation for BiasSplitGelu\(1\)/);
+    expect(await cpuVerdict(packAttention(fuseAttention(readModel(UNET)).model, UNET).model)).toMatch(/Packed QKV of shape \(B, L, N, 3, H\) not implemented for CPU/);
+    expect([...KERNELS.groupNorm, ...KERNELS.biasSplitGelu, ...KERNELS.packedQkv]).not.toContain('cpu');
+  });
+
+  it('all parts together keep the module-path names DeepCache cuts by', () => {
+    const { model, report } = fuseSd(readModel(UNET), UNET, ['packedQkv', 'groupNorm', 'biasSplitGelu']);
+    expect(report).toEqual({ packedQkv: 22, groupNorm: 46, biasSplitGelu: 11 });
+    expect(locateBranch(model, 0, UNET)).toEqual(locateBranch(readModel(UNET), 0, UNET));
+  });
+});
+
+describe('SD fusions as a variant option', () => {
+  const engine = new Engine(tmp());
+  afterAll(() => engine.release());
+  const params = { prompt: 'a photo of an astronaut', negativePrompt: 'blurry', seed: 4, steps: 3, width: 64, height: 64 };
+
+  it('on the CPU provider the variant is refused, naming the parts and where they run', async () => {
+    const v = Variant.parse({ sdFusions: { packedQkv: false } });
+    expect(sdFusions.validate!(v)).toBe('sdFusions: groupNorm, biasSplitGelu need onnxruntime kernels the cpu provider lacks (they run on: cuda); allow CPU fallback to skip them');
+    expect(sdFusions.validate!(Variant.parse({ sdFusions: {}, provider: 'cuda' }))).toBeUndefined();
+    await expect(engine.run({ model: FIXTURE_MODEL, params, variant: { sdFusions: {} } })).rejects.toThrow(/sdFusions: packedQkv, groupNorm, biasSplitGelu need onnxruntime kernels/);
+  });
+
+  it('with CPU fallback the parts are skipped, said so, and the image is the plain one', async () => {
+    const plain = await engine.run({ model: FIXTURE_MODEL, params, variant: {} });
+    const r = await engine.run({ model: FIXTURE_MODEL, params, variant: { sdFusions: {}, allowFallback: true } });
+    expect(r.result.summary).toContain('SD fusions: none applied; skipped on cpu (no kernels): packedQkv, groupNorm, biasSplitGelu');
+    expect(r.images[0]!.data).toEqual(plain.images[0]!.data);
+  });
+
+  it('options and flags: no empty part list, a clear error for an unknown part', () => {
+    expect(() => Variant.parse({ sdFusions: { packedQkv: false, groupNorm: false, biasSplitGelu: false } })).toThrow('switch on at least one part');
+    expect(() => Variant.parse({ sdFusions: { nhwcConv: true } })).toThrow();
+    const flag = descriptor.flags[0]!;
+    expect(flag.parse!('groupNorm')).toEqual({ packedQkv: false, groupNorm: true, biasSplitGelu: false });
+    expect(flag.parse!('all')).toEqual({ packedQkv: true, groupNorm: true, biasSplitGelu: true });
+    expect(() => flag.parse!('groupnorm,bogus')).toThrow('--sd-fusions takes "all" or a comma list of packedQkv, groupNorm, biasSplitGelu; got "groupnorm,bogus"');
+  });
+});
