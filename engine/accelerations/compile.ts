@@ -31,11 +31,11 @@ export const compile: Acceleration = {
       const out = join(dir, `${part}-${key}.onnx`);
       if (existsSync(out)) {
         ctx.graphs[part] = out;
-        perGraph[part] = { graphOptimizationLevel: 'disabled' };
+        perGraph[part] = { ...perGraph[part], graphOptimizationLevel: 'disabled' };
         cached++;
       } else {
         // its warning about hardware-specific graphs is why the key includes the provider and CPU
-        perGraph[part] = { optimizedModelFilePath: out, logSeverityLevel: 3 };
+        perGraph[part] = { ...perGraph[part], optimizedModelFilePath: out, logSeverityLevel: 3 };
       }
     }
     ctx.timings['compile.cachedGraphs'] = cached;
