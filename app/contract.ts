@@ -77,6 +77,8 @@ export { describeIssues } from './errors';
 export const RunResult = z.object({
   /** The provider that actually ran (differs from the variant's only with allowFallback). */
   provider: z.string(),
+  /** The provider as the studio names it ("webgpu — software adapter llvmpipe"); absent in older runs. */
+  providerLabel: z.string().optional(),
   fellBack: z.boolean(),
   params: ResolvedParams,
   timings: Timings,

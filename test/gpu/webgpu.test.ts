@@ -48,6 +48,9 @@ describe.skipIf(!webgpu.available && !process.env.CI)('webgpu equals cpu on the 
     it(`${c.name}: latents and image within fp32 tolerance; host transfers per step as the resident loop promises`, async () => {
       const cpu = await run(c, 'cpu'), gpu = await run(c, 'webgpu');
       expect(gpu.result.provider).toBe('webgpu');
+      // the adapter is named in the result; llvmpipe (CI) is a software adapter and says so
+      expect(gpu.result.providerLabel).toBe(webgpu.label);
+      if (webgpu.adapter?.name.startsWith('llvmpipe')) expect(gpu.result.providerLabel).toBe('webgpu — software adapter llvmpipe');
       expect(gpu.latents.length).toBe(cpu.latents.length);
       const last = cpu.latents.length - 1, scale = Math.max(1, ...cpu.latents[last]!.map(Math.abs));
       expect(maxDiff(gpu.latents[last]!, cpu.latents[last]!) / scale).toBeLessThan(1e-3);
