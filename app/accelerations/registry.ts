@@ -13,10 +13,12 @@ import { lcmLora } from './lcm-lora';
 import { lora } from './lora';
 import { precision } from './precision';
 import { provider } from './provider';
+import { tf32 } from './tf32';
 
 const BUILT_IN = [
   provider,
   precision,
+  tf32,
   compile,
   fusedAttention,
   deepcache,

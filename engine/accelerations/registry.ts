@@ -9,10 +9,12 @@ import { lcmLora } from './lcm-lora';
 import { lora } from './lora';
 import { precision } from './precision';
 import { provider } from './provider';
+import { tf32 } from './tf32';
 
 /** Every acceleration, in the order they prepare a variant (graph rewrites, then partitioning, then compilation); one line each. */
 const ACCELERATIONS: Acceleration[] = [
   provider,
+  tf32,
   lora,
   lcmLora,
   fusedAttention,
