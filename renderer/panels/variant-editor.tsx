@@ -40,7 +40,7 @@ function FieldControl({ b, ctx }: { b: Bound; ctx: EditorContext }) {
       const status = (id: unknown) => (f.availability ? ctx.providers.find((p) => p.id === id) : undefined);
       const chosen = status(value);
       const hint = chosen && !chosen.available ? <span className="warn">{chosen.reason}</span>
-        : chosen?.adapter?.software ? <span className="warn" data-testid={`adapter-${ctx.side}`}>{chosen.label}: a CPU rasteriser, not a GPU</span>
+        : chosen?.adapter?.software ? <span className="warn" data-testid={`adapter-${ctx.side}`} title={chosen.adapter.name}>{chosen.label?.replace(/^webgpu — /, '')}: a CPU, not a GPU</span>
         : typeof f.help === 'function' ? f.help(value) : f.help;
       const numeric = typeof f.choices[0] === 'number';
       return (
@@ -89,7 +89,9 @@ function UnavailableProviders({ providers }: { providers: readonly ProviderStatu
     <details className="unavailable"><summary>{off.length} providers unavailable here</summary>
       <ul>{off.map((p) => (
         <li key={p.id} data-testid={`provider-status-${p.id}`}><b>{p.id}</b>: {p.reason}
-          {p.problems && p.problems.length > 0 && <ul className="problems">{p.problems.map((x) => <li key={x}>{x}</li>)}</ul>}
+          {p.problems && p.problems.length > 0 && (
+            <details><summary>what is missing ({p.problems.length})</summary><ul className="problems">{p.problems.map((x) => <li key={x}>{x}</li>)}</ul></details>
+          )}
           {p.fix && <div>fix: <code>{p.fix}</code></div>}
         </li>
       ))}</ul>
