@@ -62,6 +62,12 @@ export const Timings = z.object({
   totalMs: z.number(),
   onnxMs: z.number(),
   overheadMs: z.number(),
+  /**
+   * Copies between host and device at the session boundary: per denoising step, and in the whole
+   * run (0 on the CPU provider). Absent in runs recorded before they were counted.
+   */
+  stepTransfers: z.array(z.number().int()).optional(),
+  transfers: z.number().int().optional(),
 });
 export type Timings = z.infer<typeof Timings>;
 
@@ -71,6 +77,8 @@ export { describeIssues } from './errors';
 export const RunResult = z.object({
   /** The provider that actually ran (differs from the variant's only with allowFallback). */
   provider: z.string(),
+  /** The provider as the studio names it ("webgpu — software adapter llvmpipe"); absent in older runs. */
+  providerLabel: z.string().optional(),
   fellBack: z.boolean(),
   params: ResolvedParams,
   timings: Timings,

@@ -34,7 +34,7 @@ export function sideStats(runs: readonly RunRecord[], labels: Record<string, str
     const r0 = all[0]!.result;
     return [{
       ...s, side, label: labels[side] ?? side, firstMs: all.find((r) => r.result.firstRun)?.result.timings.totalMs,
-      err: [s.median - s.min, s.max - s.median] as [number, number], provider: r0.provider, fellBack: r0.fellBack, summary: r0.summary,
+      err: [s.median - s.min, s.max - s.median] as [number, number], provider: r0.providerLabel ?? r0.provider, fellBack: r0.fellBack, summary: r0.summary,
       fullSteps: r0.fullSteps.length, steps: r0.timings.stepMs.length,
     }];
   });

@@ -31,7 +31,18 @@ export const ModelEntry = z.object({
 });
 export type ModelEntry = z.infer<typeof ModelEntry>;
 
-export const ProviderStatus = z.object({ id: Provider, available: z.boolean(), reason: z.string().optional() });
+export const ProviderStatus = z.object({
+  id: Provider,
+  available: z.boolean(),
+  reason: z.string().optional(),
+  /** What to call it where it is shown: "webgpu — software adapter llvmpipe" (never passed off as a GPU). */
+  label: z.string().optional(),
+  /** The WebGPU adapter, as the driver names it, and whether it is a CPU rasteriser. */
+  adapter: z.object({ name: z.string(), software: z.boolean() }).optional(),
+  /** What stands between this machine and the provider (setup:gpu's checks), and the command that fixes it. */
+  problems: z.array(z.string()).optional(),
+  fix: z.string().optional(),
+});
 export type ProviderStatus = z.infer<typeof ProviderStatus>;
 
 export const EngineState = z.object({

@@ -15,6 +15,7 @@ import { checkImages, pipelineFor } from './pipeline/pipelines/registry';
 interface Prepared {
   model: LoadedModel;
   provider: string;
+  providerLabel: string;
   fellBack: boolean;
   prepareMs: number;
   prepareSteps: Record<string, number>;
@@ -76,7 +77,7 @@ export class Engine {
     const steps = res.timings.stepMs.length;
     const full = fullSteps.size ? [...fullSteps].sort((a, b) => a - b) : Array.from({ length: steps }, (_, i) => i);
     const result: RunResult = {
-      provider: p.provider, fellBack: p.fellBack, params: res.params, timings: res.timings,
+      provider: p.provider, providerLabel: p.providerLabel, fellBack: p.fellBack, params: res.params, timings: res.timings,
       prepareMs: firstRun ? p.prepareMs : 0, prepareSteps: firstRun ? p.prepareSteps : {}, firstRun, fullSteps: full, summary: describeVariant(variant, p.notes),
       model: { dir: p.model.dir, name: p.model.name, hash: p.hash },
     };
@@ -96,7 +97,7 @@ export class Engine {
     const t1 = performance.now();
     const model = await loadModel(info.dir, ctx.sessionOptions, ctx.graphs, ctx.graphOptions);
     ctx.timings.sessionsMs = performance.now() - t1;
-    return { model, provider: ctx.provider, fellBack: ctx.fellBack, prepareMs: performance.now() - t0, prepareSteps: ctx.timings, notes: ctx.notes, runs: 0, hash };
+    return { model, provider: ctx.provider, providerLabel: ctx.providerLabel ?? ctx.provider, fellBack: ctx.fellBack, prepareMs: performance.now() - t0, prepareSteps: ctx.timings, notes: ctx.notes, runs: 0, hash };
   }
 
   /** Keeps the most recent few variants warm; older sessions are released. */

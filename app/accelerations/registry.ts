@@ -14,10 +14,12 @@ import { lora } from './lora';
 import { precision } from './precision';
 import { provider } from './provider';
 import { sdFusions } from './sd-fusions';
+import { tf32 } from './tf32';
 
 const BUILT_IN = [
   provider,
   precision,
+  tf32,
   compile,
   fusedAttention,
   sdFusions,

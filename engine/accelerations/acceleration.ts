@@ -22,6 +22,8 @@ export interface PrepareContext {
   graphs: Record<string, string>;
   /** The provider that will actually run (set by the provider acceleration). */
   provider: string;
+  /** How results name it: "webgpu — software adapter llvmpipe" (ProviderStatus.label). */
+  providerLabel?: string;
   fellBack: boolean;
   /** Milliseconds of each preparation step (e.g. lora.loadMs, lora.applyMs), reported with the run. */
   timings: Record<string, number>;

@@ -136,13 +136,19 @@ export const deepcache: Acceleration = {
   id: 'deepcache',
   enabled: (v: Variant) => v.deepcache !== undefined,
   // the interval and schedule only change which steps run the shallow graph
-  sessionKey: (v) => v.deepcache?.branch,
+  sessionKey: (v) => v.deepcache && [v.deepcache.branch, v.cfgTruncation >= 1],
   async prepare(ctx) {
     const { full, shallow } = partitionUnet(ctx.graphs.unet!, ctx.variant.deepcache!.branch, ctx.cacheDir);
     ctx.graphs.unet = full;
     ctx.graphs[SHALLOW] = shallow;
     const perGraph = (ctx.graphOptions ??= {});
     for (const g of ['unet', SHALLOW]) perGraph[g] = { ...perGraph[g], extra: { ...perGraph[g]?.extra, ...NO_SPIN.extra } };
+    // on WebGPU the feature stays on the GPU from a full step to the cached ones, unless CFG
+    // truncation will slice it on the host (its conditional half)
+    if (ctx.provider === 'webgpu' && ctx.variant.cfgTruncation >= 1) {
+      const o = ((ctx.graphOptions ??= {}).unet ??= {});
+      o.preferredOutputLocation = { ...(o.preferredOutputLocation as object), [FEATURE]: 'gpu-buffer' };
+    }
   },
   wrapDenoiser(next, ctx) {
     const full = fullSteps(ctx.variant.deepcache!, ctx.timesteps, ctx.allTimesteps);

@@ -10,10 +10,12 @@ import { lora } from './lora';
 import { precision } from './precision';
 import { provider } from './provider';
 import { sdFusions } from './sd-fusions';
+import { tf32 } from './tf32';
 
 /** Every acceleration, in the order they prepare a variant (graph rewrites, then partitioning, then compilation); one line each. */
 const ACCELERATIONS: Acceleration[] = [
   provider,
+  tf32,
   lora,
   lcmLora,
   fusedAttention,

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { Float16Array } from '@petamoriken/float16';
 import ort from 'onnxruntime-node';
 import { checkRegularFile, ONNX_FILE } from '../io/read-file';
+import { registerSession } from './device-tensors';
 
 export type OrtSession = ort.InferenceSession;
 export type SessionOptions = ort.InferenceSession.SessionOptions;
@@ -10,7 +11,9 @@ export type SessionOptions = ort.InferenceSession.SessionOptions;
 export async function openSession(path: string, options: SessionOptions): Promise<OrtSession> {
   checkOnnxFile(path);
   try {
-    return await ort.InferenceSession.create(path, options);
+    const session = await ort.InferenceSession.create(path, options);
+    registerSession(session, options);
+    return session;
   } catch (e) {
     throw new Error(`${path}: onnxruntime could not load it (${ortReason(path, e)})`);
   }

@@ -1,9 +1,7 @@
-import type { Graph } from './session-runner';
+import type { Graph, Output } from './session-runner';
 
-export interface Tensor {
-  data: Float32Array;
-  dims: number[];
-}
+/** Host data, or (`device` set, `data` empty) a GPU-buffer tensor that a WebGPU session returned. */
+export type Tensor = Output;
 /** Model inputs by name. */
 export type Feeds = Record<string, Tensor>;
 

@@ -1,5 +1,6 @@
 import { CancelledError } from '../../app/errors';
 import type { RunEvent } from '../../app/contract';
+import { hostTransfers } from '../model/device-tensors';
 import type { Scheduler } from '../schedulers/scheduler';
 import type { Denoiser, Feeds, Tensor } from './denoiser';
 import { firstNonFinite } from './finite';
@@ -38,16 +39,16 @@ export interface LoopInput {
 }
 
 /** The denoising loop: scheduler steps, CFG, step events, cancellation between steps, a finite check after each. */
-export async function denoise(l: LoopInput): Promise<{ latents: Float32Array; stepMs: number[]; stepOnnxMs: number[] }> {
+export async function denoise(l: LoopInput): Promise<{ latents: Float32Array; stepMs: number[]; stepOnnxMs: number[]; stepTransfers: number[] }> {
   const { scheduler, timesteps, shape, guidance } = l;
   const n = timesteps.length, cfg = guidance > 1;
   const predict = l.hooks?.wrap?.(l.denoiser, { timesteps, allTimesteps: scheduler.timesteps }) ?? l.denoiser;
   const condFeeds = cfg ? mapFeeds(l.feeds, condHalf) : l.feeds;
-  const stepMs: number[] = [], stepOnnxMs: number[] = [];
+  const stepMs: number[] = [], stepOnnxMs: number[] = [], stepTransfers: number[] = [];
   let latents = l.latents;
   for (const [i, t] of timesteps.entries()) {
     if (l.signal?.aborted) throw new CancelledError();
-    const s = performance.now(), before = l.onnxClock();
+    const s = performance.now(), before = l.onnxClock(), moved = hostTransfers();
     const g = cfg && (l.hooks?.keepGuidance?.(i, n) ?? true);
     const x = scheduler.scaleModelInput(g ? repeat(latents, 2) : latents, t);
     const out = await predict(i, t, { data: x, dims: [g ? 2 * shape[0]! : shape[0]!, ...shape.slice(1)] }, g ? l.feeds : condFeeds);
@@ -56,10 +57,11 @@ export async function denoise(l: LoopInput): Promise<{ latents: Float32Array; st
     if (bad) throw new Error(`latents became non-finite at step ${i + 1} of ${n} (${bad}): check the LoRA weights / scheduler config`);
     stepMs.push(performance.now() - s);
     stepOnnxMs.push(l.onnxClock() - before);
+    stepTransfers.push(hostTransfers() - moved);
     l.onLatents?.(i, latents, shape);
     l.onEvent?.({ type: 'step', step: i + 1, steps: n, timestep: t, ms: stepMs[i]!, onnxMs: stepOnnxMs[i]! });
   }
-  return { latents, stepMs, stepOnnxMs };
+  return { latents, stepMs, stepOnnxMs, stepTransfers };
 }
 
 /** guided = uncond + g (text - uncond), from the UNet's [uncond; text] halves. */
@@ -78,6 +80,7 @@ export function repeat(x: Float32Array, times: number): Float32Array {
 
 /** The conditional half of a CFG-batched tensor (its second half along the batch). */
 export function condHalf(x: Tensor): Tensor {
+  if (x.device) throw new Error('condHalf: the tensor is on the GPU (keep an output on the device only where no host code slices it)');
   return { data: x.data.subarray(x.data.length / 2), dims: [x.dims[0]! / 2, ...x.dims.slice(1)] };
 }
 

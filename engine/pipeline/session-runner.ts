@@ -1,7 +1,10 @@
 import type ort from 'onnxruntime-node';
+import { countTransfers, NO_HOST_DATA, onDevice, takesGpuBuffers, upload } from '../model/device-tensors';
 import { asInput, inputSpec, toFloat32, type InputSpec, type OrtSession } from '../model/onnx-session';
 
-export type Feeds = Record<string, { data: Float32Array | Int32Array; dims: readonly number[] }>;
+/** `device`: a GPU-buffer tensor a WebGPU session returned, fed as it is (its `data` is empty). */
+export type Feeds = Record<string, { data: Float32Array | Int32Array; dims: readonly number[]; device?: ort.Tensor }>;
+export type Output = { data: Float32Array; dims: number[]; device?: ort.Tensor };
 
 /**
  * One ONNX graph with its declared inputs, timed around session.run alone (monotonic clock),
@@ -9,6 +12,10 @@ export type Feeds = Record<string, { data: Float32Array | Int32Array; dims: read
  */
 export class Graph {
   private readonly specs = new Map<string, InputSpec>();
+  /** Constant feeds already on the GPU, by input name (replaced when the caller passes other data). */
+  private readonly uploaded = new Map<string, { src: Float32Array | Int32Array; tensor: ort.Tensor }>();
+  /** The GPU-buffer outputs last returned, by name: each is released when the next run replaces it. */
+  private readonly deviceOutputs = new Map<string, ort.Tensor>();
   onnxMs = 0;
 
   constructor(readonly session: OrtSession, readonly file: string, inputs: readonly string[]) {
@@ -19,18 +26,27 @@ export class Graph {
     return this.specs.get(name)!;
   }
 
-  async run(feeds: Feeds, output?: string): Promise<{ data: Float32Array; dims: number[] }> {
+  async run(feeds: Feeds, output?: string): Promise<Output> {
     const all = await this.runAll(feeds);
     return all[output ?? this.session.outputNames[0]!]!;
   }
 
   /**
    * Every output, by name. `constant`: feeds the caller passes unchanged on every call (the text
-   * embeddings of a loop), converted to a half input once rather than on each call.
+   * embeddings of a loop), converted to a half input once rather than on each call, and on WebGPU
+   * uploaded once. Host inputs and outputs of a session on a device are counted as transfers.
    */
-  async runAll(feeds: Feeds, constant: readonly string[] = []): Promise<Record<string, { data: Float32Array; dims: number[] }>> {
+  async runAll(feeds: Feeds, constant: readonly string[] = []): Promise<Record<string, Output>> {
     const inputs: Record<string, ort.Tensor> = {};
-    for (const [name, v] of Object.entries(feeds)) inputs[name] = asInput(this.spec(name), v.data, v.dims, constant.includes(name));
+    const device = onDevice(this.session);
+    for (const [name, v] of Object.entries(feeds)) {
+      if (v.device) inputs[name] = v.device;
+      else if (constant.includes(name) && takesGpuBuffers(this.session)) inputs[name] = await this.uploadOnce(name, v);
+      else {
+        inputs[name] = asInput(this.spec(name), v.data, v.dims, constant.includes(name));
+        if (device) countTransfers(1);
+      }
+    }
     const t0 = performance.now();
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
@@ -41,9 +57,28 @@ export class Graph {
     } finally {
       this.onnxMs += performance.now() - t0;
     }
-    const res: Record<string, { data: Float32Array; dims: number[] }> = {};
-    for (const [name, t] of Object.entries(out)) res[name] = { data: toFloat32(t as ort.Tensor), dims: (t as ort.Tensor).dims.map(Number) };
+    const res: Record<string, Output> = {};
+    for (const [name, value] of Object.entries(out)) {
+      const t = value as ort.Tensor, dims = t.dims.map(Number);
+      if (t.location === 'gpu-buffer') {
+        this.deviceOutputs.get(name)?.dispose();
+        this.deviceOutputs.set(name, t);
+        res[name] = { data: NO_HOST_DATA, dims, device: t };
+      } else {
+        if (device) countTransfers(1);
+        res[name] = { data: toFloat32(t), dims };
+      }
+    }
     return res;
+  }
+
+  private async uploadOnce(name: string, v: Feeds[string]): Promise<ort.Tensor> {
+    const had = this.uploaded.get(name);
+    if (had?.src === v.data) return had.tensor;
+    had?.tensor.dispose();
+    const tensor = await upload(asInput(this.spec(name), v.data, v.dims, true));
+    this.uploaded.set(name, { src: v.data, tensor });
+    return tensor;
   }
 }
 

@@ -6,8 +6,8 @@ import type { ElectronMain } from './electron-api';
  * a native crash there leaves the window running). Exit code and V8 fatal errors are reported.
  */
 export function utilityEngine(electron: ElectronMain, entry: string, env: NodeJS.ProcessEnv = process.env): SpawnEngine {
-  return (): EngineChild => {
-    const child = electron.utilityProcess.fork(entry, [], { serviceName: 'Diffusion A/B Studio engine', stdio: ['ignore', 'inherit', 'pipe'], env });
+  return (extra = {}): EngineChild => {
+    const child = electron.utilityProcess.fork(entry, [], { serviceName: 'Diffusion A/B Studio engine', stdio: ['ignore', 'inherit', 'pipe'], env: { ...env, ...extra } });
     const stderr: ((t: string) => void)[] = [];
     child.stderr?.on('data', (d: Buffer | string) => {
       const t = String(d);

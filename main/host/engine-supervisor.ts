@@ -14,7 +14,8 @@ export interface EngineChild {
   /** SIGTERM unless told; the watchdog sends SIGKILL (a stopped process gets nothing else). */
   kill(signal?: 'SIGTERM' | 'SIGKILL'): void;
 }
-export type SpawnEngine = () => EngineChild;
+/** Starts an engine host; `env` adds to the host's environment (engine-pool.ts: TF32 off). */
+export type SpawnEngine = (env?: Record<string, string>) => EngineChild;
 
 export interface EngineImage {
   width: number;

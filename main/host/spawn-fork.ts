@@ -12,13 +12,13 @@ export function engineEntry(): { path: string; execArgv: string[] } {
 
 /** Serve mode's engine host: a Node child process; typed arrays cross by structured clone. */
 export function forkEngine(env: Record<string, string> = {}): SpawnEngine {
-  return (): EngineChild => {
+  return (extra = {}): EngineChild => {
     const { path, execArgv } = engineEntry();
     const child = fork(path, [], {
       execArgv,
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...env, ...extra },
     });
     const listeners: ((t: string) => void)[] = [];
     const report = (t: string): void => {

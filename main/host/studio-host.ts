@@ -4,7 +4,8 @@ import { isCancelled } from '../../app/errors';
 import type { RunInputs } from '../../app/run-request';
 import type { CompareRequest, EngineState, HistoryManifest, SweepRequest } from '../../app/studio';
 import { inspectModel } from '../../engine/model/folder'; // no onnxruntime in this process
-import { EngineSupervisor, type SpawnEngine, type SupervisorOptions } from './engine-supervisor';
+import { EnginePool } from './engine-pool';
+import type { EngineSupervisor, SpawnEngine, SupervisorOptions } from './engine-supervisor';
 import { HistoryStore } from './history';
 import { InputStore } from './inputs';
 import { compareRuns, runCompare } from './jobs/compare';
@@ -33,7 +34,9 @@ export class StudioHost {
   readonly history: HistoryStore;
   readonly inputs: InputStore;
   readonly models: ModelRegistry;
+  /** The default engine process; `engines` also holds those other environments need (TF32 off). */
   readonly engine: EngineSupervisor;
+  readonly engines: EnginePool;
   readonly queue: JobQueue;
   engineState: EngineState = { state: 'stopped', restarts: 0 };
   private readonly listeners = new Set<EventListener>();
@@ -43,10 +46,11 @@ export class StudioHost {
     this.history = new HistoryStore(opts.workspace).open();
     this.inputs = new InputStore(opts.workspace);
     this.models = new ModelRegistry(opts.models, opts.workspace);
-    this.engine = new EngineSupervisor(opts.spawnEngine, (s) => {
+    this.engines = new EnginePool(opts.spawnEngine, (s) => {
       this.engineState = s;
       this.emit('engine.state', s);
     }, opts.supervisor);
+    this.engine = this.engines.main;
     this.queue = new JobQueue((info) => this.emit('job.state', info));
   }
 
@@ -80,7 +84,7 @@ export class StudioHost {
   async close(): Promise<void> {
     this.queue.cancelAll();
     await Promise.race([this.queue.idle(), new Promise((r) => setTimeout(r, 10_000))]);
-    await this.engine.stop();
+    await this.engines.stop();
   }
 
   private newManifest(id: string, kind: HistoryManifest['kind'], model: string, params: HistoryManifest['params'], inputs: RunInputs): HistoryManifest {
@@ -96,7 +100,7 @@ export class StudioHost {
       const done = await this.queue.enqueue({ jobId: m.id, kind: m.kind, total }, (jobSignal, progress) => {
         m.status = 'running';
         this.history.save(m);
-        return body({ engine: this.engine, history: this.history, emit: (e, p) => this.emit(e, p), signal: jobSignal, progress });
+        return body({ engine: this.engines, history: this.history, emit: (e, p) => this.emit(e, p), signal: jobSignal, progress });
       }, signal);
       this.history.save(done);
       return done;

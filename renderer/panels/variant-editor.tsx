@@ -39,14 +39,16 @@ function FieldControl({ b, ctx }: { b: Bound; ctx: EditorContext }) {
     case 'select': {
       const status = (id: unknown) => (f.availability ? ctx.providers.find((p) => p.id === id) : undefined);
       const chosen = status(value);
-      const hint = chosen && !chosen.available ? <span className="warn">{chosen.reason}</span> : typeof f.help === 'function' ? f.help(value) : f.help;
+      const hint = chosen && !chosen.available ? <span className="warn">{chosen.reason}</span>
+        : chosen?.adapter?.software ? <span className="warn" data-testid={`adapter-${ctx.side}`} title={chosen.adapter.name}>{chosen.label?.replace(/^webgpu — /, '')}: a CPU, not a GPU</span>
+        : typeof f.help === 'function' ? f.help(value) : f.help;
       const numeric = typeof f.choices[0] === 'number';
       return (
         <Field label={f.label} hint={hint}>
           <select value={String(value)} onChange={(e) => set(numeric ? Number(e.target.value) : e.target.value)} aria-label={aria} disabled={disabled} data-testid={idOf(b, ctx.side)}>
             {f.choices.map((c) => {
               const s = status(c);
-              return <option key={c} value={c} disabled={s ? !s.available && c !== value : false} title={s?.reason}>{c}{s && !s.available ? ' — unavailable' : ''}</option>;
+              return <option key={c} value={c} disabled={s ? !s.available && c !== value : false} title={s?.reason}>{s?.label ?? c}{s && !s.available ? ' — unavailable' : ''}</option>;
             })}
           </select>
         </Field>
@@ -85,7 +87,14 @@ function UnavailableProviders({ providers }: { providers: readonly ProviderStatu
   if (!off.length) return null;
   return (
     <details className="unavailable"><summary>{off.length} providers unavailable here</summary>
-      <ul>{off.map((p) => <li key={p.id}><b>{p.id}</b>: {p.reason}</li>)}</ul>
+      <ul>{off.map((p) => (
+        <li key={p.id} data-testid={`provider-status-${p.id}`}><b>{p.id}</b>: {p.reason}
+          {p.problems && p.problems.length > 0 && (
+            <details><summary>what is missing ({p.problems.length})</summary><ul className="problems">{p.problems.map((x) => <li key={x}>{x}</li>)}</ul></details>
+          )}
+          {p.fix && <div>fix: <code>{p.fix}</code></div>}
+        </li>
+      ))}</ul>
     </details>
   );
 }

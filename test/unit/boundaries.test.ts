@@ -62,7 +62,7 @@ function runtimeImports(file: string): string[] {
 function resolveRelative(from: string, spec: string): string {
   const base = resolve(dirname(from), spec);
   const tries = [base, `${base}.ts`, `${base}.tsx`, base.replace(/\.m?js$/, '.ts'), join(base, 'index.ts')];
-  const found = tries.find((p) => /\.(ts|tsx|mts)$/.test(p) && existsSync(p));
+  const found = tries.find((p) => /\.(ts|tsx|mts|mjs)$/.test(p) && existsSync(p));
   if (!found) throw new Error(`${from.slice(ROOT.length + 1)}: cannot resolve '${spec}'`);
   return found;
 }

@@ -8,8 +8,8 @@ import { nowIso, runOne, type JobContext } from './context';
 export const compareRuns = (req: CompareRequest): number => req.repeats * 2;
 
 /** Infotext for a variant's PNG: A1111's parameters plus the model, provider and variant. */
-export function pngText(result: Pick<RunResult, 'params' | 'model' | 'provider' | 'summary'>, label: string): Record<string, string> {
-  return { parameters: infotext(result.params, { 'Model hash': result.model.hash, Model: result.model.name, Provider: result.provider, Variant: `${label}: ${result.summary}` }) };
+export function pngText(result: Pick<RunResult, 'params' | 'model' | 'provider' | 'providerLabel' | 'summary'>, label: string): Record<string, string> {
+  return { parameters: infotext(result.params, { 'Model hash': result.model.hash, Model: result.model.name, Provider: result.providerLabel ?? result.provider, Variant: `${label}: ${result.summary}` }) };
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { RunRequest } from '../../../app/run-request';
 import type { EventName, PayloadOf } from '../../../app/channels';
-import type { EngineImage, EngineSupervisor } from '../engine-supervisor';
+import type { EngineImage } from '../engine-supervisor';
+import type { EnginePool } from '../engine-pool';
 import type { HistoryStore } from '../history';
 import type { RunResult } from '../../../app/contract';
 
@@ -8,7 +9,8 @@ export type Emit = <E extends EventName>(event: E, payload: PayloadOf<E>) => voi
 
 /** What a job body gets from the host. */
 export interface JobContext {
-  engine: EngineSupervisor;
+  /** Runs go to the engine process their variant's environment needs. */
+  engine: Pick<EnginePool, 'run'>;
   history: HistoryStore;
   emit: Emit;
   signal: AbortSignal;

@@ -1,0 +1,67 @@
+import ort from 'onnxruntime-node';
+import { encodeModel } from '../onnx/model-proto';
+import onnxProto from 'onnx-proto';
+import type { OrtSession, SessionOptions } from './onnx-session';
+
+/**
+ * Tensors that stay on the GPU between session runs (WebGPU only: onnxruntime-node 1.29 makes
+ * GPU-buffer tensors for that provider alone, and only as session outputs; `getData()` on one
+ * aborts the process, so the engine never downloads through it). Uploads go through an Identity
+ * graph whose output is a GPU buffer; downloads are outputs the session puts on the CPU.
+ *
+ * Every copy between host and device made at the session boundary is counted (onnxruntime's own
+ * copies inside a run, for nodes it placed on the CPU, are not visible here). One run at a time
+ * per engine (the job queue), so one process-wide count serves the loop's per-step figures.
+ */
+let transfers = 0;
+export const hostTransfers = (): number => transfers;
+export const countTransfers = (n: number): void => {
+  transfers += n;
+};
+
+/** Sessions whose graph runs on a device (any provider but cpu): their host inputs and outputs are copies. */
+const deviceSessions = new WeakSet<OrtSession>();
+/** Sessions on WebGPU: they accept and return GPU-buffer tensors. */
+const gpuBufferSessions = new WeakSet<OrtSession>();
+
+export function registerSession(session: OrtSession, options: SessionOptions): void {
+  const first = options.executionProviders?.[0];
+  const name = typeof first === 'string' ? first : first?.name;
+  if (!name || name === 'cpu') return;
+  deviceSessions.add(session);
+  if (name === 'webgpu') gpuBufferSessions.add(session);
+}
+export const onDevice = (s: OrtSession): boolean => deviceSessions.has(s);
+export const takesGpuBuffers = (s: OrtSession): boolean => gpuBufferSessions.has(s);
+
+/** A GPU-buffer output as the engine passes it on: no host data (reading it is a bug, so `data` is empty). */
+export const NO_HOST_DATA = new Float32Array(0);
+
+const { onnx } = onnxProto;
+const uploaders = new Map<string, Promise<OrtSession>>();
+
+/** An Identity graph of any shape for one element type, on WebGPU, with a GPU-buffer output. */
+function uploader(type: string): Promise<OrtSession> {
+  let s = uploaders.get(type);
+  if (!s) {
+    const elem = type === 'float16' ? onnx.TensorProto.DataType.FLOAT16 : type === 'float32' ? onnx.TensorProto.DataType.FLOAT : undefined;
+    if (elem === undefined) throw new Error(`device upload of a ${type} tensor: only float32 and float16 are kept on the GPU`);
+    const vi = (name: string) => ({ name, type: { tensorType: { elemType: elem } } });
+    const bytes = encodeModel({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: { name: 'upload', node: [{ opType: 'Identity', input: ['x'], output: ['y'], name: 'upload' }], input: [vi('x')], output: [vi('y')] },
+    });
+    s = ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], preferredOutputLocation: 'gpu-buffer', logSeverityLevel: 3 });
+    s.catch(() => uploaders.delete(type));
+    uploaders.set(type, s);
+  }
+  return s;
+}
+
+/** Copies a host tensor to the GPU once (counted); the result can feed any WebGPU session. */
+export async function upload(t: ort.Tensor): Promise<ort.Tensor> {
+  const s = await uploader(t.type);
+  countTransfers(1);
+  return (await s.run({ x: t })).y as ort.Tensor;
+}
