@@ -45,7 +45,7 @@ const sdFusionRows: BenchConfig[] = [
 
 export function configs(group: Group): BenchConfig[] {
   if (group === 'tf32off') {
-    return [{ name: 'cuda fp32 TF32 off', model: 'sd15-fp32', variant: cuda(), repeats: 4, baseline: 'cuda fp32 TF32 on', reference: 'diffusers-fp32' }];
+    return [{ name: 'cuda fp32 TF32 off', model: 'sd15-fp32', variant: cuda({ tf32: false }), repeats: 4, baseline: 'cuda fp32 TF32 on', reference: 'diffusers-fp32' }];
   }
   const deepcache = [2, 3, 5].map((interval): BenchConfig => ({
     name: `${FUSED} + DeepCache N=${interval} b0`, model: 'sd15-fp16', variant: fused({ deepcache: { interval, branch: 0 } }), repeats: 4,
