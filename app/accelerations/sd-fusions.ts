@@ -30,7 +30,7 @@ export const sdFusions = defineAcceleration({
     group: {
       key: 'sdFusions', label: 'SD fusions', defaults: Object.fromEntries(SD_FUSION_PARTS.map((p) => [p, true])),
       fields: SD_FUSION_PARTS.map((p) => ({ kind: 'checkbox' as const, key: p, label: LABELS[p] })),
-      help: 'onnxruntime has kernels for these on CUDA only; elsewhere the variant is refused, or with CPU fallback the parts are skipped',
+      help: 'CUDA kernels only: elsewhere refused, or skipped with CPU fallback',
     },
   },
   flags: [{ flags: '--sd-fusions <parts>', help: `onnxruntime's SD fusions: all, or a comma list of ${SD_FUSION_PARTS.join(', ')}`, parse: parseParts, apply: (sdFusions: SdFusionsOptions) => ({ sdFusions }) }],

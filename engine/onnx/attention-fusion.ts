@@ -1,4 +1,4 @@
-import { attr, attrInt, attrInts, makeAttr, OnnxGraph, prune, type Node, type Tensor } from './graph';
+import { attr, attrInt, attrInts, makeAttr, OnnxGraph, prune, rewriteEach, withMicrosoftDomain, type Node, type Tensor } from './graph';
 import type { ModelProto } from './model-proto';
 import { INT64, isFloatType, readFloats, tensorValues, writeFloats } from './tensor-data';
 
@@ -57,9 +57,7 @@ export function fuseAttention(model: ModelProto): { model: ModelProto; report: F
   }
   if (!replace.size) return { model, report };
   const nodes = (g.node ?? []).map((n) => replace.get(n) ?? n);
-  const opsetImport = [...(model.opsetImport ?? [])];
-  if (!opsetImport.some((o) => o.domain === 'com.microsoft')) opsetImport.push({ domain: 'com.microsoft', version: 1 });
-  return { model: { ...model, opsetImport, graph: prune({ ...g, node: nodes }) } as ModelProto, report };
+  return { model: { ...model, opsetImport: withMicrosoftDomain(model), graph: prune({ ...g, node: nodes }) } as ModelProto, report };
 }
 
 class Ctx {
@@ -327,47 +325,31 @@ export interface PackReport {
  */
 export function packAttention(model: ModelProto, modelPath = ''): { model: ModelProto; report: PackReport } {
   const g = new OnnxGraph(model.graph!);
-  const report: PackReport = { packed: [], skipped: [] };
-  const replaced = new Map<Node, Node[]>();
-  const inits: Tensor[] = [];
-  for (const mha of g.nodes) {
-    if (mha.opType !== 'MultiHeadAttention' || mha.domain !== 'com.microsoft') continue;
-    const scope = scopeOf(mha);
-    try {
-      const heads = attrInt(mha, 'num_heads')!;
-      if ((mha.input ?? []).filter(Boolean).length !== 3) throw new Error('not separate query, key and value inputs');
-      const [q, k, v] = mha.input!.map((t) => projection(g, t, modelPath));
-      if (k!.x !== v!.x) throw new Error('key and value project different inputs');
-      const self = q!.x === k!.x;
-      const parts = self ? [q!, k!, v!] : [k!, v!];
-      const width = parts[0]!.cols;
-      if (parts.some((p) => p.cols !== width || p.rows !== parts[0]!.rows) || width % heads) throw new Error(`projection widths ${parts.map((p) => p.cols)} do not split into ${heads} heads`);
-      const w = interleave(parts, heads);
-      const name = `${scope}/${self ? 'to_qkv' : 'to_kv'}`;
-      const weight: Tensor = { name: `${name}.weight`, dataType: parts[0]!.type, dims: [parts[0]!.rows, w.length / parts[0]!.rows] };
-      writeFloats(weight, w);
-      const shape: Tensor = { name: `${name}.shape`, dataType: INT64, dims: [5], int64Data: [0, 0, heads, parts.length, width / heads] };
-      inits.push(weight, shape);
-      const nodes: Node[] = [];
-      let wIn = weight.name!;
-      if (parts[0]!.cast !== undefined) {
-        nodes.push({ name: `${name}/Cast`, opType: 'Cast', input: [wIn], output: [`${name}.weight_cast`], attribute: [makeAttr('to', { i: parts[0]!.cast })] });
-        wIn = `${name}.weight_cast`;
-      }
-      nodes.push(
-        { name: `${name}/MatMul`, opType: 'MatMul', input: [parts[0]!.x, wIn], output: [`${name}/MatMul_output_0`] },
-        { name: `${name}/Reshape`, opType: 'Reshape', input: [`${name}/MatMul_output_0`, shape.name!], output: [`${name}/packed`] },
-        { ...mha, input: self ? [`${name}/packed`] : [mha.input![0]!, `${name}/packed`], attribute: [...(mha.attribute ?? [])] },
-      );
-      replaced.set(mha, nodes);
-      report.packed.push({ scope, kind: self ? 'qkv' : 'kv' });
-    } catch (e) {
-      report.skipped.push({ scope, reason: (e as Error).message });
-    }
-  }
-  if (!replaced.size) return { model, report };
-  const graph = prune({ ...model.graph!, node: g.nodes.flatMap((n) => replaced.get(n) ?? [n]), initializer: [...(model.graph!.initializer ?? []), ...inits] });
-  return { model: { ...model, graph } as ModelProto, report };
+  const r = rewriteEach(model.graph!, (n) => n.opType === 'MultiHeadAttention' && n.domain === 'com.microsoft', (mha) => {
+    const scope = scopeOf(mha), heads = attrInt(mha, 'num_heads')!;
+    if ((mha.input ?? []).filter(Boolean).length !== 3) throw new Error('not separate query, key and value inputs');
+    const [q, k, v] = mha.input!.map((t) => projection(g, t, modelPath));
+    if (k!.x !== v!.x) throw new Error('key and value project different inputs');
+    const self = q!.x === k!.x;
+    const parts = self ? [q!, k!, v!] : [k!, v!];
+    const { rows, cols, type, cast, x } = parts[0]!;
+    if (parts.some((p) => p.cols !== cols || p.rows !== rows) || cols % heads) throw new Error(`projection widths ${parts.map((p) => p.cols)} do not split into ${heads} heads`);
+    const name = `${scope}/${self ? 'to_qkv' : 'to_kv'}`;
+    const weight: Tensor = { name: `${name}.weight`, dataType: type, dims: [rows, cols * parts.length] };
+    writeFloats(weight, interleave(parts, heads));
+    const shape: Tensor = { name: `${name}.shape`, dataType: INT64, dims: [5], int64Data: [0, 0, heads, parts.length, cols / heads] };
+    // fp16-stored weights computed in fp32 keep their Cast
+    const w = cast === undefined ? weight.name! : `${name}.weight_cast`;
+    const nodes: Node[] = [
+      ...(cast === undefined ? [] : [{ name: `${name}/Cast`, opType: 'Cast', input: [weight.name!], output: [w], attribute: [makeAttr('to', { i: cast })] }]),
+      { name: `${name}/MatMul`, opType: 'MatMul', input: [x, w], output: [`${name}/MatMul_output_0`] },
+      { name: `${name}/Reshape`, opType: 'Reshape', input: [`${name}/MatMul_output_0`, shape.name!], output: [`${name}/packed`] },
+      { ...mha, input: self ? [`${name}/packed`] : [mha.input![0]!, `${name}/packed`] },
+    ];
+    return { last: mha, nodes, initializers: [weight, shape], fused: { scope, kind: self ? 'qkv' as const : 'kv' as const } };
+  });
+  const report = { packed: r.fused, skipped: r.skipped };
+  return r.fused.length ? { model: { ...model, graph: r.graph } as ModelProto, report } : { model, report };
 }
 
 interface Projection { x: string; values: Float32Array; rows: number; cols: number; type: number; cast?: number }

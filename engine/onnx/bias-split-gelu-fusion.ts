@@ -1,5 +1,5 @@
-import { OnnxGraph, prune, type Node } from './graph';
-import { constantValues, withMicrosoftDomain } from './group-norm-fusion';
+import { scopeOf } from './attention-fusion';
+import { constantValues, OnnxGraph, rewriteEach, withMicrosoftDomain, type Node } from './graph';
 import type { ModelProto } from './model-proto';
 
 /**
@@ -20,22 +20,12 @@ const near = (v: number[] | undefined, x: number) => v?.length === 1 && Math.abs
 
 export function fuseBiasSplitGelu(model: ModelProto, modelPath = ''): { model: ModelProto; report: BiasSplitGeluReport } {
   const g = new OnnxGraph(model.graph!);
-  const report: BiasSplitGeluReport = { fused: [], skipped: [] };
-  const replaced = new Map<Node, Node>();
-  for (const erf of g.nodes) {
-    if (erf.opType !== 'Erf') continue;
-    const scope = (erf.name ?? '').replace(/\/[^/]*$/, '');
-    try {
-      const { matmul, bias, out } = match(g, erf, modelPath);
-      replaced.set(out, { name: `${scope}/BiasSplitGelu`, opType: 'BiasSplitGelu', domain: 'com.microsoft', input: [matmul, bias], output: [out.output![0]!] });
-      report.fused.push(scope);
-    } catch (e) {
-      report.skipped.push({ scope, reason: (e as Error).message });
-    }
-  }
-  if (!replaced.size) return { model, report };
-  const graph = prune({ ...model.graph!, node: g.nodes.map((n) => replaced.get(n) ?? n) });
-  return { model: { ...model, opsetImport: withMicrosoftDomain(model), graph } as ModelProto, report };
+  const r = rewriteEach(model.graph!, (n) => n.opType === 'Erf', (erf) => {
+    const scope = scopeOf(erf), { matmul, bias, out } = match(g, erf, modelPath);
+    return { last: out, nodes: [{ name: `${scope}/BiasSplitGelu`, opType: 'BiasSplitGelu', domain: 'com.microsoft', input: [matmul, bias], output: [out.output![0]!] }], fused: scope };
+  });
+  const report = { fused: r.fused, skipped: r.skipped };
+  return r.fused.length ? { model: { ...model, opsetImport: withMicrosoftDomain(model), graph: r.graph } as ModelProto, report } : { model, report };
 }
 
 function match(g: OnnxGraph, erf: Node, modelPath: string): { matmul: string; bias: string; out: Node } {

@@ -1,4 +1,5 @@
 import type { onnx } from 'onnx-proto';
+import { tensorValues } from './tensor-data';
 
 /**
  * The one graph helper, in the manner of onnxruntime's OnnxModel (transformers/onnx_model.py):
@@ -158,3 +159,53 @@ export function weightNodes(g: Graph): Map<string, WeightNode> {
   }
   return out;
 }
+
+/** What one match of a fusion replaces its anchor's pattern with. */
+export interface Replacement<F> {
+  /** The node whose outputs the new nodes produce (the pattern's last node): they take its place. */
+  last: Node;
+  nodes: Node[];
+  initializers?: Tensor[];
+  fused: F;
+}
+
+/**
+ * The loop of every fusion (onnxruntime's Fusion.apply): for each anchor node, `match` either
+ * returns what replaces the pattern or throws why it does not apply; the replaced patterns are
+ * then pruned away. Returns the graph unchanged when nothing matched.
+ */
+export function rewriteEach<F>(g: Graph, anchor: (n: Node) => boolean, match: (n: Node) => Replacement<F>): { graph: Graph; fused: F[]; skipped: { scope: string; reason: string }[] } {
+  const fused: F[] = [], skipped: { scope: string; reason: string }[] = [];
+  const replaced = new Map<Node, Node[]>(), inits: Tensor[] = [];
+  for (const n of g.node ?? []) {
+    if (!anchor(n)) continue;
+    try {
+      const r = match(n);
+      replaced.set(r.last, r.nodes);
+      inits.push(...(r.initializers ?? []));
+      fused.push(r.fused);
+    } catch (e) {
+      skipped.push({ scope: (n.name ?? '').replace(/\/[^/]*$/, ''), reason: (e as Error).message });
+    }
+  }
+  if (!replaced.size) return { graph: g, fused, skipped };
+  const node = (g.node ?? []).flatMap((n) => replaced.get(n) ?? [n]);
+  return { graph: prune({ ...g, node, initializer: [...(g.initializer ?? []), ...inits] }), fused, skipped };
+}
+
+/** The model's opset imports with com.microsoft added (every contrib-op rewrite needs it). */
+export function withMicrosoftDomain(model: onnx.IModelProto): onnx.IOperatorSetIdProto[] {
+  const ops = [...(model.opsetImport ?? [])];
+  if (!ops.some((o) => o.domain === 'com.microsoft')) ops.push({ domain: 'com.microsoft', version: 1 });
+  return ops;
+}
+
+/** A constant's values: an initializer or a Constant node's tensor. */
+export function constantValues(g: OnnxGraph, t: string, modelPath = ''): number[] | undefined {
+  const init = g.initializer(t);
+  if (init) return Array.from(tensorValues(init, modelPath));
+  const n = g.producer(t);
+  const a = n?.opType === 'Constant' ? n.attribute?.find((x) => x.name === 'value') : undefined;
+  return a?.t ? Array.from(tensorValues(a.t, modelPath)) : undefined;
+}
+

@@ -1,6 +1,7 @@
-import { makeAttr, OnnxGraph, prune, type Node, type Tensor } from './graph';
+import { scopeOf } from './attention-fusion';
+import { constantValues, makeAttr, OnnxGraph, rewriteEach, withMicrosoftDomain, type Node, type Tensor } from './graph';
 import type { ModelProto } from './model-proto';
-import { FLOAT, FLOAT16, readFloats, tensorValues, writeFloats } from './tensor-data';
+import { FLOAT, FLOAT16, readFloats, writeFloats } from './tensor-data';
 
 /**
  * nn.GroupNorm as torch.onnx.export emits it, rewritten into onnxruntime's com.microsoft.GroupNorm
@@ -18,54 +19,24 @@ export interface GroupNormReport {
   skipped: { scope: string; reason: string }[];
 }
 
-const scopeOf = (n: Node) => (n.name ?? '').replace(/\/[^/]*$/, '');
-
 export function fuseGroupNorm(model: ModelProto, modelPath = ''): { model: ModelProto; report: GroupNormReport } {
   const g = new OnnxGraph(model.graph!);
-  const report: GroupNormReport = { fused: [], skipped: [] };
-  const replaced = new Map<Node, Node[]>();
-  const inits: Tensor[] = [];
-  for (const inorm of g.nodes) {
-    if (inorm.opType !== 'InstanceNormalization') continue;
-    const scope = scopeOf(inorm);
-    try {
-      const m = match(g, inorm, modelPath);
-      const gamma = vector(`${scope}/GroupNorm.gamma`, m.gamma, m.type), beta = vector(`${scope}/GroupNorm.beta`, m.beta, m.type);
-      inits.push(gamma, beta);
-      const nhwc = `${scope}/GroupNorm/nhwc_in`, y = `${scope}/GroupNorm/nhwc_out`;
-      replaced.set(m.last, [
-        { name: `${scope}/GroupNorm/ToNhwc`, opType: 'Transpose', input: [m.x], output: [nhwc], attribute: [makeAttr('perm', { ints: [0, 2, 3, 1] })] },
-        {
-          name: `${scope}/GroupNorm`, opType: 'GroupNorm', domain: 'com.microsoft', input: [nhwc, gamma.name!, beta.name!], output: [y],
-          attribute: [makeAttr('groups', { i: m.groups }), makeAttr('epsilon', { f: m.epsilon }), makeAttr('activation', { i: m.silu ? 1 : 0 }), makeAttr('channels_last', { i: 1 })],
-        },
-        { name: `${scope}/GroupNorm/ToNchw`, opType: 'Transpose', input: [y], output: [m.last.output![0]!], attribute: [makeAttr('perm', { ints: [0, 3, 1, 2] })] },
-      ]);
-      report.fused.push({ scope, groups: m.groups, silu: m.silu });
-    } catch (e) {
-      report.skipped.push({ scope, reason: (e as Error).message });
-    }
-  }
-  if (!replaced.size) return { model, report };
-  const node = g.nodes.flatMap((n) => replaced.get(n) ?? [n]);
-  const graph = prune({ ...model.graph!, node, initializer: [...(model.graph!.initializer ?? []), ...inits] });
-  return { model: { ...model, opsetImport: withMicrosoftDomain(model), graph } as ModelProto, report };
-}
-
-/** The model's opset imports with com.microsoft added (every contrib-op rewrite needs it). */
-export function withMicrosoftDomain(model: ModelProto): ModelProto['opsetImport'] {
-  const ops = [...(model.opsetImport ?? [])];
-  if (!ops.some((o) => o.domain === 'com.microsoft')) ops.push({ domain: 'com.microsoft', version: 1 });
-  return ops;
-}
-
-/** A constant's values: an initializer or a Constant node's tensor. */
-export function constantValues(g: OnnxGraph, t: string, modelPath = ''): number[] | undefined {
-  const init = g.initializer(t);
-  if (init) return Array.from(tensorValues(init, modelPath));
-  const n = g.producer(t);
-  const a = n?.opType === 'Constant' ? n.attribute?.find((x) => x.name === 'value') : undefined;
-  return a?.t ? Array.from(tensorValues(a.t, modelPath)) : undefined;
+  const r = rewriteEach(model.graph!, (n) => n.opType === 'InstanceNormalization', (inorm) => {
+    const scope = scopeOf(inorm), m = match(g, inorm, modelPath);
+    const gamma = vector(`${scope}/GroupNorm.gamma`, m.gamma, m.type), beta = vector(`${scope}/GroupNorm.beta`, m.beta, m.type);
+    const nhwc = `${scope}/GroupNorm/nhwc_in`, y = `${scope}/GroupNorm/nhwc_out`;
+    const nodes: Node[] = [
+      { name: `${scope}/GroupNorm/ToNhwc`, opType: 'Transpose', input: [m.x], output: [nhwc], attribute: [makeAttr('perm', { ints: [0, 2, 3, 1] })] },
+      {
+        name: `${scope}/GroupNorm`, opType: 'GroupNorm', domain: 'com.microsoft', input: [nhwc, gamma.name!, beta.name!], output: [y],
+        attribute: [makeAttr('groups', { i: m.groups }), makeAttr('epsilon', { f: m.epsilon }), makeAttr('activation', { i: m.silu ? 1 : 0 }), makeAttr('channels_last', { i: 1 })],
+      },
+      { name: `${scope}/GroupNorm/ToNchw`, opType: 'Transpose', input: [y], output: [m.last.output![0]!], attribute: [makeAttr('perm', { ints: [0, 3, 1, 2] })] },
+    ];
+    return { last: m.last, nodes, initializers: [gamma, beta], fused: { scope, groups: m.groups, silu: m.silu } };
+  });
+  const report = { fused: r.fused, skipped: r.skipped };
+  return r.fused.length ? { model: { ...model, opsetImport: withMicrosoftDomain(model), graph: r.graph } as ModelProto, report } : { model, report };
 }
 
 /** The exporter shares equal initializers through Identity nodes (γ = 1 of several norms). */

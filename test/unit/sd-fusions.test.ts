@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sdFusions as descriptor } from '../../app/accelerations/sd-fusions';
@@ -155,5 +157,12 @@ describe('SD fusions as a variant option', () => {
     expect(flag.parse!('groupNorm')).toEqual({ packedQkv: false, groupNorm: true, biasSplitGelu: false });
     expect(flag.parse!('all')).toEqual({ packedQkv: true, groupNorm: true, biasSplitGelu: true });
     expect(() => flag.parse!('groupnorm,bogus')).toThrow('--sd-fusions takes "all" or a comma list of packedQkv, groupNorm, biasSplitGelu; got "groupnorm,bogus"');
+  });
+
+  it('the CLI flag: --sd-fusions on the CPU is refused with the reason, and runs (skipping) with --allow-fallback', async () => {
+    const cli = (...a: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', 'generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--steps', '2', '--width', '64', '--height', '64', '--out', join(tmp(), 'x.png'), '--json', ...a], { cwd: join(__dirname, '../..') });
+    await expect(cli('--sd-fusions', 'groupNorm')).rejects.toMatchObject({ stderr: expect.stringContaining('sdFusions: groupNorm need onnxruntime kernels the cpu provider lacks') });
+    const { stdout } = await cli('--sd-fusions', 'all', '--allow-fallback');
+    expect(JSON.parse(stdout.trim()).summary).toContain('skipped on cpu (no kernels): packedQkv, groupNorm, biasSplitGelu');
   });
 });
