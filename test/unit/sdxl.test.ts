@@ -10,7 +10,8 @@ import { readModel } from '../../engine/onnx/model-proto';
 import { checkInputs } from '../../engine/pipeline/check-inputs';
 import { pipelineFor } from '../../engine/pipeline/pipelines/registry';
 import { addTimeIds } from '../../engine/pipeline/stages/added-conditioning';
-import { FIXTURE_MODEL } from '../parity/reference';
+import { FIXTURE_MODEL, maxAbsDiff } from '../parity/reference';
+import { psnr } from '../support/psnr';
 import { modelCopy } from '../support/model-variants';
 
 /** The SDXL pipeline's refusals (each names what is wrong) and its DeepCache branches. Parity is test/parity/sdxl.test.ts. */
@@ -72,6 +73,19 @@ describe('SDXL LoRAs on the wrong model', () => {
   });
 });
 
+describe('LCM-LoRA on SDXL', () => {
+  it('merges into the UNet and both text encoders and samples 4 LCM steps at guidance 1: the same image as that LoRA stack with those settings', async () => {
+    const path = join(LORAS, 'tiny-sdxl-lora-kohya.safetensors');
+    const lcm = await engine.run({ model: SDXL, params, variant: { lcmLora: { path } } });
+    expect(lcm.result.params).toMatchObject({ scheduler: 'lcm', steps: 4, guidance: 1 });
+    expect(lcm.result.timings.stepMs).toHaveLength(4);
+    const asLora = await engine.run({ model: SDXL, params: { ...params, scheduler: 'lcm', steps: 4, guidance: 1 }, variant: { loras: [{ path, weight: 1 }] } });
+    expect(maxAbsDiff(lcm.images[0]!.data, asLora.images[0]!.data)).toBe(0);
+    const plain = await engine.run({ model: SDXL, params: { ...params, scheduler: 'lcm', steps: 4, guidance: 1 }, variant: {} });
+    expect(psnr(lcm.images[0]!.data, plain.images[0]!.data)).toBeLessThan(40);
+  });
+});
+
 describe('DeepCache on the SDXL UNet (3 levels, 2 layers per up block, transformer depth 2)', () => {
   const model = readModel(join(SDXL, 'unet', 'model.onnx'));
   it('every branch that exists is placed in front of its up-path layer; past the last, the reason', () => {
@@ -82,5 +96,27 @@ describe('DeepCache on the SDXL UNet (3 levels, 2 layers per up block, transform
     expect(placed).toEqual([[0, 2, 1], [1, 2, 0], [3, 1, 1], [4, 1, 0], [6, 0, 1], [7, 0, 0]]);
     for (const b of [2, 5, 8]) expect(() => locateBranch(model, b, 'unet')).toThrow(`branch ${b} needs layer 2 of up_blocks.${2 - Math.floor(b / 3)}, which has 2 layers`);
     expect(() => locateBranch(model, 9, 'unet')).toThrow('branch 9 needs up block 3 from the outside, but this UNet has 3 up blocks (use a branch < 9)');
+  });
+});
+
+describe('SD 2.x layout: 768 default size, v-prediction (nothing assumes 512 / SD 1.5)', () => {
+  // tiny-sd as an SD 2.x folder: unet sample_size 96 (768 px), a v_prediction DDIM config. A 768 run of tiny-sd
+  // takes ~76 s and 6 GB here (its attention at full latent resolution), so the run below is at an explicit small size.
+  const cfg = (part: string) => JSON.parse(readFileSync(join(FIXTURE_MODEL, part), 'utf8')) as Record<string, unknown>;
+  const dir = modelCopy(FIXTURE_MODEL, { files: {
+    'unet/config.json': JSON.stringify({ ...cfg('unet/config.json'), sample_size: 96 }),
+    'scheduler/scheduler_config.json': JSON.stringify({ ...cfg('scheduler/scheduler_config.json'), _class_name: 'DDIMScheduler', prediction_type: 'v_prediction', timestep_spacing: 'trailing' }),
+  } });
+  it('size and scheduler come from the folder', () => {
+    const info = inspectModel(dir);
+    expect(info.defaultSize).toBe(768);
+    expect(checkInputs(info, { prompt: 'a cat', seed: 1 })).toMatchObject({ width: 768, height: 768, scheduler: 'ddim' });
+  });
+  it('runs end to end with v-prediction, and differs from the epsilon reading of the same UNet', async () => {
+    const p = { prompt: 'a cat', seed: 3, steps: 3, width: 96, height: 64 };
+    const v = await engine.run({ model: dir, params: p, variant: {} });
+    const eps = await engine.run({ model: FIXTURE_MODEL, params: { ...p, scheduler: 'ddim' }, variant: {} });
+    expect(v.result.params).toMatchObject({ scheduler: 'ddim', width: 96, height: 64 });
+    expect(maxAbsDiff(v.images[0]!.data, eps.images[0]!.data)).toBeGreaterThan(1e-3);
   });
 });
