@@ -86,6 +86,15 @@ describe('LCM-LoRA on SDXL', () => {
   });
 });
 
+describe('fp16 on SDXL', () => {
+  it('rounds both text encoders and the UNet; the VAE stays fp32 (its config says force_upcast)', async () => {
+    const { result, images } = await engine.run({ model: SDXL, params, variant: { precision: 'fp16' } });
+    expect(result.summary).toContain('fp16 weights, fp32 compute: text_encoder+text_encoder_2+unet (cpu has no fp16 kernels)');
+    expect(result.summary).toContain('fp32 vae_decoder+vae_encoder (config force_upcast)');
+    expect(images[0]!.height).toBe(48);
+  });
+});
+
 describe('DeepCache on the SDXL UNet (3 levels, 2 layers per up block, transformer depth 2)', () => {
   const model = readModel(join(SDXL, 'unet', 'model.onnx'));
   it('every branch that exists is placed in front of its up-path layer; past the last, the reason', () => {
