@@ -35,7 +35,8 @@ export const sdxl: Pipeline = {
     const textMs = (): number => encoders.reduce((a, e) => a + e.graph.onnxMs, 0);
     const text = await clock.stage('text-encoder', textMs, () => encodePromptXL(encoders, texts));
     const rows = zeroed ? { hidden: withZeroNegative(text.hidden), pooled: withZeroNegative(text.pooled) } : text;
-    // added conditioning: one time-ids row per CFG half, each repeated per image as the embeddings are
+    // added conditioning: one time-ids row per CFG half, each repeated per image as the embeddings are (diffusers' img2img
+    // pipeline; its txt2img one tiles [neg, pos] per image instead, which differs only with negative sizes and batch > 1)
     const timeIds = { data: Float32Array.from(cfg ? [...ids.negative, ...ids.positive] : ids.positive), dims: [cfg ? 2 : 1, ids.positive.length] };
     const feeds = { encoder_hidden_states: perImage(rows.hidden, p.batch), text_embeds: perImage(rows.pooled, p.batch), time_ids: perImage(timeIds, p.batch) };
     // 2.–5. timesteps, latents, loop, decode
