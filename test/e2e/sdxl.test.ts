@@ -2,25 +2,41 @@
  * End to end: the studio runs an SDXL folder (tiny-sdxl) added through the model picker: size from the
  * folder, A vs B (B = A + DeepCache), both images and the history entry. Screenshots in test-output/sdxl/.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryManifest } from '../../app/studio';
-import { runE2e, setRange, startStudio, type Studio } from './support/studio';
+import { launchChromium, ROOT, runE2e, startServe, stopServe } from './support/serve';
 
 const SDXL = fileURLToPath(new URL('../fixtures/tiny-sdxl', import.meta.url));
+const SHOTS = join(ROOT, 'test-output', 'sdxl');
+
+/** React reads range inputs through the native setter and an input event. */
+const setRange = (input: Locator, value: number) => input.evaluate((el, v) => {
+  Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!.call(el, String(v));
+  el.dispatchEvent(new Event('input', { bubbles: true }));
+}, value);
 
 describe.skipIf(!runE2e)('studio on an SDXL folder (Chromium, serve mode)', () => {
-  let s: Studio;
+  let server: ChildProcess | undefined, browser: BrowserContext | undefined, page: Page, url: string, workspace: string;
+  const pageErrors: string[] = [];
   beforeAll(async () => {
-    s = await startStudio('sdxl');
+    mkdirSync(SHOTS, { recursive: true });
+    ({ server, url, workspace } = await startServe());
+    browser = await launchChromium();
+    page = browser.pages()[0] ?? (await browser.newPage());
+    page.on('pageerror', (e) => pageErrors.push(e.message));
   }, 240_000);
-  afterAll(() => s?.close());
+  afterAll(async () => {
+    await browser?.close();
+    await stopServe(server);
+  });
 
   it('adds tiny-sdxl by path, takes its size, runs A vs B and keeps it in history', async () => {
-    const { page } = s;
-    await page.goto(s.url);
+    await page.goto(url);
     await expect.poll(() => page.getByTestId('model-select').locator('option').count(), { timeout: 30_000 }).toBeGreaterThan(0);
     await page.getByLabel('model folder').fill(SDXL);
     await page.getByRole('button', { name: 'Add' }).click();
@@ -42,14 +58,14 @@ describe.skipIf(!runE2e)('studio on an SDXL folder (Chromium, serve mode)', () =
     for (const [w, h] of [[1024, 700], [1920, 1080]] as const) {
       await page.setViewportSize({ width: w, height: h });
       await page.waitForTimeout(300);
-      await s.shot(`sdxl-compare-${w}x${h}`);
+      await page.screenshot({ path: join(SHOTS, `sdxl-compare-${w}x${h}.png`) });
     }
-    const runs = readdirSync(join(s.workspace, 'runs')).filter((d) => !d.startsWith('.'))
-      .map((d) => JSON.parse(readFileSync(join(s.workspace, 'runs', d, 'manifest.json'), 'utf8')) as HistoryManifest);
+    const runs = readdirSync(join(workspace, 'runs')).filter((d) => !d.startsWith('.'))
+      .map((d) => JSON.parse(readFileSync(join(workspace, 'runs', d, 'manifest.json'), 'utf8')) as HistoryManifest);
     const done = runs.find((m) => m.kind === 'compare' && m.status === 'done')!;
     expect(done.model.name).toBe('tiny-sdxl');
     expect(done.compare!.runs[1]!.result.fullSteps).toEqual([0, 2]);
     expect(done.compare!.runs[0]!.result.params).toMatchObject({ width: 64, height: 64, scheduler: 'euler' });
-    expect(s.pageErrors).toEqual([]);
+    expect(pageErrors).toEqual([]);
   }, 300_000);
 });

@@ -1,0 +1,45 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { ensureRenderer } from '../../../main/host/build-renderer';
+
+export const ROOT = join(__dirname, '../../..');
+export const CHROMIUM = '/usr/bin/chromium';
+/** Runs when Chromium is there, and always in CI (where its absence fails the test). */
+export const runE2e = existsSync(CHROMIUM) || !!process.env.CI;
+
+/** Serve mode on a fresh workspace; resolves with its tokened URL. */
+export async function startServe(): Promise<{ server: ChildProcess; url: string; workspace: string }> {
+  await ensureRenderer(ROOT);
+  const workspace = mkdtempSync(join(tmpdir(), 'studio-e2e-'));
+  const server = spawn(process.execPath, ['--import', 'tsx', 'main/host/serve.ts', '--port', '0', '--workspace', workspace, '--no-build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  server.stdout!.on('data', (d) => (out += d));
+  server.stderr!.on('data', () => undefined);
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setInterval(() => {
+      const m = out.match(/open (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{16,})/);
+      if (m) {
+        clearInterval(t);
+        resolve(m[1]!);
+      }
+    }, 100);
+    server.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+  });
+  return { server, url, workspace };
+}
+
+export function launchChromium(viewport = { width: 1440, height: 900 }): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'chromium-')), {
+    executablePath: CHROMIUM, headless: true, viewport,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export async function stopServe(server: ChildProcess | undefined): Promise<void> {
+  if (!server || server.exitCode !== null) return;
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+}
