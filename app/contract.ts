@@ -13,11 +13,37 @@ export type SchedulerName = z.infer<typeof SchedulerName>;
 export const MAX_PROMPT = LIMITS.promptChars;
 export const MAX_SIZE = LIMITS.imageSide;
 
+/** [height, width] in pixels, diffusers' order. Original sizes may exceed the generated image (a downscaled source). */
+const Size = z.tuple([z.number().int().positive(), z.number().int().positive()]).refine(([h, w]) => h <= 65536 && w <= 65536, 'a size must be at most 65536 pixels a side');
+/** [top, left] in pixels. */
+const Crop = z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]).refine(([y, x]) => y <= 65536 && x <= 65536, 'a crop offset must be at most 65536 pixels');
+const Score = z.number().min(0, 'an aesthetic score must be >= 0').max(10, 'an aesthetic score must be <= 10');
+
+/**
+ * SDXL's size conditioning, as diffusers' __call__ arguments (original_size, crops_coords_top_left,
+ * target_size and their negatives; aesthetic scores for refiner folders, requires_aesthetics_score).
+ * Sizes default to the generated size, crops to (0, 0), scores to 6 and 2.5.
+ */
+export const SizeConditioning = z
+  .object({
+    originalSize: Size.optional(),
+    cropTopLeft: Crop.optional(),
+    targetSize: Size.optional(),
+    negativeOriginalSize: Size.optional(),
+    negativeCropTopLeft: Crop.optional(),
+    negativeTargetSize: Size.optional(),
+    aestheticScore: Score.optional(),
+    negativeAestheticScore: Score.optional(),
+  })
+  .strict();
+export type SizeConditioning = z.infer<typeof SizeConditioning>;
+
 /** The inputs of one generation (txt2img, or img2img when an init image is given). */
 export const GenerateParams = z
   .object({
     prompt: z.string().max(MAX_PROMPT, `prompt must be at most ${MAX_PROMPT} characters`),
-    negativePrompt: z.string().max(MAX_PROMPT, `negative prompt must be at most ${MAX_PROMPT} characters`).default(''),
+    /** Absent is not "": SDXL folders with force_zeros_for_empty_prompt zero the negative embeddings when it is absent (diffusers' None). */
+    negativePrompt: z.string().max(MAX_PROMPT, `negative prompt must be at most ${MAX_PROMPT} characters`).optional(),
     seed: z.number().int('seed must be an integer').min(0, 'seed must be >= 0').max(Number.MAX_SAFE_INTEGER),
     /** Defaults: 50 steps and guidance 7.5 (diffusers' pipeline defaults); size from the model folder. */
     steps: z.number().int('steps must be an integer').min(1, 'steps must be >= 1').max(1000, 'steps must be <= 1000').default(50),
@@ -28,6 +54,8 @@ export const GenerateParams = z
     batch: z.number().int('batch must be an integer').min(1, 'batch must be >= 1').max(16, 'batch must be <= 16').default(1),
     /** img2img only: how much of the schedule to run from the init image (0 < strength <= 1). */
     strength: z.number().gt(0, 'strength must be > 0').max(1, 'strength must be <= 1').optional(),
+    /** SDXL's micro-conditioning (the UNet's time_ids); other pipelines refuse it. */
+    sizeConditioning: SizeConditioning.optional(),
   })
   .strict();
 export type GenerateParams = z.infer<typeof GenerateParams>;

@@ -88,7 +88,7 @@ export function mergeInto(model: ModelProto, modelPath: string, stack: { ref: Lo
 
 function keyOf(v: Variant, graphs: Record<string, string>): string {
   const h = createHash('sha256');
-  for (const part of ['unet', 'text_encoder']) h.update(graphs[part]!);
+  for (const part of PARTS) h.update(`${graphs[part] ?? ''}\0`);
   for (const l of v.loras) {
     const st = statSync(l.path);
     h.update(`${l.path}\0${st.mtimeMs}\0${st.size}\0${l.weight}\0`);
@@ -96,19 +96,42 @@ function keyOf(v: Variant, graphs: Record<string, string>): string {
   return h.digest('hex').slice(0, 16);
 }
 
+/** The graphs a LoRA can change: the UNet and the text encoders (SDXL has two). */
+const PARTS = ['unet', 'text_encoder', 'text_encoder_2'] as const;
+
+/**
+ * A LoRA made for the other text-encoder layout is refused by its keys, before any merge: SDXL's
+ * (lora_te1_/lora_te2_, text_encoder_2.) on a one-encoder folder, SD 1.x/2.x's kohya lora_te_ on SDXL.
+ */
+function checkLayout(ctx: PrepareContext, path: string, updates: LoraUpdate[]): void {
+  const sdxl = ctx.graphs.text_encoder_2 !== undefined;
+  const count = (f: (u: LoraUpdate) => boolean) => {
+    const hits = updates.filter(f);
+    return hits.length ? `${hits.length} ${hits[0]!.prefix}… keys (e.g. ${hits[0]!.prefix}${hits[0]!.module})` : '';
+  };
+  const te2 = count((u) => u.component === 'text_encoder_2'), te1 = count((u) => u.prefix === 'lora_te1_');
+  if (!sdxl && (te2 || te1)) {
+    throw new Error(`${path}: an SDXL LoRA (${[te1, te2].filter(Boolean).join(', ')}), but ${ctx.modelDir} has one text encoder (no text_encoder_2: an SD 1.x/2.x model)`);
+  }
+  const sd = count((u) => u.prefix === 'lora_te_');
+  if (sdxl && sd) throw new Error(`${path}: an SD 1.x/2.x LoRA (${sd}: its single text encoder), but ${ctx.modelDir} is SDXL (text_encoder + text_encoder_2; its LoRAs use lora_te1_/lora_te2_)`);
+}
+
 /** LoRA stack: several LoRAs with weights merged into the UNet and text encoder weights. */
 export async function applyLoras(ctx: PrepareContext, refs: LoraRef[], tag: string): Promise<void> {
   const t0 = performance.now();
   const stack = refs.map((ref) => ({ ref, updates: loadLora(ref.path) }));
+  for (const s of stack) checkLayout(ctx, s.ref.path, s.updates);
   const t1 = performance.now();
   const dir = join(ctx.cacheDir, `${tag}-${keyOf({ ...ctx.variant, loras: refs }, ctx.graphs)}`);
-  for (const part of ['unet', 'text_encoder'] as const) {
-    const comp = part === 'unet' ? 'unet' : 'text_encoder';
-    if (!stack.some((s) => s.updates.some((u) => u.component === comp))) continue;
-    const src = ctx.graphs[part]!, dst = join(dir, `${part}.onnx`);
+  for (const part of PARTS) {
+    const users = stack.filter((s) => s.updates.some((u) => u.component === part));
+    if (!users.length) continue;
+    if (!ctx.graphs[part]) throw new Error(`${users[0]!.ref.path}: has ${part} weights, but ${ctx.modelDir} has no ${part}`);
+    const src = ctx.graphs[part], dst = join(dir, `${part}.onnx`);
     if (!existsSync(dst)) {
       if (!bases.has(src)) bases.set(src, readModel(src));
-      const merged = mergeInto(bases.get(src)!, src, stack, comp);
+      const merged = mergeInto(bases.get(src)!, src, stack, part);
       writeModel(dst, merged);
       linkExternalData(merged, src, dir); // untouched external weights stay in the original data file
     }

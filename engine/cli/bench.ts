@@ -6,6 +6,8 @@ import type { VariantInput } from '../../app/variant';
 import { Engine } from '../engine';
 import { psnr, ssim } from '../../app/metrics';
 import { asPixels } from '../image/rgb';
+import { inspectModel } from '../model/folder';
+import { pipelineFor } from '../pipeline/pipelines/registry';
 
 export interface BenchFlags {
   model: string;
@@ -118,7 +120,7 @@ export async function runBench(f: BenchFlags): Promise<string> {
   const machine = `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()}, Node ${process.version}, onnxruntime-node 1.29.0`;
   const table = [
     `Machine: ${machine}`,
-    `Model: ${f.model}; prompt "${f.prompt}", seed ${f.seed}, ${f.steps} steps, guidance ${f.guidance} (LCM-LoRA: 4 steps, guidance 1), default size and scheduler; a first run per option, then ${f.repeats} interleaved rounds (medians). Load average when it started: ${loadavg()[0]!.toFixed(2)}.`,
+    `Model: ${f.model} (${pipelineFor(inspectModel(f.model)).id} pipeline); prompt "${f.prompt}", seed ${f.seed}, ${f.steps} steps, guidance ${f.guidance} (LCM-LoRA: 4 steps, guidance 1), default size and scheduler; a first run per option, then ${f.repeats} interleaved rounds (medians). Load average when it started: ${loadavg()[0]!.toFixed(2)}.`,
     '',
     '| option | provider | UNet steps | denoising ms per step (steady) | loop speed-up | full step vs plain step | cached step / full step | image ms (steady) | image speed-up | first run ms (prepare + image) | PSNR vs plain (dB) | SSIM vs plain |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -21,6 +21,10 @@ export interface GenerateFlags extends VariantFlags {
   initImage?: string;
   strength?: number;
   batch?: number;
+  /** SDXL size conditioning, [h, w] / [y, x]. */
+  originalSize?: [number, number];
+  cropTopLeft?: [number, number];
+  targetSize?: [number, number];
   out: string;
   json?: boolean;
 }
@@ -38,7 +42,7 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
   try {
     const params = {
       prompt: f.prompt, negativePrompt: f.negativePrompt, seed: f.seed, steps: f.steps, guidance: f.guidance,
-      width: f.width, height: f.height, scheduler: f.scheduler, batch: f.batch, strength: f.strength,
+      width: f.width, height: f.height, scheduler: f.scheduler, batch: f.batch, strength: f.strength, sizeConditioning: sizeConditioning(f),
     };
     const inputs = f.initImage ? { initImage: { path: resolve(f.initImage) } } : {};
     const { result, images } = await engine.run({ model: f.model, params, variant, inputs }, {
@@ -77,4 +81,10 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
 export function defaultModelDir(): string | undefined {
   const dir = resolve(dirname(new URL(import.meta.url).pathname), '../../assets/models/emoji-sd');
   return existsSync(`${dir}/model_index.json`) ? dir : undefined;
+}
+
+/** The SDXL size-conditioning flags given, or none (other pipelines refuse the field). */
+function sizeConditioning(f: GenerateFlags): { originalSize?: [number, number]; cropTopLeft?: [number, number]; targetSize?: [number, number] } | undefined {
+  const given = Object.entries({ originalSize: f.originalSize, cropTopLeft: f.cropTopLeft, targetSize: f.targetSize }).filter(([, v]) => v !== undefined);
+  return given.length ? Object.fromEntries(given) : undefined;
 }

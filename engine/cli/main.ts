@@ -7,7 +7,7 @@ import { isCancelled } from '../../app/errors';
 import type { BenchFlags } from './bench';
 import type { GenerateFlags } from './generate';
 import { argvTooLong, promptOption } from './prompt-input';
-import { addVariantFlags, intArg as int, numArg as num } from './variant-flags';
+import { addVariantFlags, intArg as int, numArg as num, pairArg as pair } from './variant-flags';
 
 // Before anything loads onnxruntime (generate and bench are imported only when they run): it
 // crashes the process on a long command line.
@@ -36,13 +36,17 @@ addVariantFlags(program
   .option('--init-image <png>', 'start from this image (img2img); its size sets the output size')
   .option('--strength <0..1>', 'img2img: how much of the schedule to run (default 0.8)', num('--strength'))
   .option('--batch <n>', 'images per prompt', int('--batch'))
+  .option('--original-size <h,w>', 'SDXL size conditioning: the source image size it was trained to see (default: the output size)', pair('--original-size'))
+  .option('--crop-top-left <y,x>', 'SDXL size conditioning: the crop offset (default 0,0)', pair('--crop-top-left', 0))
+  .option('--target-size <h,w>', 'SDXL size conditioning: the target size (default: the output size)', pair('--target-size'))
   .option('--out <png>', 'output PNG (with -1, -2... when --batch > 1)', 'out.png')
   .option('--json', 'print the run\'s result (timings, provider, outputs) as one JSON line'))
   .action(async (opts: Omit<GenerateFlags, 'model' | 'prompt'> & { model?: string; prompt?: string; promptFile?: string; negativePromptFile?: string }) => {
     const { promptFile, negativePromptFile, ...flags } = opts;
     const prompt = await promptOption(opts.prompt, promptFile, '--prompt');
     if (prompt === undefined) throw new Error('give --prompt <text> or --prompt-file <file>');
-    const negativePrompt = (await promptOption(opts.negativePrompt, negativePromptFile, '--negative-prompt')) ?? '';
+    // absent stays absent: an SDXL folder zeroes the negative embeddings then (diffusers' negative_prompt=None)
+    const negativePrompt = await promptOption(opts.negativePrompt, negativePromptFile, '--negative-prompt');
     const { defaultModelDir, runGenerate } = await import('./generate');
     const model = opts.model ?? defaultModelDir();
     if (!model) throw new Error('no --model given and the embedded model (assets/models/emoji-sd) is not installed');

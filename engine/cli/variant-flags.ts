@@ -60,3 +60,9 @@ export function variantFromFlags(f: VariantFlags): VariantInput {
 
 export const intArg = (name: string) => argParser(parseInteger(name)) as (raw: string) => number;
 export const numArg = (name: string) => argParser(parseNumber(name)) as (raw: string) => number;
+/** Two integers ≥ min as "a,b" (SDXL's [h, w] sizes and [y, x] crops); ranges are the engine's to check. */
+export const pairArg = (name: string, min = 1) => argParser((raw: string) => {
+  const m = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(raw);
+  if (!m || Number(m[1]) < min || Number(m[2]) < min) throw new Error(`${name} must be two integers >= ${min} as "a,b" (e.g. 1024,1024), got "${raw}"`);
+  return [Number(m[1]), Number(m[2])];
+}) as (raw: string) => [number, number];

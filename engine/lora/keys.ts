@@ -1,8 +1,11 @@
 import type { SafeTensor } from './safetensors';
 
-/** One low-rank update: ΔW = scale · up @ down for a module of the UNet or the text encoder. */
+/** One low-rank update: ΔW = scale · up @ down for a module of the UNet or a text encoder. */
 export interface LoraUpdate {
-  component: 'unet' | 'text_encoder';
+  /** text_encoder_2: SDXL's second encoder (kohya lora_te2_, PEFT text_encoder_2.). */
+  component: 'unet' | 'text_encoder' | 'text_encoder_2';
+  /** The file's key prefix, to name it in errors (lora_te1_, text_encoder_2., ...). */
+  prefix: string;
   /** The module path as the LoRA names it: dotted (PEFT/diffusers) or underscored (kohya). */
   module: string;
   kohya: boolean;
@@ -12,17 +15,23 @@ export interface LoraUpdate {
 }
 
 const PATTERNS: [RegExp, (m: RegExpMatchArray) => { module: string; part: 'down' | 'up' | 'alpha'; kohya: boolean }][] = [
-  [/^(lora_(?:unet|te)_.+)\.(lora_down|lora_up)\.weight$/, (m) => ({ module: m[1]!, part: m[2] === 'lora_down' ? 'down' : 'up', kohya: true })],
-  [/^(lora_(?:unet|te)_.+)\.alpha$/, (m) => ({ module: m[1]!, part: 'alpha', kohya: true })],
+  [/^(lora_(?:unet|te[12]?)_.+)\.(lora_down|lora_up)\.weight$/, (m) => ({ module: m[1]!, part: m[2] === 'lora_down' ? 'down' : 'up', kohya: true })],
+  [/^(lora_(?:unet|te[12]?)_.+)\.alpha$/, (m) => ({ module: m[1]!, part: 'alpha', kohya: true })],
   [/^(.+)\.lora_([AB])(?:\.default)?\.weight$/, (m) => ({ module: m[1]!, part: m[2] === 'A' ? 'down' : 'up', kohya: false })],
   [/^(.+)\.lora\.(down|up)\.weight$/, (m) => ({ module: m[1]!, part: m[2] as 'down' | 'up', kohya: false })],
   [/^(.+)\.processor\.(to_[qkv]|to_out)_lora\.(down|up)\.weight$/, (m) => ({ module: `${m[1]}.${m[2] === 'to_out' ? 'to_out.0' : m[2]}`, part: m[3] as 'down' | 'up', kohya: false })],
   [/^(.+)\.alpha$/, (m) => ({ module: m[1]!, part: 'alpha', kohya: false })],
 ];
 
+/** Which graph each key prefix names; PEFT keys without a prefix are the UNet's. */
+const COMPONENT: Record<string, LoraUpdate['component']> = {
+  lora_unet_: 'unet', lora_te_: 'text_encoder', lora_te1_: 'text_encoder', lora_te2_: 'text_encoder_2',
+  'unet.': 'unet', 'text_encoder.': 'text_encoder', 'text_encoder_2.': 'text_encoder_2',
+};
+
 /**
- * Groups a LoRA file's tensors into updates, from kohya (`lora_unet_…`, `lora_te_…`) or
- * diffusers/PEFT (`unet.….lora_A.weight`, `text_encoder.…`, older `….processor.to_q_lora.down`) keys.
+ * Groups a LoRA file's tensors into updates, from kohya (`lora_unet_…`, `lora_te_…`, SDXL's `lora_te1_…`/`lora_te2_…`)
+ * or diffusers/PEFT (`unet.….lora_A.weight`, `text_encoder.…`, `text_encoder_2.…`, older `….processor.to_q_lora.down`) keys.
  * Keys of no known form are an error listing them, never silently dropped.
  */
 export function parseLora(file: string, tensors: Map<string, SafeTensor>): LoraUpdate[] {
@@ -48,10 +57,8 @@ export function parseLora(file: string, tensors: Map<string, SafeTensor>): LoraU
     if (g.down.shape.length < 2 || g.up.shape.length < 2 || !rank || rank !== upRank) {
       throw new Error(`${file}: ${module} has down [${g.down.shape}] and up [${g.up.shape}]; a LoRA pair is down [rank, in, …] and up [out, rank, …] with one rank ≥ 1`);
     }
-    if (/^lora_te[12]_/.test(module)) throw new Error(`${file}: ${module} is an SDXL text-encoder key (lora_te1/lora_te2); this LoRA is for another architecture`);
-    const component = g.kohya ? (module.startsWith('lora_te_') ? 'text_encoder' : 'unet') : module.startsWith('text_encoder.') ? 'text_encoder' : 'unet';
-    const name = g.kohya ? module.replace(/^lora_(unet|te)_/, '') : module.replace(/^(unet|text_encoder)\./, '');
-    updates.push({ component, module: name, kohya: g.kohya, down: g.down, up: g.up, alpha: g.alpha });
+    const prefix = (g.kohya ? /^lora_(?:unet|te[12]?)_/ : /^(?:unet|text_encoder(?:_2)?)\./).exec(module)?.[0] ?? '';
+    updates.push({ component: COMPONENT[prefix] ?? 'unet', prefix, module: module.slice(prefix.length), kohya: g.kohya, down: g.down, up: g.up, alpha: g.alpha });
   }
   if (updates.length === 0) throw new Error(`${file}: no LoRA weights in it`);
   return updates;

@@ -27,6 +27,8 @@ export interface ModelInfo {
   defaultSize: number;
   schedulerConfig: Record<string, unknown>;
   hasVaeEncoder: boolean;
+  /** model_index.json's own settings (not components): force_zeros_for_empty_prompt, requires_aesthetics_score. */
+  pipelineConfig: Record<string, unknown>;
 }
 
 /** Reads and checks the folder's configs without opening any graph (cheap; used to list models). */
@@ -52,6 +54,7 @@ export function inspectModel(dirIn: string): ModelInfo {
     defaultSize: num(unet, 'sample_size', 64) * vaeScaleFactor,
     schedulerConfig: components.scheduler?.config ?? {},
     hasVaeEncoder: components.vae_encoder !== undefined,
+    pipelineConfig: Object.fromEntries(Object.entries(index).filter(([k, v]) => !k.startsWith('_') && !Array.isArray(v))),
   };
 }
 

@@ -12,7 +12,8 @@ export function newJobId(now = Date.now()): string {
 function params(s: StudioState, seed: number): CompareRequestInput['params'] {
   const i = s.inputs;
   return {
-    prompt: i.prompt, negativePrompt: i.negativePrompt, seed, steps: i.steps, guidance: i.guidance,
+    // a blank box is no negative prompt: SDXL then zeroes it (diffusers' negative_prompt=None); SD encodes "" either way
+    prompt: i.prompt, ...(i.negativePrompt ? { negativePrompt: i.negativePrompt } : {}), seed, steps: i.steps, guidance: i.guidance,
     ...(s.initImage ? { strength: i.strength } : { width: i.width, height: i.height }),
     ...(i.scheduler ? { scheduler: i.scheduler } : {}),
   };

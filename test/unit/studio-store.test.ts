@@ -74,6 +74,9 @@ describe('studio store', () => {
     const req = CompareRequest.parse(compareRequest(store.getState(), 'job-123456', 3));
     expect(req.params).toMatchObject({ prompt: 'grinning face', seed: 3, steps: 8 });
     expect(req.params.scheduler).toBeUndefined();
+    expect(req.params.negativePrompt).toBeUndefined(); // blank: absent, as SDXL's force_zeros_for_empty_prompt reads it
+    store.getState().setInputs({ negativePrompt: 'blurry' });
+    expect(CompareRequest.parse(compareRequest(store.getState(), 'job-123457', 3)).params.negativePrompt).toBe('blurry');
     expect(req.a.loras).toEqual([{ path: '/l/pixel.safetensors', weight: 0.8 }]);
     expect(req.b.loras).toEqual(req.a.loras);
     expect(req.a.deepcache).toBeUndefined();

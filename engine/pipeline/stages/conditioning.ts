@@ -18,3 +18,12 @@ export function perImage(rows: Tensor, batch: number): Tensor {
 
 /** The texts a guided run encodes, in the layout perImage expects. */
 export const cfgTexts = (prompt: string, negative: string, cfg: boolean): string[] => (cfg ? [negative, prompt] : [prompt]);
+
+/** diffusers' force_zeros_for_empty_prompt: a zero negative row in front of the one positive row. */
+export function withZeroNegative(rows: Tensor): Tensor {
+  const [n, ...rest] = rows.dims as [number, ...number[]];
+  if (n !== 1) throw new Error(`expected one positive row to put a zero negative in front of, got ${n}`);
+  const out = new Float32Array(2 * rows.data.length);
+  out.set(rows.data, rows.data.length);
+  return { data: out, dims: [2, ...rest] };
+}

@@ -30,3 +30,45 @@ export async function encodeText<K extends TextOutput>(te: Graph, tok: ClipToken
   const out = await te.runAll({ input_ids: { data: ids, dims: [texts.length, tok.maxLength] } });
   return Object.fromEntries(want.map((k) => [k, out[names[k]!]!])) as Record<K, Tensor>;
 }
+
+/** A text encoder graph with the tokenizer it reads. */
+export interface TextEncoderPair {
+  graph: Graph;
+  tokenizer: ClipTokenizer;
+}
+
+/**
+ * SDXL's prompt embeddings, as diffusers' StableDiffusionXLPipeline.encode_prompt makes them: each
+ * encoder's penultimate hidden state (hidden_states[-2]) concatenated on the last axis, and the
+ * pooled embedding of the last encoder (text_encoder_2's projection).
+ */
+export async function encodePromptXL(encoders: readonly TextEncoderPair[], texts: readonly string[]): Promise<{ hidden: Tensor; pooled: Tensor }> {
+  const hidden: Tensor[] = [];
+  let pooled: Tensor | undefined;
+  for (const [i, e] of encoders.entries()) {
+    if (i < encoders.length - 1) hidden.push((await encodeText(e.graph, e.tokenizer, texts, ['penultimate'])).penultimate);
+    else ({ penultimate: hidden[i], pooled } = await encodeText(e.graph, e.tokenizer, texts, ['penultimate', 'pooled']));
+  }
+  return { hidden: concatLast(hidden), pooled: pooled! };
+}
+
+/** Tensors equal in every axis but the last, joined along it (torch.concat(..., dim=-1)). */
+export function concatLast(parts: readonly Tensor[]): Tensor {
+  const widths = parts.map((t) => t.dims[t.dims.length - 1]!);
+  const lead = parts[0]!.dims.slice(0, -1);
+  for (const t of parts) {
+    if (t.dims.length !== lead.length + 1 || t.dims.slice(0, -1).some((d, i) => d !== lead[i])) {
+      throw new Error(`cannot join text encoder outputs of shapes ${parts.map((x) => `[${x.dims.join(', ')}]`).join(' and ')} on the last axis`);
+    }
+  }
+  const rows = lead.reduce((a, b) => a * b, 1), total = widths.reduce((a, b) => a + b, 0);
+  const out = new Float32Array(rows * total);
+  for (let r = 0; r < rows; r++) {
+    let at = r * total;
+    parts.forEach((t, k) => {
+      out.set(t.data.subarray(r * widths[k]!, (r + 1) * widths[k]!), at);
+      at += widths[k]!;
+    });
+  }
+  return { data: out, dims: [...lead, total] };
+}
