@@ -2,10 +2,12 @@ import type { ModelInfo } from '../../model/model';
 import { requireComponents } from '../../model/model';
 import type { Pipeline } from '../pipeline';
 import { sd } from './sd';
+import { sdInpaint } from './sd-inpaint';
 
 /** Every pipeline, one line each; a folder picks one by its model_index.json `_class_name`. */
 export const PIPELINES: Pipeline[] = [
   sd,
+  sdInpaint,
 ];
 
 const INPUT_NAMES = { initImage: 'an init image', mask: 'a mask', controlImage: 'a control image' } as const;

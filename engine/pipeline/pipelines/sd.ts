@@ -1,24 +1,25 @@
-import type { LoadedModel } from '../../model/model';
 import { TorchGenerator } from '../../noise/generator';
 import { createScheduler } from '../../schedulers/registry';
 import { checkInputs } from '../check-inputs';
 import { graphDenoiser } from '../denoiser';
 import { denoise } from '../loop';
 import type { Pipeline } from '../pipeline';
-import { graphOf, type Graph } from '../session-runner';
+import { graphOf, unetGraphs } from '../session-runner';
 import { cfgTexts, perImage } from '../stages/conditioning';
 import { imageLatents, noiseLatents, strengthStart } from '../stages/latents';
 import { encodeText } from '../stages/text-encoder';
 import { decodeLatents, encodeImage } from '../stages/vae';
 import { StageTimer } from '../timing';
+import { sdInpaint } from './sd-inpaint';
 
 /** Stable Diffusion 1.x/2.x text-to-image and image-to-image, as diffusers' StableDiffusion(Img2Img)Pipeline runs them. */
 export const sd: Pipeline = {
   id: 'sd',
   classNames: ['OnnxStableDiffusionPipeline', 'StableDiffusionPipeline', 'ORTStableDiffusionPipeline'],
   components: ['text_encoder', 'tokenizer', 'unet', 'vae_decoder', 'scheduler'],
-  images: ['initImage'],
+  images: ['initImage', 'mask'],
   async run(model, input, opts) {
+    if (opts.mask) return sdInpaint.run(model, input, opts); // diffusers' inpaint pipeline on an ordinary UNet: the latent blend
     const p = checkInputs(model, input, opts.initImage);
     const clock = new StageTimer(opts.signal, opts.onEvent);
     const te = graphOf(model, 'text_encoder', ['input_ids']);
@@ -56,9 +57,3 @@ export const sd: Pipeline = {
     return { params: p, images, timings: clock.timings(steps, te.onnxMs + loopMs() + vae.onnxMs + (enc?.onnxMs ?? 0)) };
   },
 };
-
-/** The UNet and the graphs accelerations added beside it (DeepCache's unet_shallow): what the denoiser may route to. */
-function unetGraphs(model: LoadedModel): Map<string, Graph> {
-  const names = Object.keys(model.sessions).filter((k) => k === 'unet' || !(k in model.components));
-  return new Map(names.map((k) => [k, graphOf(model, k)]));
-}
