@@ -1,6 +1,9 @@
 import { join } from 'node:path';
+import { MAX_SIZE } from '../../../app/contract';
 import { TorchGenerator } from '../../noise/generator';
 import { createScheduler } from '../../schedulers/registry';
+import { resizeBilinear } from '../../image/resize';
+import type { RgbImage } from '../../image/rgb';
 import { checkInputs } from '../check-inputs';
 import { graphDenoiser } from '../denoiser';
 import { denoise, repeat } from '../loop';
@@ -8,6 +11,7 @@ import type { Pipeline } from '../pipeline';
 import { graphOf, unetGraphs } from '../session-runner';
 import { cfgTexts, perImage } from '../stages/conditioning';
 import { startLatents, strengthStart } from '../stages/latents';
+import { placeGarment } from '../stages/garment';
 import { concatMaskDenoiser, latentBlend, latentMask, maskedImage, prepareMask } from '../stages/mask';
 import { encodeText } from '../stages/text-encoder';
 import { decodeLatents, encodeImage } from '../stages/vae';
@@ -31,12 +35,15 @@ export const sdInpaint: Pipeline = {
     }
     const concat = model.unetInChannels === nine;
     if (!opts.mask) {
+      if (opts.garment) throw new Error('garment: try-on needs a mask of the garment region (white = where the garment goes)');
       throw new Error(concat
         ? `${unet}: an inpainting UNet (${nine} input channels: latents, mask, masked-image latents) needs a mask (a PNG, white = repaint) and an init image`
         : 'inpainting needs a mask (a PNG, white = repaint)');
     }
-    if (!opts.initImage) throw new Error('a mask needs an init image: the image to repaint (--init-image, or the studio\'s init image)');
-    const p = checkInputs(model, input, opts.initImage, true);
+    if (!opts.initImage) throw new Error(`a mask needs an init image: the image to repaint${opts.garment ? ' (try-on: the person)' : ''}`);
+    // diffusers resizes the image to the asked size; so does this, and says so
+    const { image: init, warnings } = fitImage(opts.initImage, input.width, input.height);
+    const p = checkInputs(model, input, init, true);
     const clock = new StageTimer(opts.signal, opts.onEvent);
     const te = graphOf(model, 'text_encoder', ['input_ids']);
     const vae = graphOf(model, 'vae_decoder', ['latent_sample']);
@@ -47,7 +54,11 @@ export const sdInpaint: Pipeline = {
     const scheduler = createScheduler(p.scheduler, model.schedulerConfig);
     const f = model.vaeScaleFactor, h = p.height / f, w = p.width / f;
     const shape = [p.batch, lc, h, w];
-    const { mask, warnings } = prepareMask(opts.mask, p.width, p.height);
+    const prepared = prepareMask(opts.mask, p.width, p.height);
+    const mask = prepared.mask;
+    warnings.push(...prepared.warnings);
+    // try-on: the garment pasted into the mask is the start (the masked image is made from the person)
+    const start0 = opts.garment ? placeGarment(init, mask, opts.garment) : init;
 
     // 1. prompt → embeddings
     const text = await clock.stage('text-encoder', () => te.onnxMs, () => encodeText(te, model.tokenizers.tokenizer!, cfgTexts(p.prompt, p.negativePrompt, cfg), ['last']));
@@ -59,9 +70,9 @@ export const sdInpaint: Pipeline = {
     //    then the start noise, then the masked image's latents
     const full = p.strength === 1;
     const start = await clock.stage('vae-encoder', () => enc.onnxMs, async () => {
-      const x0 = !concat || !full ? await encodeImage(enc, opts.initImage!, lc, model.scalingFactor, p.batch, gen) : undefined;
+      const x0 = !concat || !full ? await encodeImage(enc, start0, lc, model.scalingFactor, p.batch, gen) : undefined;
       const first = startLatents(full ? undefined : x0, gen, shape, scheduler, timesteps[0]!);
-      const masked = await encodeImage(enc, maskedImage(opts.initImage!, mask), lc, model.scalingFactor, p.batch, gen);
+      const masked = await encodeImage(enc, maskedImage(init, mask), lc, model.scalingFactor, p.batch, gen);
       return { ...first, x0, masked };
     });
     const small = latentMask(mask, p.width, p.height, w, h);
@@ -80,3 +91,14 @@ export const sdInpaint: Pipeline = {
     return { params: p, images, warnings, timings: clock.timings(steps, te.onnxMs + loopMs() + vae.onnxMs + enc.onnxMs) };
   },
 };
+
+/** The init image at the asked size (bilinear), with a warning when it had to be resized. */
+function fitImage(img: RgbImage, width?: number, height?: number): { image: RgbImage; warnings: string[] } {
+  const w = width ?? img.width, h = height ?? img.height;
+  const ok = (v: number): boolean => Number.isInteger(v) && v >= 8 && v <= MAX_SIZE; // else checkInputs refuses it
+  if ((w === img.width && h === img.height) || !ok(w) || !ok(h)) return { image: img, warnings: [] };
+  return {
+    image: { width: w, height: h, data: resizeBilinear(img.data, img.width, img.height, 3, w, h) },
+    warnings: [`the init image is ${img.width}x${img.height}; resized to the asked ${w}x${h}`],
+  };
+}

@@ -17,9 +17,9 @@ export const sd: Pipeline = {
   id: 'sd',
   classNames: ['OnnxStableDiffusionPipeline', 'StableDiffusionPipeline', 'ORTStableDiffusionPipeline'],
   components: ['text_encoder', 'tokenizer', 'unet', 'vae_decoder', 'scheduler'],
-  images: ['initImage', 'mask'],
+  images: ['initImage', 'mask', 'garment'],
   async run(model, input, opts) {
-    if (opts.mask) return sdInpaint.run(model, input, opts); // diffusers' inpaint pipeline on an ordinary UNet: the latent blend
+    if (opts.mask || opts.garment) return sdInpaint.run(model, input, opts); // diffusers' inpaint pipeline on an ordinary UNet: the latent blend
     const p = checkInputs(model, input, opts.initImage);
     const clock = new StageTimer(opts.signal, opts.onEvent);
     const te = graphOf(model, 'text_encoder', ['input_ids']);
