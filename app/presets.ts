@@ -35,3 +35,15 @@ export function presetById(id: string): Preset {
   if (!p) throw new Error(`unknown preset "${id}" (presets: ${PRESETS.map((x) => x.id).join(', ')})`);
   return p;
 }
+
+/**
+ * The embedded inpainting demo (emoji-sd, an ordinary 4-channel UNet: the latent blend): an emoji the
+ * model drew (`source`) and a mask over its mouth, both made by scripts/make-inpaint-demo.ts, repainted
+ * with `params`. Paths are relative to the repository root.
+ */
+export const EMOJI_INPAINT_DEMO = {
+  image: 'assets/demo/emoji-inpaint-image.png',
+  mask: 'assets/demo/emoji-inpaint-mask.png',
+  source: { prompt: 'grinning face, twemoji style', seed: 42, steps: 25, guidance: 3, width: 128, height: 128 },
+  params: { prompt: 'face with tongue, twemoji style', seed: 7, steps: 20, guidance: 3, strength: 1 },
+} as const;
