@@ -1,9 +1,11 @@
 import { useRef, useState, type DragEvent } from 'react';
 import { useStudio } from '../store';
 import { Slider } from './controls';
+import { InpaintPresets } from './inpaint-presets';
+import { MaskEditor } from './mask-editor';
 
 /** The file as PNG bytes: a PNG as it is, any other image the browser can decode re-encoded (the host takes PNG only). */
-async function pngBytes(file: File): Promise<Uint8Array> {
+export async function pngBytes(file: File): Promise<Uint8Array> {
   if (file.type === 'image/png') return new Uint8Array(await file.arrayBuffer());
   if (!file.type.startsWith('image/')) throw new Error(`${file.name}: not an image (${file.type || 'unknown type'})`);
   const bitmap = await createImageBitmap(file).catch(() => {
@@ -50,7 +52,7 @@ export function InitImagePicker() {
 
   return (
     <div className="init-image">
-      <span className="field-label">Init image (img2img, both sides)</span>
+      <span className="field-label">Init image (img2img / inpaint, both sides)</span>
       <div
         className={`drop${over ? ' over' : ''}${image ? ' has-image' : ''}`}
         onDragOver={(e) => { e.preventDefault(); setOver(true); }}
@@ -79,6 +81,8 @@ export function InitImagePicker() {
         )}
         <input ref={input} type="file" accept="image/png,image/*" hidden onChange={(e) => void take(e.target.files?.[0])} data-testid="init-image-file" />
       </div>
+      <InpaintPresets />
+      {image && <MaskEditor image={image} />}
       {image && (
         <Slider label="Strength" value={strength} min={0.05} max={1} step={0.05} onChange={(v) => setInputs({ strength: v })} format={(v) => v.toFixed(2)} testId="strength" />
       )}
