@@ -24,6 +24,9 @@ export async function pngBytes(file: File): Promise<Uint8Array> {
 export function InitImagePicker() {
   const image = useStudio((s) => s.initImage);
   const strength = useStudio((s) => s.inputs.strength);
+  const tryOn = useStudio((s) => s.tryOn);
+  const width = useStudio((s) => s.inputs.width);
+  const height = useStudio((s) => s.inputs.height);
   const setInputs = useStudio((s) => s.setInputs);
   const setInitImage = useStudio((s) => s.setInitImage);
   const clear = useStudio((s) => s.clearInitImage);
@@ -65,7 +68,7 @@ export function InitImagePicker() {
             <img src={image.dataUrl} alt="init image" data-testid="init-image-preview" />
             <div className="init-meta">
               <span className="name" title={image.name}>{image.name}</span>
-              <span className="hint">{image.width}×{image.height} · sets the size</span>
+              <span className="hint" data-testid="init-image-size">{image.width}×{image.height} · {tryOn ? `resized to ${width}×${height} (try-on)` : 'sets the size'}</span>
               <div className="row">
                 <button type="button" onClick={() => input.current?.click()} disabled={busy}>Replace…</button>
                 <button type="button" className="danger" onClick={clear} data-testid="init-image-clear">Clear</button>
