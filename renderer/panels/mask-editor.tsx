@@ -4,8 +4,8 @@ import type { InitImage } from '../store/inputs';
 import { Slider } from './controls';
 import { pngBytes } from './init-image';
 
-/** Painted pixels are opaque in the canvas (shown tinted over the image); the uploaded mask is white there, black elsewhere. */
-const PAINT = 'rgb(255, 60, 150)';
+/** Painted pixels are opaque cyan in the canvas (shown at 55% over the image: a colour no emoji is); the uploaded mask is white there, black elsewhere. */
+const PAINT = 'rgb(0, 210, 255)';
 
 /**
  * The inpainting mask over the init image: paint (white = repaint) or erase with a round brush, invert,
@@ -59,7 +59,7 @@ export function MaskEditor({ image }: { image: InitImage }) {
     const d = g.getImageData(0, 0, c.width, c.height);
     for (let i = 0; i < d.data.length; i += 4) {
       const on = d.data[i + 3]! < 128;
-      d.data.set(on ? [255, 60, 150, 255] : [0, 0, 0, 0], i);
+      d.data.set(on ? [0, 210, 255, 255] : [0, 0, 0, 0], i);
     }
     g.putImageData(d, 0, 0);
     void upload();
@@ -119,7 +119,7 @@ async function drawMask(c: HTMLCanvasElement, src: string): Promise<void> {
   const d = t.getImageData(0, 0, c.width, c.height);
   for (let i = 0; i < d.data.length; i += 4) {
     const white = d.data[i]! * 0.299 + d.data[i + 1]! * 0.587 + d.data[i + 2]! * 0.114 >= 128;
-    d.data.set(white ? [255, 60, 150, 255] : [0, 0, 0, 0], i);
+    d.data.set(white ? [0, 210, 255, 255] : [0, 0, 0, 0], i);
   }
   c.getContext('2d')!.putImageData(d, 0, 0);
 }

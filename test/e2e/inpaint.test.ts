@@ -15,6 +15,8 @@ const shot = async (name: string): Promise<void> => {
   for (const [w, h] of [[1024, 700], [1920, 1080]] as const) {
     await s.page.setViewportSize({ width: w, height: h });
     await s.page.waitForTimeout(200);
+    const editor = s.page.getByTestId('mask-editor');
+    if (await editor.count()) await editor.scrollIntoViewIfNeeded(); // the left panel scrolls at 1024x700
     await s.page.screenshot({ path: join(SHOTS, `${name}-${w}x${h}.png`), fullPage: false });
   }
 };
