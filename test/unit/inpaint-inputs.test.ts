@@ -68,7 +68,7 @@ describe('mask PNGs: which kinds are read and how', () => {
     expect(() => decodeMask(png(Uint8Array.of(255, 255, 255, 255, 0, 0, 0, 0), 4), 'holes.png')).toThrow('holes.png: the mask has transparency (pixel (1, 0) has alpha 0 of 255)');
     expect(() => decodeMask(png(Uint8Array.of(255, 128, 0, 255), 2), 'ga.png')).toThrow('ga.png: the mask has transparency');
   });
-  it('through the engine: a mask ref that is RGBA with transparency fails naming the input', async () => {
+  it('through the engine: an RGBA mask with transparency fails naming the input; a resized mask warns; DeepCache on the 9-channel UNet', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'inpaint-'));
     const initPath = join(dir, 'init.png'), maskPath = join(dir, 'mask.png');
     writeFileSync(initPath, encode({ width: 96, height: 64, data: new Uint8Array(96 * 64 * 3).fill(128), channels: 3, depth: 8 }));
@@ -81,6 +81,10 @@ describe('mask PNGs: which kinds are read and how', () => {
       writeFileSync(maskPath, png(new Uint8Array(48 * 32).fill(255), 1, 8, 48, 32));
       const { result } = await engine.run({ model: FIXTURE_MODEL, params: base, variant: {}, inputs: { initImage: { path: initPath }, mask: { path: maskPath } } });
       expect(result.warnings).toEqual(['the mask is 48x32; resized to the image\'s 96x64']);
+      // the try-on comparison's DeepCache works on a 9-channel inpainting UNet: its cut graphs take the concatenated sample
+      const dc = await engine.run({ model: INPAINT_MODEL, params: { ...base, steps: 4, scheduler: 'ddim' }, variant: { deepcache: { interval: 3, branch: 0 } }, inputs: { initImage: { path: initPath }, mask: { path: maskPath } } });
+      expect(dc.result.fullSteps).toEqual([0, 3]);
+      expect(dc.images[0]!.width).toBe(96);
     } finally {
       await engine.release();
     }
