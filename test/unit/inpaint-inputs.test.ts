@@ -92,6 +92,10 @@ describe('mask PNGs: which kinds are read and how', () => {
 });
 
 describe('try-on: the garment is placed into the mask\'s bounding box', () => {
+  it('the inpainting pipeline (9-channel UNet) takes a garment too', async () => {
+    const res = await generate(nine, { ...base, strength: 0.5, scheduler: 'ddim' }, { initImage: img(96, 64), mask: halfMask(96, 64), garment: img(8, 8, 0.9) });
+    expect(res.timings.stepMs).toHaveLength(1);
+  });
   it('pixels inside the mask take the (resized) garment, pixels outside keep the person', () => {
     const person = img(4, 4, 0.2), mask = new Float32Array(16);
     for (const p of [5, 6, 9, 10]) mask[p] = 1; // the 2x2 centre

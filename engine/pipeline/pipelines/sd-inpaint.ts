@@ -27,7 +27,7 @@ export const sdInpaint: Pipeline = {
   id: 'sd-inpaint',
   classNames: ['OnnxStableDiffusionInpaintPipeline', 'StableDiffusionInpaintPipeline', 'ORTStableDiffusionInpaintPipeline'],
   components: ['text_encoder', 'tokenizer', 'unet', 'vae_encoder', 'vae_decoder', 'scheduler'],
-  images: ['initImage', 'mask'],
+  images: ['initImage', 'mask', 'garment'],
   async run(model, input, opts) {
     const lc = model.latentChannels, nine = 2 * lc + 1, unet = join(model.dir, 'unet', 'config.json');
     if (model.unetInChannels !== lc && model.unetInChannels !== nine) {
