@@ -55,3 +55,26 @@ describe('studio store: inpainting inputs', () => {
     expect(st.inputs).toMatchObject({ prompt: 'face with tongue, twemoji style', seed: 7, seedLocked: true, strength: 1 });
   });
 });
+
+describe('studio store: run warnings', () => {
+  it('opening an entry whose runs carry warnings (a resized mask) says them once', async () => {
+    const result = {
+      provider: 'cpu', fellBack: false, params: { prompt: 'x', negativePrompt: '', seed: 1, steps: 2, guidance: 3, batch: 1, scheduler: 'pndm', width: 128, height: 128 },
+      timings: { textEncoderMs: 0, vaeEncoderMs: 0, stepMs: [], stepOnnxMs: [], denoiseMs: 0, vaeDecoderMs: 0, totalMs: 0, onnxMs: 0, overheadMs: 0 },
+      prepareMs: 0, prepareSteps: {}, firstRun: true, fullSteps: [], summary: '', model: { dir: '/m', name: 'm', hash: 'h' },
+      warnings: ['the mask is 64x64; resized to the image\'s 128x128'],
+    };
+    const manifest = {
+      version: 1, id: 'job-0001', kind: 'compare', createdAt: '2025-01-01T00:00:00Z', status: 'done', model: { dir: '/m', name: 'm' }, params: result.params,
+      compare: { a: {}, b: {}, repeats: 1, runs: [{ side: 'A', repeat: 0, result }, { side: 'B', repeat: 0, result }], images: { a: 'a.png', b: 'b.png', diff: 'diff.png' } },
+    };
+    const client: StudioClient = {
+      call: async (command) => (command === 'history.get' ? manifest : { dataUrl: 'data:image/png;base64,' }) as never,
+      listen: () => () => undefined,
+    };
+    const store = createStudioStore(client);
+    await store.getState().openEntry('job-0001', false);
+    await store.getState().openEntry('job-0001', false);
+    expect(store.getState().notices.map((n) => n.text)).toEqual(['Run job-0001: the mask is 64x64; resized to the image\'s 128x128']);
+  });
+});
