@@ -119,5 +119,7 @@ export const RunResult = z.object({
   fullSteps: z.array(z.number().int()),
   summary: z.string(),
   model: z.object({ dir: z.string(), name: z.string(), hash: z.string() }),
+  /** What the engine fixed on its own and says so (a mask resized to the image). */
+  warnings: z.array(z.string()).optional(),
 });
 export type RunResult = z.infer<typeof RunResult>;

@@ -13,8 +13,11 @@ export const ImageRef = z.union([
 ]);
 export type ImageRef = z.infer<typeof ImageRef>;
 
-/** The images a run takes: img2img's init image now; mask and control image for the pipelines to come. */
-export const RunInputs = z.object({ initImage: ImageRef.optional(), mask: ImageRef.optional(), controlImage: ImageRef.optional() }).strict();
+/**
+ * The images a run takes: img2img's init image; inpainting's mask (white = repaint) and the try-on
+ * garment (pasted into the mask as the start); the control image for the pipelines to come.
+ */
+export const RunInputs = z.object({ initImage: ImageRef.optional(), mask: ImageRef.optional(), garment: ImageRef.optional(), controlImage: ImageRef.optional() }).strict();
 export type RunInputs = z.infer<typeof RunInputs>;
 
 /** One run request: shared inputs plus one variant (an A/B is two requests with the same params and inputs). */

@@ -6,6 +6,7 @@ import { RunRequest, type ImageRef, type RunInputs } from '../app/run-request';
 import type { Variant } from '../app/variant';
 import type { LoopContext, PrepareContext } from './accelerations/acceleration';
 import { describeVariant, enabledFor, sessionKey, validateVariant } from './accelerations/registry';
+import { readMask } from './image/mask';
 import { readPng } from './image/png';
 import type { RgbImage } from './image/rgb';
 import { GRAPH_COMPONENTS, inspectModel, loadModel, modelHash, type LoadedModel } from './model/model';
@@ -80,6 +81,7 @@ export class Engine {
       provider: p.provider, providerLabel: p.providerLabel, fellBack: p.fellBack, params: res.params, timings: res.timings,
       prepareMs: firstRun ? p.prepareMs : 0, prepareSteps: firstRun ? p.prepareSteps : {}, firstRun, fullSteps: full, summary: describeVariant(variant, p.notes),
       model: { dir: p.model.dir, name: p.model.name, hash: p.hash },
+      ...(res.warnings?.length ? { warnings: res.warnings } : {}),
     };
     return { result, images: res.images };
   }
@@ -121,7 +123,9 @@ function readImages(inputs: RunInputs, resolveImage: (ref: ImageRef) => string):
   const out: PipelineImages = {};
   for (const [k, ref] of Object.entries(inputs) as [keyof RunInputs, ImageRef][]) {
     try {
-      out[k] = readPng(resolveImage(ref));
+      const path = resolveImage(ref);
+      if (k === 'mask') out.mask = readMask(path);
+      else out[k] = readPng(path);
     } catch (e) {
       throw new Error(`${k}: ${(e as Error).message}`);
     }

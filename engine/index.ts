@@ -10,6 +10,8 @@ export type { Scheduler } from './schedulers/scheduler';
 export { TorchGenerator } from './noise/generator';
 export { loadClipTokenizer } from './tokenizer/clip';
 export { readPng, writePng, encodePng, decodePng } from './image/png';
+export { readMask, decodeMask, type MaskImage } from './image/mask';
+export { PRESETS, presetById, TRYON, EMOJI_INPAINT_DEMO, type Preset } from '../app/presets';
 export { infotext } from './image/infotext';
 export { psnr } from '../app/metrics';
 export { toRgb8, type Rgb8, type RgbImage } from './image/rgb';

@@ -2,6 +2,9 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
+import type { GenerateParamsInput, SchedulerName } from '../../app/contract';
+import { presetById } from '../../app/presets';
+import type { RunInputs } from '../../app/run-request';
 import { Engine } from '../engine';
 import { infotext } from '../image/infotext';
 import { writePng } from '../image/png';
@@ -19,6 +22,9 @@ export interface GenerateFlags extends VariantFlags {
   height?: number;
   scheduler?: string;
   initImage?: string;
+  mask?: string;
+  garment?: string;
+  preset?: string;
   strength?: number;
   batch?: number;
   /** SDXL size conditioning, [h, w] / [y, x]. */
@@ -40,11 +46,7 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
   const onSigint = (): void => abort.abort();
   process.once('SIGINT', onSigint);
   try {
-    const params = {
-      prompt: f.prompt, negativePrompt: f.negativePrompt, seed: f.seed, steps: f.steps, guidance: f.guidance,
-      width: f.width, height: f.height, scheduler: f.scheduler, batch: f.batch, strength: f.strength, sizeConditioning: sizeConditioning(f),
-    };
-    const inputs = f.initImage ? { initImage: { path: resolve(f.initImage) } } : {};
+    const { params, inputs } = requestFromFlags(f);
     const { result, images } = await engine.run({ model: f.model, params, variant, inputs }, {
       signal: abort.signal,
       onEvent: (e) => {
@@ -69,6 +71,7 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
     } else {
       const t = result.timings;
       console.error(`${result.summary}\ntext encoder ${t.textEncoderMs.toFixed(0)} ms, ${t.stepMs.length} UNet steps ${t.denoiseMs.toFixed(0)} ms, VAE decode ${t.vaeDecoderMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms (onnxruntime ${t.onnxMs.toFixed(0)} ms, engine ${t.overheadMs.toFixed(0)} ms); preparation ${result.prepareMs.toFixed(0)} ms`);
+      for (const w of result.warnings ?? []) console.error(`warning: ${w}`);
       for (const p of outputs) console.log(p);
     }
   } finally {
@@ -76,6 +79,25 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
     process.off('SIGINT', onSigint);
     await engine.release();
   }
+}
+
+/** The run's parameters and image refs from the flags: a preset's values under the user's, its images required. */
+export function requestFromFlags(f: GenerateFlags): { params: GenerateParamsInput; inputs: RunInputs } {
+  const preset = f.preset ? presetById(f.preset) : undefined;
+  const given = {
+    prompt: f.prompt, negativePrompt: f.negativePrompt, seed: f.seed, steps: f.steps, guidance: f.guidance,
+    width: f.width, height: f.height, scheduler: f.scheduler as SchedulerName | undefined, batch: f.batch, strength: f.strength,
+    sizeConditioning: sizeConditioning(f),
+  };
+  const params = { ...preset?.params, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as GenerateParamsInput;
+  const paths: Record<keyof RunInputs, string | undefined> = { initImage: f.initImage, mask: f.mask, garment: f.garment, controlImage: undefined };
+  const flag = { initImage: '--init-image', mask: '--mask', garment: '--garment', controlImage: '--control-image' } as const;
+  const missing = Object.entries(preset?.images ?? {}).filter(([k]) => !paths[k as keyof RunInputs]);
+  if (missing.length) throw new Error(`--preset ${preset!.id} needs ${missing.map(([k, what]) => `${flag[k as keyof RunInputs]} (${what})`).join(', ')}`);
+  if (f.mask && !f.initImage) throw new Error('--mask needs --init-image: the image to repaint');
+  if (f.garment && !f.mask) throw new Error('--garment needs --mask (the garment region) and --init-image (the person)');
+  const inputs = Object.fromEntries(Object.entries(paths).filter(([, v]) => v).map(([k, v]) => [k, { path: resolve(v!) }])) as RunInputs;
+  return { params, inputs };
 }
 
 export function defaultModelDir(): string | undefined {

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { SCHEDULER_NAMES } from '../../app/contract';
+import { PRESETS, presetById } from '../../app/presets';
 import { isCancelled } from '../../app/errors';
 import type { BenchFlags } from './bench';
 import type { GenerateFlags } from './generate';
@@ -21,7 +22,7 @@ const program = new Command('engine').description('Diffusion A/B Studio engine: 
 
 addVariantFlags(program
   .command('generate')
-  .description('generate images from a prompt (txt2img), or from an init image (img2img)')
+  .description('generate images from a prompt (txt2img), from an init image (img2img), or repaint its masked part (inpaint, try-on)')
   .option('--model <dir>', 'diffusers ONNX model folder (default: the embedded model)')
   .option('--prompt <text>', 'what to draw')
   .option('--prompt-file <file>', 'read the prompt from a UTF-8 file, or from stdin with "-" (for long prompts)')
@@ -34,7 +35,10 @@ addVariantFlags(program
   .option('--height <px>', 'image height, a multiple of 8 (default: the model\'s)', int('--height'))
   .addOption(new Option('--scheduler <name>', 'sampler (default: the model folder\'s scheduler)').choices(SCHEDULER_NAMES))
   .option('--init-image <png>', 'start from this image (img2img); its size sets the output size')
-  .option('--strength <0..1>', 'img2img: how much of the schedule to run (default 0.8)', num('--strength'))
+  .option('--mask <png>', 'inpaint: repaint where the mask is white (grey, RGB or opaque RGBA PNG; resized to the image if it differs); needs --init-image')
+  .option('--garment <png>', 'try-on: the garment, pasted into the mask\'s bounding box as the start; needs --init-image (the person) and --mask')
+  .addOption(new Option('--preset <name>', `fill parameters from a preset; your flags win (${PRESETS.map((p) => `${p.id}: ${p.description}`).join('; ')})`).choices(PRESETS.map((p) => p.id)))
+  .option('--strength <0..1>', 'img2img: how much of the schedule to run (default 0.8; inpainting 1)', num('--strength'))
   .option('--batch <n>', 'images per prompt', int('--batch'))
   .option('--original-size <h,w>', 'SDXL size conditioning: the source image size it was trained to see (default: the output size)', pair('--original-size'))
   .option('--crop-top-left <y,x>', 'SDXL size conditioning: the crop offset (default 0,0)', pair('--crop-top-left', 0))
@@ -43,7 +47,8 @@ addVariantFlags(program
   .option('--json', 'print the run\'s result (timings, provider, outputs) as one JSON line'))
   .action(async (opts: Omit<GenerateFlags, 'model' | 'prompt'> & { model?: string; prompt?: string; promptFile?: string; negativePromptFile?: string }) => {
     const { promptFile, negativePromptFile, ...flags } = opts;
-    const prompt = await promptOption(opts.prompt, promptFile, '--prompt');
+    const preset = flags.preset ? presetById(flags.preset) : undefined;
+    const prompt = (await promptOption(opts.prompt, promptFile, '--prompt')) ?? preset?.params.prompt;
     if (prompt === undefined) throw new Error('give --prompt <text> or --prompt-file <file>');
     // absent stays absent: an SDXL folder zeroes the negative embeddings then (diffusers' negative_prompt=None)
     const negativePrompt = await promptOption(opts.negativePrompt, negativePromptFile, '--negative-prompt');

@@ -31,32 +31,41 @@ export function writePng(path: string, img: Rgb8, text: Record<string, string> =
 }
 
 export function readPng(path: string): RgbImage & { text: Record<string, string> } {
-  // bounded and non-blocking like every engine read; decodePng then checks the declared size
-  let bytes: Buffer;
+  return decodePng(readPngBytes(path), path);
+}
+
+/** A PNG file's bytes, read bounded and non-blocking like every engine read (decoding then checks the declared size). */
+export function readPngBytes(path: string): Buffer {
   try {
-    bytes = readFileBounded(path, { maxBytes: 64 * MiB, expected: 'a PNG image' });
+    return readFileBounded(path, { maxBytes: 64 * MiB, expected: 'a PNG image' });
   } catch (e) {
     // an OS error (missing, denied) reads as "cannot read the image (…)"; a refusal by kind or size stays as it is
     if (e instanceof ReadError && e.code) throw new Error(`${path}: cannot read the image (${e.message.slice(path.length + 2)})`);
     throw e;
   }
-  return decodePng(bytes, path);
 }
 
 /** Decodes PNG bytes (`name` is the file, for messages) once its signature and IHDR pass the limits. */
 export function decodePng(bytes: Uint8Array, name: string): RgbImage & { text: Record<string, string> } {
+  const { png, text } = decodeRaw(bytes, name);
+  if (png.palette) return { ...fromUint8(expandPalette(png), png.width, png.height, 3), text };
+  const data = png.depth === 16 ? Uint8Array.from(png.data as Uint16Array, (v) => v >> 8) : (png.data as Uint8Array);
+  return { ...fromUint8(data, png.width, png.height, png.channels), text };
+}
+
+export type DecodedPng = ReturnType<typeof decode>;
+
+/** The codec's own output (channels, depth, palette as stored) once the signature and IHDR pass the limits; a mask reads this. */
+export function decodeRaw(bytes: Uint8Array, name: string): { png: DecodedPng; text: Record<string, string> } {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   checkHeader(buf, name);
-  let png: ReturnType<typeof decode>;
+  let png: DecodedPng;
   try {
     png = decode(buf);
   } catch (e) {
     throw new Error(`${name}: not a readable PNG (${(e as Error).message})`);
   }
-  const text = { ...png.text, ...readITXt(buf, name) };
-  if (png.palette) return { ...fromUint8(expandPalette(png), png.width, png.height, 3), text };
-  const data = png.depth === 16 ? Uint8Array.from(png.data as Uint16Array, (v) => v >> 8) : (png.data as Uint8Array);
-  return { ...fromUint8(data, png.width, png.height, png.channels), text };
+  return { png, text: { ...png.text, ...readITXt(buf, name) } };
 }
 
 /** The PNG signature, then IHDR first (as the spec requires): non-zero and within MAX_SIDE and MAX_PIXELS. */
@@ -98,7 +107,7 @@ function checkInflatedSize(buf: Buffer, name: string, width: number, height: num
 }
 
 /** Indexed colour → RGB (indices may be packed 1, 2 or 4 bits per pixel, rows byte-aligned). */
-function expandPalette(png: ReturnType<typeof decode>): Uint8Array {
+export function expandPalette(png: DecodedPng): Uint8Array {
   const { width, height, depth } = png;
   const palette = png.palette!;
   const src = png.data as Uint8Array;

@@ -36,6 +36,8 @@ export interface LoopInput {
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   onLatents?: (step: number, latents: Float32Array, dims: readonly number[]) => void;
+  /** After each scheduler step, before the checks and callbacks: inpainting's latent blend. */
+  afterStep?: (step: number, latents: Float32Array) => Float32Array;
 }
 
 /** The denoising loop: scheduler steps, CFG, step events, cancellation between steps, a finite check after each. */
@@ -53,6 +55,7 @@ export async function denoise(l: LoopInput): Promise<{ latents: Float32Array; st
     const x = scheduler.scaleModelInput(g ? repeat(latents, 2) : latents, t);
     const out = await predict(i, t, { data: x, dims: [g ? 2 * shape[0]! : shape[0]!, ...shape.slice(1)] }, g ? l.feeds : condFeeds);
     latents = scheduler.step(g ? guide(out.prediction.data, guidance) : out.prediction.data, t, latents, l.noise);
+    if (l.afterStep) latents = l.afterStep(i, latents);
     const bad = firstNonFinite(latents);
     if (bad) throw new Error(`latents became non-finite at step ${i + 1} of ${n} (${bad}): check the LoRA weights / scheduler config`);
     stepMs.push(performance.now() - s);

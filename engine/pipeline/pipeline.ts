@@ -1,11 +1,12 @@
 import type { GenerateParamsInput, ResolvedParams, RunEvent, Timings } from '../../app/contract';
 import type { RunInputs } from '../../app/run-request';
+import type { MaskImage } from '../image/mask';
 import type { RgbImage } from '../image/rgb';
 import type { ComponentName, LoadedModel } from '../model/model';
 import type { LoopHooks } from './loop';
 
-/** A run's images, decoded (the engine resolves RunInputs' refs to these). */
-export type PipelineImages = { [K in keyof RunInputs]?: RgbImage };
+/** A run's images, decoded (the engine resolves RunInputs' refs to these); the mask is one channel. */
+export type PipelineImages = { [K in Exclude<keyof RunInputs, 'mask'>]?: RgbImage } & { mask?: MaskImage };
 
 export interface GenerateOptions extends PipelineImages {
   signal?: AbortSignal;
@@ -20,6 +21,8 @@ export interface GenerateResult {
   params: ResolvedParams;
   images: RgbImage[];
   timings: Timings;
+  /** What the run fixed on its own and the user should know (a resized mask). */
+  warnings?: string[];
 }
 
 /**

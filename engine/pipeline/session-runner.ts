@@ -89,3 +89,9 @@ export function graphOf(model: { dir: string; sessions: Record<string, OrtSessio
   const file = model.files[name]?.startsWith(`${model.dir}/`) ? model.files[name].slice(model.dir.length + 1) : (model.files[name] ?? name);
   return new Graph(session, file, inputs ?? session.inputNames);
 }
+
+/** The UNet and the graphs accelerations added beside it (DeepCache's unet_shallow): what the denoiser may route to. */
+export function unetGraphs(model: { dir: string; sessions: Record<string, OrtSession>; files: Record<string, string>; components: Record<string, unknown> }): Map<string, Graph> {
+  const names = Object.keys(model.sessions).filter((k) => k === 'unet' || !(k in model.components));
+  return new Map(names.map((k) => [k, graphOf(model, k)]));
+}

@@ -1,9 +1,11 @@
 import { useRef, useState, type DragEvent } from 'react';
 import { useStudio } from '../store';
 import { Slider } from './controls';
+import { InpaintPresets } from './inpaint-presets';
+import { MaskEditor } from './mask-editor';
 
 /** The file as PNG bytes: a PNG as it is, any other image the browser can decode re-encoded (the host takes PNG only). */
-async function pngBytes(file: File): Promise<Uint8Array> {
+export async function pngBytes(file: File): Promise<Uint8Array> {
   if (file.type === 'image/png') return new Uint8Array(await file.arrayBuffer());
   if (!file.type.startsWith('image/')) throw new Error(`${file.name}: not an image (${file.type || 'unknown type'})`);
   const bitmap = await createImageBitmap(file).catch(() => {
@@ -22,6 +24,9 @@ async function pngBytes(file: File): Promise<Uint8Array> {
 export function InitImagePicker() {
   const image = useStudio((s) => s.initImage);
   const strength = useStudio((s) => s.inputs.strength);
+  const tryOn = useStudio((s) => s.tryOn);
+  const width = useStudio((s) => s.inputs.width);
+  const height = useStudio((s) => s.inputs.height);
   const setInputs = useStudio((s) => s.setInputs);
   const setInitImage = useStudio((s) => s.setInitImage);
   const clear = useStudio((s) => s.clearInitImage);
@@ -50,7 +55,7 @@ export function InitImagePicker() {
 
   return (
     <div className="init-image">
-      <span className="field-label">Init image (img2img, both sides)</span>
+      <span className="field-label">Init image (img2img / inpaint, both sides)</span>
       <div
         className={`drop${over ? ' over' : ''}${image ? ' has-image' : ''}`}
         onDragOver={(e) => { e.preventDefault(); setOver(true); }}
@@ -63,7 +68,7 @@ export function InitImagePicker() {
             <img src={image.dataUrl} alt="init image" data-testid="init-image-preview" />
             <div className="init-meta">
               <span className="name" title={image.name}>{image.name}</span>
-              <span className="hint">{image.width}×{image.height} · sets the size</span>
+              <span className="hint" data-testid="init-image-size">{image.width}×{image.height} · {tryOn ? `resized to ${width}×${height} (try-on)` : 'sets the size'}</span>
               <div className="row">
                 <button type="button" onClick={() => input.current?.click()} disabled={busy}>Replace…</button>
                 <button type="button" className="danger" onClick={clear} data-testid="init-image-clear">Clear</button>
@@ -79,6 +84,8 @@ export function InitImagePicker() {
         )}
         <input ref={input} type="file" accept="image/png,image/*" hidden onChange={(e) => void take(e.target.files?.[0])} data-testid="init-image-file" />
       </div>
+      <InpaintPresets />
+      {image && <MaskEditor image={image} />}
       {image && (
         <Slider label="Strength" value={strength} min={0.05} max={1} step={0.05} onChange={(v) => setInputs({ strength: v })} format={(v) => v.toFixed(2)} testId="strength" />
       )}

@@ -4,6 +4,7 @@ import { useStore } from 'zustand';
 import { createContext, useContext } from 'react';
 import { historySlice } from './history';
 import { inputsSlice } from './inputs';
+import { maskSlice } from './mask';
 import { modelSlice } from './model';
 import { applyPreview, applyProgress, createProgressStore } from './progress';
 import { runsSlice } from './runs';
@@ -20,6 +21,7 @@ export function createStudioStore(client: StudioClient): StudioStore {
     progress: createProgressStore(),
     ...modelSlice(...a),
     ...inputsSlice(...a),
+    ...maskSlice(...a),
     ...variantsSlice(...a),
     ...runsSlice(...a),
     ...historySlice(...a),

@@ -1,4 +1,5 @@
 import type { StateCreator } from 'zustand';
+import type { StudioClient } from '../../app/channels';
 import type { SchedulerName } from '../../app/contract';
 import type { ImageRef } from '../../app/run-request';
 import type { StudioState } from './state';
@@ -57,12 +58,8 @@ export const inputsSlice: StateCreator<StudioState, [], [], InputsSlice> = (set,
   sharedLoras: [],
   setInputs: (patch) => set((s) => ({ inputs: { ...s.inputs, ...patch } })),
   setSharedLora: (path, patch) => set((s) => ({ sharedLoras: s.sharedLoras.map((l) => (l.path === path ? { ...l, ...patch } : l)) })),
-  setInitImage: async (name, png) => {
-    const png64 = toBase64(png);
-    const stored = await get().client.call('inputs.upload', { png: png64 });
-    set({ initImage: { ref: stored.ref, name, width: stored.width, height: stored.height, dataUrl: `data:image/png;base64,${png64}` } });
-  },
-  clearInitImage: () => set({ initImage: undefined }),
+  setInitImage: async (name, png) => set({ initImage: await uploadImage(get().client, name, png) }),
+  clearInitImage: () => set({ initImage: undefined, mask: undefined, garment: undefined }),
   randomiseSeed: () => set((s) => ({ inputs: { ...s.inputs, seed: randomSeed() } })),
   seedForRun: () => {
     const { inputs } = get();
@@ -72,6 +69,13 @@ export const inputsSlice: StateCreator<StudioState, [], [], InputsSlice> = (set,
     return seed;
   },
 });
+
+/** Uploads a PNG to the host's image store (validated there) and returns it as an input image, by ref. */
+export async function uploadImage(client: StudioClient, name: string, png: Uint8Array): Promise<InitImage> {
+  const png64 = toBase64(png);
+  const stored = await client.call('inputs.upload', { png: png64 });
+  return { ref: stored.ref, name, width: stored.width, height: stored.height, dataUrl: `data:image/png;base64,${png64}` };
+}
 
 function toBase64(bytes: Uint8Array): string {
   let bin = '';

@@ -8,19 +8,24 @@ export function newJobId(now = Date.now()): string {
   return `${now.toString(36)}-${rand}`;
 }
 
-/** With an init image the size is the image's (the engine takes it from there) and strength applies. */
+/** With an init image the size is the image's (the engine takes it from there; try-on asks for its own) and strength applies. */
 function params(s: StudioState, seed: number): CompareRequestInput['params'] {
   const i = s.inputs;
   return {
     // a blank box is no negative prompt: SDXL then zeroes it (diffusers' negative_prompt=None); SD encodes "" either way
     prompt: i.prompt, ...(i.negativePrompt ? { negativePrompt: i.negativePrompt } : {}), seed, steps: i.steps, guidance: i.guidance,
-    ...(s.initImage ? { strength: i.strength } : { width: i.width, height: i.height }),
+    ...(s.initImage ? { strength: i.strength } : {}),
+    ...(!s.initImage || s.tryOn ? { width: i.width, height: i.height } : {}),
     ...(i.scheduler ? { scheduler: i.scheduler } : {}),
   };
 }
 
-/** Images travel by reference: the ref of the uploaded init image, never its bytes. */
-const inputs = (s: StudioState): Pick<CompareRequestInput, 'inputs'> => (s.initImage ? { inputs: { initImage: s.initImage.ref } } : {});
+/** Images travel by reference: the refs of the uploaded init image, mask and garment, never their bytes. */
+const inputs = (s: StudioState): Pick<CompareRequestInput, 'inputs'> => {
+  if (!s.initImage) return {};
+  const mask = s.mask && { mask: s.mask.ref, ...(s.garment ? { garment: s.garment.ref } : {}) };
+  return { inputs: { initImage: s.initImage.ref, ...mask } };
+};
 
 /** A and B get the very same model, params and seed; only the variants differ. */
 export function compareRequest(s: StudioState, jobId: string, seed: number): CompareRequestInput {

@@ -78,7 +78,11 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
         const url = keep[INIT_IMAGE] ?? (await get().client.call('inputs.get', { ref: init }).then((r) => r.dataUrl, () => undefined));
         if (url) images[INIT_IMAGE] = url; // an image since deleted from the workspace is only missing from the view
       }
+      const shown = get().current?.id === id;
       set({ current: m, images });
+      // what the engine fixed on its own (a mask resized to the image) is said when an entry is first shown
+      const warnings = [...new Set(m.compare?.runs.flatMap((r) => r.result.warnings ?? []) ?? [])];
+      if (warnings.length && !shown) get().notify(`Run ${id}: ${warnings.join('; ')}`);
       if (switchTab) get().setTab(m.kind === 'sweep' ? 'sweep' : 'compare');
     },
     onJobState: (info) => {

@@ -2,6 +2,7 @@ import type { StoreApi } from 'zustand/vanilla';
 import type { StudioClient } from '../../app/channels';
 import type { HistorySlice } from './history';
 import type { InputsSlice } from './inputs';
+import type { MaskSlice } from './mask';
 import type { ModelSlice } from './model';
 import type { ProgressStore } from './progress';
 import type { RunsSlice } from './runs';
@@ -17,5 +18,5 @@ export interface Base {
   progress: ProgressStore;
 }
 
-export type StudioState = Base & ModelSlice & InputsSlice & VariantsSlice & RunsSlice & HistorySlice & UiSlice;
+export type StudioState = Base & ModelSlice & InputsSlice & MaskSlice & VariantsSlice & RunsSlice & HistorySlice & UiSlice;
 export type StudioStore = StoreApi<StudioState>;

@@ -127,10 +127,10 @@ describe('run requests: limits and image refs are checked before any work', () =
     await expect(run({ inputs: { initImage: { sha256: 'a'.repeat(64) } } })).rejects.toThrow('initImage: image sha256:aaaaaaaaaaaa…: no image store here');
     await expect(run({ inputs: { initImage: { path: '/nonexistent/init.png' } } })).rejects.toThrow('initImage: /nonexistent/init.png: cannot read the image');
   });
-  it('a mask or control image is refused by the SD pipeline, not ignored', async () => {
+  it('a mask without an init image, or a control image, is refused by the SD pipeline, not ignored', async () => {
     const png = join(mkdtempSync(join(tmpdir(), 'mask-')), 'm.png');
     writePng(png, toRgb8(img(64, 64)));
-    await expect(run({ inputs: { mask: { path: png } } })).rejects.toThrow('a mask: not supported by the sd pipeline yet');
+    await expect(run({ inputs: { mask: { path: png } } })).rejects.toThrow('a mask needs an init image');
     await expect(run({ inputs: { initImage: { path: png }, controlImage: { path: png } } })).rejects.toThrow('a control image: not supported by the sd pipeline yet');
   });
   it('an init image by path runs img2img, with a resolver the host provides', async () => {

@@ -3,14 +3,16 @@ import { requireComponents } from '../../model/model';
 import type { Pipeline } from '../pipeline';
 import { sd } from './sd';
 import { sdxl } from './sdxl';
+import { sdInpaint } from './sd-inpaint';
 
 /** Every pipeline, one line each; a folder picks one by its model_index.json `_class_name`. */
 export const PIPELINES: Pipeline[] = [
   sd,
   sdxl,
+  sdInpaint,
 ];
 
-const INPUT_NAMES = { initImage: 'an init image', mask: 'a mask', controlImage: 'a control image' } as const;
+const INPUT_NAMES = { initImage: 'an init image', mask: 'a mask', garment: 'a garment image', controlImage: 'a control image' } as const;
 
 /** The pipeline for a folder, its components checked; an unknown class lists the known ones. */
 export function pipelineFor(model: ModelInfo): Pipeline {

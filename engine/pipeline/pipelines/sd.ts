@@ -6,14 +6,16 @@ import { cfgTexts, perImage } from '../stages/conditioning';
 import { sampleImages } from '../stages/sample';
 import { encodeText } from '../stages/text-encoder';
 import { StageTimer } from '../timing';
+import { sdInpaint } from './sd-inpaint';
 
 /** Stable Diffusion 1.x/2.x text-to-image and image-to-image, as diffusers' StableDiffusion(Img2Img)Pipeline runs them. */
 export const sd: Pipeline = {
   id: 'sd',
   classNames: ['OnnxStableDiffusionPipeline', 'StableDiffusionPipeline', 'ORTStableDiffusionPipeline'],
   components: ['text_encoder', 'tokenizer', 'unet', 'vae_decoder', 'scheduler'],
-  images: ['initImage'],
+  images: ['initImage', 'mask', 'garment'],
   async run(model, input, opts) {
+    if (opts.mask || opts.garment) return sdInpaint.run(model, input, opts); // diffusers' inpaint pipeline on an ordinary UNet: the latent blend
     const p = checkInputs(model, input, opts.initImage);
     const clock = new StageTimer(opts.signal, opts.onEvent);
     const te = graphOf(model, 'text_encoder', ['input_ids']);

@@ -19,6 +19,11 @@ export function strengthStart(scheduler: Scheduler, steps: number, strength: num
  * is the same, except that at full strength it starts from pure noise (diffusers' is_strength_max).
  */
 export function imageLatents(x0: Float32Array, gen: TorchGenerator, shape: number[], scheduler: Scheduler, t0: number, masked = false, strength = 0): Float32Array {
+  return startLatents(masked && strength === 1 ? undefined : x0, gen, shape, scheduler, t0).latents;
+}
+
+/** The first latents and the noise drawn for them (inpainting's blend re-noises with the same noise): pure noise without x0. */
+export function startLatents(x0: Float32Array | undefined, gen: TorchGenerator, shape: number[], scheduler: Scheduler, t0: number): { latents: Float32Array; noise: Float32Array } {
   const noise = gen.randn(shape);
-  return masked && strength === 1 ? scale(noise, scheduler.initNoiseSigma) : scheduler.addNoise(x0, noise, t0);
+  return { latents: x0 ? scheduler.addNoise(x0, noise, t0) : scale(noise, scheduler.initNoiseSigma), noise };
 }
