@@ -3,6 +3,15 @@ emoji images, exported to ONNX in the engine's ControlNet layout. Runs on the GP
 
     python3 training/emoji_controlnet.py --out $OUT/controlnet-canny [--seconds 300] [--smoke]
 
+The device call (one H200, ~7 min: smoke ~1 min, then 300 s of training + ~1 min data, export, evaluation):
+run with carry [".train-carry/data", ".train-carry/diffusers-src.tar.xz"], timeout_s 600, command
+    mkdir -p /tmp/site && { [ -d /tmp/site/diffusers ] || tar xJf .train-carry/diffusers-src.tar.xz -C /tmp/site; }
+    export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
+    python3 training/emoji_controlnet.py --smoke --out /tmp/cn-smoke > $OUT/smoke.log 2>&1
+    python3 training/emoji_controlnet.py --seconds 300 --out $OUT/controlnet-canny > $OUT/run.log 2>&1
+then here: cp -r <files_at>/controlnet-canny assets/models/emoji-sd/  (model.onnx, config.json, report.json,
+README.md, samples.png, canny-check/).
+
 Starts from the shipped model folder (assets/models/emoji-sd: its ONNX graphs are read back into torch,
 training/emoji_train/onnx_weights.py) and the dataset built by training/build-dataset.mjs
 (.train-carry/data). Frozen: text encoder (run once by onnxruntime over every caption), VAE encoder
