@@ -3,9 +3,10 @@ import type { RunInputs } from '../../app/run-request';
 import type { RgbImage } from '../image/rgb';
 import type { ComponentName, LoadedModel } from '../model/model';
 import type { LoopHooks } from './loop';
+import type { ControlNetGraph } from './stages/controlnet';
 
-/** A run's images, decoded (the engine resolves RunInputs' refs to these). */
-export type PipelineImages = { [K in keyof RunInputs]?: RgbImage };
+/** A run's images, decoded (the engine resolves RunInputs' refs to these; controlImages stays a list). */
+export type PipelineImages = { [K in keyof RunInputs]?: NonNullable<RunInputs[K]> extends unknown[] ? RgbImage[] : RgbImage };
 
 export interface GenerateOptions extends PipelineImages {
   signal?: AbortSignal;
@@ -14,12 +15,16 @@ export interface GenerateOptions extends PipelineImages {
   onLatents?: (step: number, latents: Float32Array, dims: readonly number[]) => void;
   /** Accelerations acting in the loop (Denoiser wrappers, CFG truncation). */
   loop?: LoopHooks;
+  /** ControlNet folders given by path (params.controlnet.units[].dir), opened by the engine. */
+  controlnets?: Record<string, ControlNetGraph>;
 }
 
 export interface GenerateResult {
   params: ResolvedParams;
   images: RgbImage[];
   timings: Timings;
+  /** What the run changed or measured that the user should know (RunResult.notices). */
+  notices?: string[];
 }
 
 /**

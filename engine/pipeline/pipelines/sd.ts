@@ -7,17 +7,22 @@ import { denoise } from '../loop';
 import type { Pipeline } from '../pipeline';
 import { graphOf, type Graph } from '../session-runner';
 import { cfgTexts, perImage } from '../stages/conditioning';
+import { CONTROLNET_CLASS, controlStage } from '../stages/controlnet';
 import { imageLatents, noiseLatents, strengthStart } from '../stages/latents';
 import { encodeText } from '../stages/text-encoder';
 import { decodeLatents, encodeImage } from '../stages/vae';
 import { StageTimer } from '../timing';
 
-/** Stable Diffusion 1.x/2.x text-to-image and image-to-image, as diffusers' StableDiffusion(Img2Img)Pipeline runs them. */
+/**
+ * Stable Diffusion 1.x/2.x text-to-image and image-to-image, as diffusers' StableDiffusion(Img2Img)Pipeline
+ * runs them; with ControlNet(s) (the folder's own controlnet/, or folders given in params.controlnet) as
+ * StableDiffusionControlNetPipeline, the ControlNet stage wrapping the UNet.
+ */
 export const sd: Pipeline = {
   id: 'sd',
-  classNames: ['OnnxStableDiffusionPipeline', 'StableDiffusionPipeline', 'ORTStableDiffusionPipeline'],
+  classNames: ['OnnxStableDiffusionPipeline', 'StableDiffusionPipeline', 'ORTStableDiffusionPipeline', CONTROLNET_CLASS],
   components: ['text_encoder', 'tokenizer', 'unet', 'vae_decoder', 'scheduler'],
-  images: ['initImage'],
+  images: ['initImage', 'controlImage', 'controlImages'],
   async run(model, input, opts) {
     const p = checkInputs(model, input, opts.initImage);
     const clock = new StageTimer(opts.signal, opts.onEvent);
@@ -45,20 +50,22 @@ export const sd: Pipeline = {
     } else {
       latents = noiseLatents(gen, shape, scheduler);
     }
-    // 4. denoising loop
-    const loopMs = (): number => [...graphs.values()].reduce((a, g) => a + g.onnxMs, 0);
+    // 4. denoising loop (the ControlNets, checked with their images before any step, wrap the UNet)
+    const control = controlStage(model, p, timesteps.length, opts, opts.controlnets);
+    const loopMs = (): number => [...graphs.values()].reduce((a, g) => a + g.onnxMs, 0) + (control?.onnxMs() ?? 0);
+    const unet = control ? control.wrap(graphDenoiser(graphs)) : graphDenoiser(graphs);
     const steps = await clock.stage('denoise', loopMs, () => denoise({
-      scheduler, timesteps, latents, shape, guidance: p.guidance, feeds, denoiser: graphDenoiser(graphs), hooks: opts.loop,
+      scheduler, timesteps, latents, shape, guidance: p.guidance, feeds, denoiser: unet, hooks: opts.loop,
       noise: () => gen.randn(shape), onnxClock: loopMs, signal: opts.signal, onEvent: opts.onEvent, onLatents: opts.onLatents,
     }));
     // 5. latents → images
     const images = await clock.stage('vae-decoder', () => vae.onnxMs, () => decodeLatents(vae, steps.latents, shape, model.scalingFactor));
-    return { params: p, images, timings: clock.timings(steps, te.onnxMs + loopMs() + vae.onnxMs + (enc?.onnxMs ?? 0)) };
+    return { params: p, images, timings: clock.timings(steps, te.onnxMs + loopMs() + vae.onnxMs + (enc?.onnxMs ?? 0)), notices: control?.notices() };
   },
 };
 
 /** The UNet and the graphs accelerations added beside it (DeepCache's unet_shallow): what the denoiser may route to. */
 function unetGraphs(model: LoadedModel): Map<string, Graph> {
-  const names = Object.keys(model.sessions).filter((k) => k === 'unet' || !(k in model.components));
+  const names = Object.keys(model.sessions).filter((k) => k === 'unet' || (!(k in model.components) && k !== 'controlnet'));
   return new Map(names.map((k) => [k, graphOf(model, k)]));
 }
