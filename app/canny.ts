@@ -6,7 +6,7 @@
  * Pure (no DOM): the engine (CLI, runs) and the studio's live preview share it.
  *   1. grey = 0.299 R + 0.587 G + 0.114 B   2. 5x5 Gaussian, sigma 1.4, rows then columns, edges replicated
  *   3. Sobel, magnitude sqrt(gx^2 + gy^2)    4. non-maximum suppression in 4 directions (outside = 0)
- *   5. strong >= high, weak >= low; weak pixels 8-connected to a strong one are kept.
+ *   5. strong > high, weak > low (as OpenCV); weak pixels 8-connected to a strong one are kept.
  */
 const TAN22 = Math.SQRT2 - 1;
 const TAN67 = Math.SQRT2 + 1;
@@ -68,10 +68,10 @@ export function canny(data: ArrayLike<number>, width: number, height: number, ch
       else if (gx[p]! * gy[p]! > 0) keep = v >= m(y - 1, x - 1) && v >= m(y + 1, x + 1);
       else keep = v >= m(y - 1, x + 1) && v >= m(y + 1, x - 1);
       if (!keep) continue;
-      if (v >= high) {
+      if (v > high) {
         state[p] = 2;
         stack.push(p);
-      } else if (v >= low) state[p] = 1;
+      } else if (v > low) state[p] = 1;
     }
   }
   while (stack.length) {

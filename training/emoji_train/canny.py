@@ -5,7 +5,7 @@ and no library whose blur or rounding would differ.
   2. 5x5 Gaussian (sigma 1.4, separable: rows then columns), edges replicated
   3. Sobel gx, gy (edges replicated), magnitude sqrt(gx^2 + gy^2)
   4. non-maximum suppression across the gradient direction (0/45/90/135 degrees; out of image = 0)
-  5. strong >= high, weak >= low; hysteresis: weak pixels 8-connected to a strong one are kept
+  5. strong > high, weak > low (as OpenCV); hysteresis: weak pixels 8-connected to a strong one are kept
 Works on a batch [N, H, W] of uint8-valued greys, on the CPU or the GPU (same IEEE operations)."""
 import math
 import torch
@@ -16,7 +16,9 @@ TAN67 = math.sqrt(2) + 1  # tan(67.5 deg)
 
 def gaussian_kernel(sigma=1.4, radius=2):
     w = [math.exp(-(i * i) / (2 * sigma * sigma)) for i in range(-radius, radius + 1)]
-    s = sum(w)
+    s = 0.0
+    for x in w:  # left to right, as the TypeScript (Python 3.12's sum() of floats is compensated)
+        s += x
     return [x / s for x in w]
 
 
@@ -51,8 +53,7 @@ def canny(g, low=100.0, high=200.0):
     diag_up = ~horiz & ~vert & ~diag_down
     keep = (horiz & (mag >= nb(0, -1)) & (mag >= nb(0, 1))) | (vert & (mag >= nb(-1, 0)) & (mag >= nb(1, 0))) \
         | (diag_down & (mag >= nb(-1, -1)) & (mag >= nb(1, 1))) | (diag_up & (mag >= nb(-1, 1)) & (mag >= nb(1, -1)))
-    thin = torch.where(keep, mag, torch.zeros_like(mag))
-    weak, strong = thin >= low, thin >= high
+    weak, strong = keep & (mag > low), keep & (mag > high)
     cur = strong
     while True:  # grow the strong set through weak pixels until it stops (= the connected components)
         for _ in range(8):

@@ -78,9 +78,12 @@ export function controlStage(model: LoadedModel, p: ResolvedParams, steps: numbe
     return { u, net, cond };
   });
   let runs = 0, reused = 0, last: Feeds | undefined;
+  // graphs' clocks are cumulative over a warm session: this run's share only
+  const before = units.reduce((a, x) => a + x.net.graph.onnxMs, 0);
+  const ms = (): number => units.reduce((a, x) => a + x.net.graph.onnxMs, 0) - before;
   return {
-    notices: () => [...notes, ...(runs + reused ? [`ControlNet: ${units.length} net${units.length > 1 ? 's' : ''} ran on ${runs} of ${runs + reused} steps${reused ? ` (${reused} DeepCache cached steps reused the last full step's residuals)` : ''}`] : [])],
-    onnxMs: () => units.reduce((a, x) => a + x.net.graph.onnxMs, 0),
+    notices: () => [...notes, ...(runs + reused ? [`ControlNet: ${units.length} net${units.length > 1 ? 's' : ''} ran on ${runs} of ${runs + reused} steps, ${ms().toFixed(0)} ms in onnxruntime${reused ? ` (${reused} DeepCache cached steps reused the last full step's residuals)` : ''}`] : [])],
+    onnxMs: ms,
     wrap: (next) => async (step, t, sample, feeds, route) => {
       if (route?.graph === SHALLOW && cn.onCachedSteps === 'reuse' && last) {
         reused++;
