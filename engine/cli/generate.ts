@@ -6,9 +6,10 @@ import { Engine } from '../engine';
 import { infotext } from '../image/infotext';
 import { writePng } from '../image/png';
 import { toRgb8 } from '../image/rgb';
+import { controlFromFlags, type ControlFlags } from './control-flags';
 import { variantFromFlags, type VariantFlags } from './variant-flags';
 
-export interface GenerateFlags extends VariantFlags {
+export interface GenerateFlags extends VariantFlags, ControlFlags {
   model: string;
   prompt: string;
   negativePrompt?: string;
@@ -36,11 +37,12 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
   const onSigint = (): void => abort.abort();
   process.once('SIGINT', onSigint);
   try {
+    const control = controlFromFlags(f);
     const params = {
       prompt: f.prompt, negativePrompt: f.negativePrompt, seed: f.seed, steps: f.steps, guidance: f.guidance,
-      width: f.width, height: f.height, scheduler: f.scheduler, batch: f.batch, strength: f.strength,
+      width: f.width, height: f.height, scheduler: f.scheduler, batch: f.batch, strength: f.strength, controlnet: control.controlnet,
     };
-    const inputs = f.initImage ? { initImage: { path: resolve(f.initImage) } } : {};
+    const inputs = { ...(f.initImage ? { initImage: { path: resolve(f.initImage) } } : {}), ...control.inputs };
     const { result, images } = await engine.run({ model: f.model, params, variant, inputs }, {
       signal: abort.signal,
       onEvent: (e) => {
@@ -64,6 +66,7 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
       console.log(JSON.stringify({ outputs, ...result }));
     } else {
       const t = result.timings;
+      for (const n of result.notices ?? []) console.error(`note: ${n}`);
       console.error(`${result.summary}\ntext encoder ${t.textEncoderMs.toFixed(0)} ms, ${t.stepMs.length} UNet steps ${t.denoiseMs.toFixed(0)} ms, VAE decode ${t.vaeDecoderMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms (onnxruntime ${t.onnxMs.toFixed(0)} ms, engine ${t.overheadMs.toFixed(0)} ms); preparation ${result.prepareMs.toFixed(0)} ms`);
       for (const p of outputs) console.log(p);
     }

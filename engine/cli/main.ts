@@ -6,6 +6,7 @@ import { SCHEDULER_NAMES } from '../../app/contract';
 import { isCancelled } from '../../app/errors';
 import type { BenchFlags } from './bench';
 import type { GenerateFlags } from './generate';
+import { addControlFlags } from './control-flags';
 import { argvTooLong, promptOption } from './prompt-input';
 import { addVariantFlags, intArg as int, numArg as num } from './variant-flags';
 
@@ -19,7 +20,7 @@ if (tooLong) {
 
 const program = new Command('engine').description('Diffusion A/B Studio engine: Stable Diffusion (diffusers ONNX folders) on onnxruntime-node');
 
-addVariantFlags(program
+addControlFlags(addVariantFlags(program
   .command('generate')
   .description('generate images from a prompt (txt2img), or from an init image (img2img)')
   .option('--model <dir>', 'diffusers ONNX model folder (default: the embedded model)')
@@ -37,7 +38,7 @@ addVariantFlags(program
   .option('--strength <0..1>', 'img2img: how much of the schedule to run (default 0.8)', num('--strength'))
   .option('--batch <n>', 'images per prompt', int('--batch'))
   .option('--out <png>', 'output PNG (with -1, -2... when --batch > 1)', 'out.png')
-  .option('--json', 'print the run\'s result (timings, provider, outputs) as one JSON line'))
+  .option('--json', 'print the run\'s result (timings, provider, outputs) as one JSON line')))
   .action(async (opts: Omit<GenerateFlags, 'model' | 'prompt'> & { model?: string; prompt?: string; promptFile?: string; negativePromptFile?: string }) => {
     const { promptFile, negativePromptFile, ...flags } = opts;
     const prompt = await promptOption(opts.prompt, promptFile, '--prompt');
