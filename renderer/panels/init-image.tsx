@@ -3,7 +3,7 @@ import { useStudio } from '../store';
 import { Slider } from './controls';
 
 /** The file as PNG bytes: a PNG as it is, any other image the browser can decode re-encoded (the host takes PNG only). */
-async function pngBytes(file: File): Promise<Uint8Array> {
+export async function pngBytes(file: File): Promise<Uint8Array> {
   if (file.type === 'image/png') return new Uint8Array(await file.arrayBuffer());
   if (!file.type.startsWith('image/')) throw new Error(`${file.name}: not an image (${file.type || 'unknown type'})`);
   const bitmap = await createImageBitmap(file).catch(() => {

@@ -2,6 +2,7 @@ import { createStore } from 'zustand/vanilla';
 import type { StudioClient } from '../../app/channels';
 import { useStore } from 'zustand';
 import { createContext, useContext } from 'react';
+import { controlSlice } from './control';
 import { historySlice } from './history';
 import { inputsSlice } from './inputs';
 import { modelSlice } from './model';
@@ -20,6 +21,7 @@ export function createStudioStore(client: StudioClient): StudioStore {
     progress: createProgressStore(),
     ...modelSlice(...a),
     ...inputsSlice(...a),
+    ...controlSlice(...a),
     ...variantsSlice(...a),
     ...runsSlice(...a),
     ...historySlice(...a),

@@ -40,6 +40,8 @@ export interface InputsSlice {
   initImage?: InitImage;
   /** Uploads the PNG (the host validates and stores it) and makes it the init image of the next runs. */
   setInitImage(name: string, png: Uint8Array): Promise<void>;
+  /** Uploads a PNG to the host's image store: its ref, size and a data URL for previews. */
+  uploadImage(png: Uint8Array): Promise<Omit<InitImage, 'name'>>;
   clearInitImage(): void;
   randomiseSeed(): void;
   /** The seed a run uses now: the current one when locked, a fresh one (stored) when not. */
@@ -57,10 +59,13 @@ export const inputsSlice: StateCreator<StudioState, [], [], InputsSlice> = (set,
   sharedLoras: [],
   setInputs: (patch) => set((s) => ({ inputs: { ...s.inputs, ...patch } })),
   setSharedLora: (path, patch) => set((s) => ({ sharedLoras: s.sharedLoras.map((l) => (l.path === path ? { ...l, ...patch } : l)) })),
-  setInitImage: async (name, png) => {
+  uploadImage: async (png) => {
     const png64 = toBase64(png);
     const stored = await get().client.call('inputs.upload', { png: png64 });
-    set({ initImage: { ref: stored.ref, name, width: stored.width, height: stored.height, dataUrl: `data:image/png;base64,${png64}` } });
+    return { ref: stored.ref, width: stored.width, height: stored.height, dataUrl: `data:image/png;base64,${png64}` };
+  },
+  setInitImage: async (name, png) => {
+    set({ initImage: { ...(await get().uploadImage(png)), name } });
   },
   clearInitImage: () => set({ initImage: undefined }),
   randomiseSeed: () => set((s) => ({ inputs: { ...s.inputs, seed: randomSeed() } })),

@@ -1,4 +1,5 @@
 import type { CompareRequestInput, SweepRequestInput } from '../../app/studio';
+import { controlRequest } from './control';
 import type { StudioState } from './state';
 import { toVariant } from './variants';
 
@@ -15,11 +16,15 @@ function params(s: StudioState, seed: number): CompareRequestInput['params'] {
     prompt: i.prompt, negativePrompt: i.negativePrompt, seed, steps: i.steps, guidance: i.guidance,
     ...(s.initImage ? { strength: i.strength } : { width: i.width, height: i.height }),
     ...(i.scheduler ? { scheduler: i.scheduler } : {}),
+    ...(controlRequest(s).controlnet ? { controlnet: controlRequest(s).controlnet } : {}),
   };
 }
 
 /** Images travel by reference: the ref of the uploaded init image, never its bytes. */
-const inputs = (s: StudioState): Pick<CompareRequestInput, 'inputs'> => (s.initImage ? { inputs: { initImage: s.initImage.ref } } : {});
+const inputs = (s: StudioState): Pick<CompareRequestInput, 'inputs'> => {
+  const all = { ...(s.initImage ? { initImage: s.initImage.ref } : {}), ...controlRequest(s).inputs };
+  return Object.keys(all).length ? { inputs: all } : {};
+};
 
 /** A and B get the very same model, params and seed; only the variants differ. */
 export function compareRequest(s: StudioState, jobId: string, seed: number): CompareRequestInput {

@@ -1,5 +1,6 @@
 import type { StoreApi } from 'zustand/vanilla';
 import type { StudioClient } from '../../app/channels';
+import type { ControlSlice } from './control';
 import type { HistorySlice } from './history';
 import type { InputsSlice } from './inputs';
 import type { ModelSlice } from './model';
@@ -17,5 +18,5 @@ export interface Base {
   progress: ProgressStore;
 }
 
-export type StudioState = Base & ModelSlice & InputsSlice & VariantsSlice & RunsSlice & HistorySlice & UiSlice;
+export type StudioState = Base & ModelSlice & InputsSlice & ControlSlice & VariantsSlice & RunsSlice & HistorySlice & UiSlice;
 export type StudioStore = StoreApi<StudioState>;
