@@ -50,6 +50,8 @@ export function ControlNetPanel() {
   const file = useRef<HTMLInputElement>(null);
   const [busy, setBusy] = useState(false);
   const offered = model?.controlnets ?? [];
+  // what the engine said about the current entry's runs (resized map, how often the ControlNet ran), per side
+  const said = useStudio(useShallow((st) => [...new Set((st.current?.compare?.runs ?? []).filter((r, _, all) => r.repeat === Math.min(...all.map((x) => x.repeat))).flatMap((r) => (r.result.notices ?? []).map((n) => `${r.side}: ${n}`)))]));
   const take = async (f: File | undefined): Promise<void> => {
     if (!f) return;
     setBusy(true);
@@ -76,7 +78,7 @@ export function ControlNetPanel() {
             <div className="control-unit" key={i} data-testid={`control-unit-${i}`}>
               <div className="row">
                 <Field label={`ControlNet ${i + 1} folder`}>
-                  <input list="controlnet-dirs" value={u.dir} placeholder="/path/to/controlnet (model.onnx + config.json)" onChange={(e) => a.unit(i, { dir: e.target.value })} aria-label={`ControlNet ${i + 1} folder`} />
+                  <input list="controlnet-dirs" value={u.dir} placeholder="/path/to/controlnet (model.onnx + config.json)" onChange={(e) => a.unit(i, { dir: e.target.value })} aria-label={`ControlNet ${i + 1} folder`} title={u.dir} />
                 </Field>
                 <button type="button" className="icon danger" title="remove this ControlNet" aria-label={`remove ControlNet ${i + 1}`} onClick={() => a.remove(i)}>✕</button>
               </div>
@@ -114,12 +116,18 @@ export function ControlNetPanel() {
             )}
             <input ref={file} type="file" accept="image/png,image/*" hidden onChange={(e) => void take(e.target.files?.[0])} data-testid="control-image-file" />
           </div>
-          <Toggle label="canny edges of the image (off: the image is the map)" checked={c.canny} onChange={(canny) => a.set({ canny })} testId="control-canny" />
+          <Toggle label="Canny edges" checked={c.canny} onChange={(canny) => a.set({ canny })} testId="control-canny" />
+          <div className="hint">{c.canny ? 'the map is the edges of the image (preview above)' : 'off: the image itself is the map'}</div>
           {c.canny && (
             <div className="row">
               <Slider label="Low" value={c.low} min={0} max={500} step={5} onChange={(low) => a.set({ low, high: Math.max(low, c.high) })} testId="canny-low" />
               <Slider label="High" value={c.high} min={0} max={500} step={5} onChange={(high) => a.set({ high, low: Math.min(c.low, high) })} testId="canny-high" />
             </div>
+          )}
+ {said.length > 0 && (
+            <ul className="control-notices" data-testid="control-notices" title="from the shown comparison's first run of each side">
+              {said.map((n) => <li key={n} className="hint" title={n}>{n.replace(/\((?:[^()]*[\\/])([^\\/()]+)\)/, '(…/$1)')}</li>)}
+            </ul>
           )}
           <Field label="With DeepCache, cached steps" hint="reuse: no ControlNet on cached steps (faster; residuals of the last full step)">
             <select value={c.onCachedSteps} onChange={(e) => a.set({ onCachedSteps: e.target.value as 'run' | 'reuse' })} aria-label="ControlNet on DeepCache cached steps">

@@ -73,6 +73,9 @@ describe.skipIf(!haveChromium && !process.env.CI)('ControlNet panel in Chromium 
     const b = m!.compare!.runs.find((r) => r.side === 'B')!.result, n = b.timings.stepMs.length, full = b.fullSteps.length;
     expect(full).toBeLessThan(n);
     expect(notices('B').at(-1)).toMatch(new RegExp(`^ControlNet: 1 net ran on ${full} of ${n} steps, \\d+ ms in onnxruntime \\(${n - full} DeepCache cached steps reused`));
+    await expect.poll(() => page.getByTestId('control-notices').locator('li').count()).toBeGreaterThanOrEqual(3);
+    expect(await page.getByTestId('control-notices').textContent()).toContain('B: ControlNet: 1 net ran on');
+    await page.getByTestId('control-notices').scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(SHOTS, 'after-run-1024x700.png') });
     await page.setViewportSize({ width: 1920, height: 1080 });
     await page.getByTestId('controlnet-panel').scrollIntoViewIfNeeded();
