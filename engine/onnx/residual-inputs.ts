@@ -58,6 +58,8 @@ export function addResidualInputs(model: ModelProto, file: string): ModelProto {
   const g = copy.graph!;
   const points = residualPoints(g, file);
   const nodes = [...(g.node ?? [])];
+  // every residual has the activations' type (fp16 in an fp16 UNet); inferred once, not per point
+  const type = elemTypeOf(model.graph!, points[0]!.tensor);
   for (const p of points) {
     const out = `/controlnet/${p.input}/Add_output_0`;
     const add: onnx.INodeProto = { opType: 'Add', name: `/controlnet/${p.input}/Add`, input: [p.tensor, p.input], output: [out] };
@@ -65,7 +67,6 @@ export function addResidualInputs(model: ModelProto, file: string): ModelProto {
     for (const n of nodes) if (readers.has(n.name!)) n.input = n.input!.map((i) => (i === p.tensor ? out : i));
     // just before its first reader: the tensor and the graph input are both ready there (topological order holds)
     nodes.splice(nodes.findIndex((n) => readers.has(n.name!)), 0, add);
-    const type = elemTypeOf(model.graph!, p.tensor);
     g.input = [...(g.input ?? []), { name: p.input, type: { tensorType: { elemType: type, shape: { dim: ['batch', 'channels', 'height', 'width'].map((d) => ({ dimParam: `${p.input}_${d}` })) } } } }];
   }
   g.node = nodes;

@@ -9,7 +9,9 @@ import { Engine } from '../../engine/engine';
 import { readPng, writePng } from '../../engine/image/png';
 import { toRgb8, type RgbImage } from '../../engine/image/rgb';
 import { readModel } from '../../engine/onnx/model-proto';
-import { residualPoints } from '../../engine/onnx/residual-inputs';
+import ort from 'onnxruntime-node';
+import { openSession } from '../../engine/model/onnx-session';
+import { residualPoints, residualUnet } from '../../engine/onnx/residual-inputs';
 import { f32, readFixture } from '../parity/reference';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
@@ -29,6 +31,30 @@ describe('residual surgery: where the ControlNet residuals go', () => {
       expect(got.at(-1)!.readers).toContain(want.at(-1)!.upBlockConsumers[0]);
     });
   }
+});
+
+describe('residual surgery on the embedded model (fp16-stored weights)', () => {
+  const unet = fileURLToPath(new URL('../../assets/models/emoji-sd/unet/model.onnx', import.meta.url));
+  it.runIf(existsSync(unet))('zero residuals give the plain UNet\'s output exactly; a residual changes it', async () => {
+    const path = residualUnet(unet, mkdtempSync(join(tmpdir(), 'cn-emoji-')));
+    const fast = { graphOptimizationLevel: 'disabled' as const };
+    const [plain, cut] = await Promise.all([openSession(unet, fast), openSession(path, fast)]);
+    const feeds: Record<string, ort.Tensor> = {
+      sample: new ort.Tensor('float32', Float32Array.from({ length: 2 * 4 * 16 * 16 }, (_, i) => Math.sin(i)), [2, 4, 16, 16]),
+      timestep: new ort.Tensor('float32', Float32Array.of(500), [1]),
+      encoder_hidden_states: new ort.Tensor('float32', Float32Array.from({ length: 2 * 77 * 128 }, (_, i) => Math.cos(i) * 0.5), [2, 77, 128]),
+    };
+    const shapes = [[32, 16], [32, 16], [32, 16], [32, 8], [64, 8], [64, 8], [64, 4], [128, 4], [128, 4]];
+    const zeros = (c: number, s: number) => new ort.Tensor('float32', new Float32Array(2 * c * s * s), [2, c, s, s]);
+    const res: Record<string, ort.Tensor> = Object.fromEntries([...shapes.map(([c, s], i) => [`down_block_additional_residual_${i}`, zeros(c!, s!)]), ['mid_block_additional_residual', zeros(128, 4)]]);
+    const a = (await plain.run(feeds)).out_sample!.data as Float32Array;
+    const b = (await cut.run({ ...feeds, ...res })).out_sample!.data as Float32Array;
+    expect(b).toEqual(a);
+    (res.mid_block_additional_residual!.data as Float32Array).fill(0.5);
+    const c = (await cut.run({ ...feeds, ...res })).out_sample!.data as Float32Array;
+    expect(c).not.toEqual(a);
+    await Promise.all([plain.release(), cut.release()]);
+  });
 });
 
 describe('canny (app/canny.ts)', () => {
