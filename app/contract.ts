@@ -3,6 +3,7 @@
  * Pure: imports nothing of node, electron or the DOM (enforced by test/unit/boundaries.test.ts).
  */
 import { z } from 'zod';
+import { ControlNetParams } from './controlnet';
 import { LIMITS } from './limits';
 
 export const SCHEDULER_NAMES = ['pndm', 'ddim', 'euler', 'euler-a', 'dpmpp-2m', 'dpmpp-2m-karras', 'lcm'] as const;
@@ -56,6 +57,8 @@ export const GenerateParams = z
     strength: z.number().gt(0, 'strength must be > 0').max(1, 'strength must be <= 1').optional(),
     /** SDXL's micro-conditioning (the UNet's time_ids); other pipelines refuse it. */
     sizeConditioning: SizeConditioning.optional(),
+    /** ControlNet(s) with their scales and step windows (inputs.controlImage or inputs.controlImages give the maps). */
+    controlnet: ControlNetParams.optional(),
   })
   .strict();
 export type GenerateParams = z.infer<typeof GenerateParams>;
@@ -118,8 +121,8 @@ export const RunResult = z.object({
   /** Indices of the steps that ran the full UNet (all of them without DeepCache). */
   fullSteps: z.array(z.number().int()),
   summary: z.string(),
+  /** What the engine changed or measured on the way that the user should know (a resized mask or control image, ControlNet runs). */
+  notices: z.array(z.string()).optional(),
   model: z.object({ dir: z.string(), name: z.string(), hash: z.string() }),
-  /** What the engine fixed on its own and says so (a mask resized to the image). */
-  warnings: z.array(z.string()).optional(),
 });
 export type RunResult = z.infer<typeof RunResult>;

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { GenerateParams } from './contract';
+import { MAX_CONTROLNETS } from './controlnet';
 import { Variant } from './variant';
 
 /** An image a run needs: a PNG file (CLI: any path; studio: inside the workspace) or an uploaded image's hash. */
@@ -15,9 +16,13 @@ export type ImageRef = z.infer<typeof ImageRef>;
 
 /**
  * The images a run takes: img2img's init image; inpainting's mask (white = repaint) and the try-on
- * garment (pasted into the mask as the start); the control image for the pipelines to come.
+ * garment (pasted into the mask as the start); ControlNet maps: `controlImage` for every ControlNet, or
+ * `controlImages` with one per ControlNet, in the order of params.controlnet.units.
  */
-export const RunInputs = z.object({ initImage: ImageRef.optional(), mask: ImageRef.optional(), garment: ImageRef.optional(), controlImage: ImageRef.optional() }).strict();
+export const RunInputs = z.object({
+  initImage: ImageRef.optional(), mask: ImageRef.optional(), garment: ImageRef.optional(), controlImage: ImageRef.optional(),
+  controlImages: z.array(ImageRef).min(1).max(MAX_CONTROLNETS).optional(),
+}).strict().refine((i) => !(i.controlImage && i.controlImages), { message: 'give controlImage (one map for every ControlNet) or controlImages (one each), not both', path: ['controlImages'] });
 export type RunInputs = z.infer<typeof RunInputs>;
 
 /** One run request: shared inputs plus one variant (an A/B is two requests with the same params and inputs). */

@@ -26,6 +26,8 @@ export const ModelEntry = z.object({
   defaultSize: z.number().int(),
   defaultScheduler: z.string().optional(),
   loras: z.array(LoraEntry),
+  /** ControlNet folders inside the model folder (controlnet/, controlnet-*), offered by the ControlNet panel. */
+  controlnets: z.array(z.object({ dir: z.string(), name: z.string() })).optional(),
   /** Shown beside the model (e.g. "the embedded model is not installed: using the tiny random fixture"). */
   note: z.string().optional(),
 });

@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describeIssues, type RunResult } from '../app/contract';
 import { RunRequest, type ImageRef, type RunInputs } from '../app/run-request';
 import type { Variant } from '../app/variant';
@@ -12,6 +12,12 @@ import type { RgbImage } from './image/rgb';
 import { GRAPH_COMPONENTS, inspectModel, loadModel, modelHash, type LoadedModel } from './model/model';
 import type { GenerateOptions, PipelineImages } from './pipeline/pipeline';
 import { checkImages, pipelineFor } from './pipeline/pipelines/registry';
+import { isObject } from './model/components';
+import { readJsonFile } from './model/files';
+import { openSession, type SessionOptions } from './model/onnx-session';
+import { residualUnet } from './onnx/residual-inputs';
+import { Graph } from './pipeline/session-runner';
+import { CONTROLNET_CLASS, type ControlNetGraph } from './pipeline/stages/controlnet';
 
 interface Prepared {
   model: LoadedModel;
@@ -23,6 +29,9 @@ interface Prepared {
   notes: Record<string, string>;
   runs: number;
   hash: string;
+  /** ControlNet folders given by path, opened with the variant's session options on first use. */
+  controlnets: Map<string, Promise<ControlNetGraph>>;
+  sessionOptions: SessionOptions;
 }
 
 export interface RunOptions extends Pick<GenerateOptions, 'signal' | 'onEvent' | 'onLatents'> {
@@ -51,10 +60,12 @@ export class Engine {
     const params = enabledFor(variant).reduce((p, a) => a.adjustParams?.(p, variant) ?? p, parsed.data.params);
     validateVariant(variant);
     const images = readImages(inputs, opts.resolveImage ?? defaultResolver);
-    const key = sessionKey(dir, variant);
+    // a run with a ControlNet needs a UNet with residual inputs (surgery on a plain one): its own sessions
+    const residuals = parsed.data.params.controlnet !== undefined || inspectModel(dir).className === CONTROLNET_CLASS;
+    const key = sessionKey(dir, variant) + (residuals ? '+controlnet' : '');
     let entry = this.prepared.get(key);
     if (!entry) {
-      entry = this.prepare(dir, variant);
+      entry = this.prepare(dir, variant, residuals);
       this.prepared.set(key, entry);
       entry.catch(() => this.prepared.delete(key));
       await this.evict();
@@ -65,8 +76,9 @@ export class Engine {
     const firstRun = p.runs++ === 0;
     const accs = enabledFor(variant);
     const fullSteps = new Set<number>();
+    const controlnets = await openControlNets(p, parsed.data.params.controlnet?.units.flatMap((u) => (u.dir ? [u.dir] : [])) ?? []);
     const res = await pipeline.run(p.model, params, {
-      ...images, signal: opts.signal, onEvent: opts.onEvent, onLatents: opts.onLatents,
+      ...images, controlnets, signal: opts.signal, onEvent: opts.onEvent, onLatents: opts.onLatents,
       loop: {
         wrap: (next, info) => {
           const ctx: LoopContext = { ...info, variant, fullSteps };
@@ -80,13 +92,13 @@ export class Engine {
     const result: RunResult = {
       provider: p.provider, providerLabel: p.providerLabel, fellBack: p.fellBack, params: res.params, timings: res.timings,
       prepareMs: firstRun ? p.prepareMs : 0, prepareSteps: firstRun ? p.prepareSteps : {}, firstRun, fullSteps: full, summary: describeVariant(variant, p.notes),
+      ...(res.notices?.length ? { notices: res.notices } : {}),
       model: { dir: p.model.dir, name: p.model.name, hash: p.hash },
-      ...(res.warnings?.length ? { warnings: res.warnings } : {}),
     };
     return { result, images: res.images };
   }
 
-  private async prepare(dir: string, variant: Variant): Promise<Prepared> {
+  private async prepare(dir: string, variant: Variant, residuals: boolean): Promise<Prepared> {
     const t0 = performance.now();
     const info = inspectModel(dir);
     pipelineFor(info); // an unknown class or a missing component fails before any graph work
@@ -95,11 +107,19 @@ export class Engine {
     mkdirSync(cacheDir, { recursive: true });
     const graphs = Object.fromEntries(GRAPH_COMPONENTS.flatMap((c) => (info.components[c] ? [[c, info.components[c].file!]] : [])));
     const ctx: PrepareContext = { variant, modelDir: info.dir, sessionOptions: {}, graphOptions: {}, cacheDir, graphs, provider: 'cpu', fellBack: false, timings: {}, notes: {} };
+    // before the accelerations: LoRA merges into, and DeepCache partitions, the UNet that takes the residuals
+    if (residuals) graphs.unet = residualUnet(graphs.unet!, cacheDir);
     for (const a of enabledFor(variant)) await a.prepare?.(ctx);
     const t1 = performance.now();
     const model = await loadModel(info.dir, ctx.sessionOptions, ctx.graphs, ctx.graphOptions);
     ctx.timings.sessionsMs = performance.now() - t1;
-    return { model, provider: ctx.provider, providerLabel: ctx.providerLabel ?? ctx.provider, fellBack: ctx.fellBack, prepareMs: performance.now() - t0, prepareSteps: ctx.timings, notes: ctx.notes, runs: 0, hash };
+    const release = model.release;
+    const controlnets = new Map<string, Promise<ControlNetGraph>>();
+    model.release = async () => {
+      await Promise.all([...controlnets.values()].map((c) => c.then((x) => x.graph.session.release(), () => undefined)));
+      await release();
+    };
+    return { model, provider: ctx.provider, providerLabel: ctx.providerLabel ?? ctx.provider, fellBack: ctx.fellBack, prepareMs: performance.now() - t0, prepareSteps: ctx.timings, notes: ctx.notes, runs: 0, hash, controlnets, sessionOptions: ctx.sessionOptions };
   }
 
   /** Keeps the most recent few variants warm; older sessions are released. */
@@ -118,17 +138,43 @@ export class Engine {
   }
 }
 
+/** The ControlNet folders a run names, opened once per prepared variant (its provider and options). */
+async function openControlNets(p: Prepared, dirs: string[]): Promise<Record<string, ControlNetGraph>> {
+  const out: Record<string, ControlNetGraph> = {};
+  for (const dir of dirs) {
+    let entry = p.controlnets.get(dir);
+    if (!entry) {
+      entry = openControlNet(dir, p.sessionOptions);
+      p.controlnets.set(dir, entry);
+      entry.catch(() => p.controlnets.delete(dir));
+    }
+    out[dir] = await entry;
+  }
+  return out;
+}
+
+async function openControlNet(dirIn: string, options: SessionOptions): Promise<ControlNetGraph> {
+  const dir = resolve(dirIn);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`ControlNet ${dir}: not a folder (expected a ControlNet folder: model.onnx + config.json)`);
+  const file = join(dir, 'model.onnx');
+  if (!existsSync(file)) throw new Error(`${file}: missing (expected the ControlNet ONNX graph)`);
+  const config = existsSync(join(dir, 'config.json')) ? readJsonFile(join(dir, 'config.json'), isObject, 'a JSON object (ControlNet config)') : {};
+  const session = await openSession(file, options);
+  return { graph: new Graph(session, file, session.inputNames), config, label: dir };
+}
+
 /** Each ref resolved to a PNG and decoded; an error names the input (the resolver or reader names the file). */
 function readImages(inputs: RunInputs, resolveImage: (ref: ImageRef) => string): PipelineImages {
-  const out: PipelineImages = {};
-  for (const [k, ref] of Object.entries(inputs) as [keyof RunInputs, ImageRef][]) {
+  const read = <T>(k: string, ref: ImageRef, decode: (path: string) => T): T => {
     try {
-      const path = resolveImage(ref);
-      if (k === 'mask') out.mask = readMask(path);
-      else out[k] = readPng(path);
+      return decode(resolveImage(ref));
     } catch (e) {
       throw new Error(`${k}: ${(e as Error).message}`);
     }
-  }
+  };
+  const { controlImages, mask, ...single } = inputs;
+  const out: PipelineImages = Object.fromEntries(Object.entries(single).map(([k, ref]) => [k, read(k, ref, readPng)]));
+  if (mask) out.mask = read('mask', mask, readMask);
+  if (controlImages) out.controlImages = controlImages.map((ref, i) => read(`controlImages[${i}]`, ref, readPng));
   return out;
 }

@@ -2,6 +2,7 @@ import { useStudio } from './store';
 import type { Tab } from './store/ui';
 import { About } from './panels/about';
 import { ComparePanel } from './panels/compare-panel';
+import { ControlNetPanel } from './panels/controlnet-panel';
 import { ExportButton } from './panels/export-button';
 import { Header, Notices } from './panels/header';
 import { HistoryPanel } from './panels/history-panel';
@@ -61,6 +62,7 @@ export function App() {
         <aside className="left">
           <ModelPanel />
           <InputsPanel />
+          <ControlNetPanel />
           <RunPanel />
         </aside>
         <Center />

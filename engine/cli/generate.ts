@@ -9,9 +9,10 @@ import { Engine } from '../engine';
 import { infotext } from '../image/infotext';
 import { writePng } from '../image/png';
 import { toRgb8 } from '../image/rgb';
+import { controlFromFlags, type ControlFlags } from './control-flags';
 import { variantFromFlags, type VariantFlags } from './variant-flags';
 
-export interface GenerateFlags extends VariantFlags {
+export interface GenerateFlags extends VariantFlags, ControlFlags {
   model: string;
   prompt: string;
   negativePrompt?: string;
@@ -70,8 +71,8 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
       console.log(JSON.stringify({ outputs, ...result }));
     } else {
       const t = result.timings;
+      for (const n of result.notices ?? []) console.error(`note: ${n}`);
       console.error(`${result.summary}\ntext encoder ${t.textEncoderMs.toFixed(0)} ms, ${t.stepMs.length} UNet steps ${t.denoiseMs.toFixed(0)} ms, VAE decode ${t.vaeDecoderMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms (onnxruntime ${t.onnxMs.toFixed(0)} ms, engine ${t.overheadMs.toFixed(0)} ms); preparation ${result.prepareMs.toFixed(0)} ms`);
-      for (const w of result.warnings ?? []) console.error(`warning: ${w}`);
       for (const p of outputs) console.log(p);
     }
   } finally {
@@ -89,14 +90,15 @@ export function requestFromFlags(f: GenerateFlags): { params: GenerateParamsInpu
     width: f.width, height: f.height, scheduler: f.scheduler as SchedulerName | undefined, batch: f.batch, strength: f.strength,
     sizeConditioning: sizeConditioning(f),
   };
-  const params = { ...preset?.params, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as GenerateParamsInput;
-  const paths: Record<keyof RunInputs, string | undefined> = { initImage: f.initImage, mask: f.mask, garment: f.garment, controlImage: undefined };
+  const control = controlFromFlags(f);
+  const params = { ...preset?.params, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)), controlnet: control.controlnet } as GenerateParamsInput;
+  const paths: Record<'initImage' | 'mask' | 'garment' | 'controlImage', string | undefined> = { initImage: f.initImage, mask: f.mask, garment: f.garment, controlImage: undefined };
   const flag = { initImage: '--init-image', mask: '--mask', garment: '--garment', controlImage: '--control-image' } as const;
-  const missing = Object.entries(preset?.images ?? {}).filter(([k]) => !paths[k as keyof RunInputs]);
-  if (missing.length) throw new Error(`--preset ${preset!.id} needs ${missing.map(([k, what]) => `${flag[k as keyof RunInputs]} (${what})`).join(', ')}`);
+  const missing = Object.entries(preset?.images ?? {}).filter(([k]) => !paths[k as keyof typeof paths]);
+  if (missing.length) throw new Error(`--preset ${preset!.id} needs ${missing.map(([k, what]) => `${flag[k as keyof typeof flag]} (${what})`).join(', ')}`);
   if (f.mask && !f.initImage) throw new Error('--mask needs --init-image: the image to repaint');
   if (f.garment && !f.mask) throw new Error('--garment needs --mask (the garment region) and --init-image (the person)');
-  const inputs = Object.fromEntries(Object.entries(paths).filter(([, v]) => v).map(([k, v]) => [k, { path: resolve(v!) }])) as RunInputs;
+  const inputs = { ...Object.fromEntries(Object.entries(paths).filter(([, v]) => v).map(([k, v]) => [k, { path: resolve(v!) }])), ...control.inputs } as RunInputs;
   return { params, inputs };
 }
 

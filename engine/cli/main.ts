@@ -7,6 +7,7 @@ import { PRESETS, presetById } from '../../app/presets';
 import { isCancelled } from '../../app/errors';
 import type { BenchFlags } from './bench';
 import type { GenerateFlags } from './generate';
+import { addControlFlags } from './control-flags';
 import { argvTooLong, promptOption } from './prompt-input';
 import { addVariantFlags, intArg as int, numArg as num, pairArg as pair } from './variant-flags';
 
@@ -20,7 +21,7 @@ if (tooLong) {
 
 const program = new Command('engine').description('Diffusion A/B Studio engine: Stable Diffusion (diffusers ONNX folders) on onnxruntime-node');
 
-addVariantFlags(program
+addControlFlags(addVariantFlags(program
   .command('generate')
   .description('generate images from a prompt (txt2img), from an init image (img2img), or repaint its masked part (inpaint, try-on)')
   .option('--model <dir>', 'diffusers ONNX model folder (default: the embedded model)')
@@ -44,7 +45,7 @@ addVariantFlags(program
   .option('--crop-top-left <y,x>', 'SDXL size conditioning: the crop offset (default 0,0)', pair('--crop-top-left', 0))
   .option('--target-size <h,w>', 'SDXL size conditioning: the target size (default: the output size)', pair('--target-size'))
   .option('--out <png>', 'output PNG (with -1, -2... when --batch > 1)', 'out.png')
-  .option('--json', 'print the run\'s result (timings, provider, outputs) as one JSON line'))
+  .option('--json', 'print the run\'s result (timings, provider, outputs) as one JSON line')))
   .action(async (opts: Omit<GenerateFlags, 'model' | 'prompt'> & { model?: string; prompt?: string; promptFile?: string; negativePromptFile?: string }) => {
     const { promptFile, negativePromptFile, ...flags } = opts;
     const preset = flags.preset ? presetById(flags.preset) : undefined;

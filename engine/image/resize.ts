@@ -1,3 +1,5 @@
+import type { RgbImage } from './rgb';
+
 /**
  * Bilinear resize of interleaved float pixels (half-pixel centres, as PIL and torch align them).
  * Hand-written: no image resizer is installed, and masks and the try-on garment need no more than this.
@@ -18,4 +20,10 @@ export function resizeBilinear(src: Float32Array, w: number, h: number, channels
     }
   }
   return out;
+}
+
+/** An RGB image at another size (the same one when it already fits): control maps, init images. */
+export function resizeImage(img: RgbImage, width: number, height: number): RgbImage {
+  if (img.width === width && img.height === height) return img;
+  return { width, height, data: resizeBilinear(img.data, img.width, img.height, 3, width, height) };
 }

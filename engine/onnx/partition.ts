@@ -51,3 +51,16 @@ export function cutAt(model: onnx.IModelProto, tensor: string, rank: number): on
   const g = prune(model.graph!, [tensor]);
   return { ...model, graph: { ...g, input: [...(g.input ?? []), info] } };
 }
+
+/** The Concat an up-block resnet reads its (hidden, skip) pair from: input 0 the hidden state, input 1 the down path's skip. */
+export function skipConcat(g: Graph, upBlock: number, resnet: number): Node | undefined {
+  const producer = producers(g);
+  return externalInputs(g, nodesUnder(g, `up_blocks.${upBlock}/resnets.${resnet}`)).map((t) => producer.get(t)!).find((n) => n.opType === 'Concat');
+}
+
+/** Indices N seen in node names as `<prefix>.N/` (e.g. up_blocks, or up_blocks.0/resnets). */
+export function moduleIndices(g: Graph, prefix: string): number[] {
+  const re = new RegExp(`(?:^|/)${prefix.replace(/\./g, '\\.')}\\.(\\d+)/`, 'g');
+  const seen = new Set((g.node ?? []).flatMap((n) => [...(n.name ?? '').matchAll(re)].map((m) => Number(m[1]))));
+  return [...seen].sort((a, b) => a - b);
+}

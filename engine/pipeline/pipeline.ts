@@ -4,9 +4,10 @@ import type { MaskImage } from '../image/mask';
 import type { RgbImage } from '../image/rgb';
 import type { ComponentName, LoadedModel } from '../model/model';
 import type { LoopHooks } from './loop';
+import type { ControlNetGraph } from './stages/controlnet';
 
-/** A run's images, decoded (the engine resolves RunInputs' refs to these); the mask is one channel. */
-export type PipelineImages = { [K in Exclude<keyof RunInputs, 'mask'>]?: RgbImage } & { mask?: MaskImage };
+/** A run's images, decoded (the engine resolves RunInputs' refs to these); the mask is one channel, controlImages a list. */
+export type PipelineImages = { [K in Exclude<keyof RunInputs, 'mask' | 'controlImages'>]?: RgbImage } & { mask?: MaskImage; controlImages?: RgbImage[] };
 
 export interface GenerateOptions extends PipelineImages {
   signal?: AbortSignal;
@@ -15,14 +16,16 @@ export interface GenerateOptions extends PipelineImages {
   onLatents?: (step: number, latents: Float32Array, dims: readonly number[]) => void;
   /** Accelerations acting in the loop (Denoiser wrappers, CFG truncation). */
   loop?: LoopHooks;
+  /** ControlNet folders given by path (params.controlnet.units[].dir), opened by the engine. */
+  controlnets?: Record<string, ControlNetGraph>;
 }
 
 export interface GenerateResult {
   params: ResolvedParams;
   images: RgbImage[];
   timings: Timings;
-  /** What the run fixed on its own and the user should know (a resized mask). */
-  warnings?: string[];
+  /** What the run fixed or measured on its own that the user should know (a resized mask or control image, ControlNet runs). */
+  notices?: string[];
 }
 
 /**

@@ -92,6 +92,6 @@ export function graphOf(model: { dir: string; sessions: Record<string, OrtSessio
 
 /** The UNet and the graphs accelerations added beside it (DeepCache's unet_shallow): what the denoiser may route to. */
 export function unetGraphs(model: { dir: string; sessions: Record<string, OrtSession>; files: Record<string, string>; components: Record<string, unknown> }): Map<string, Graph> {
-  const names = Object.keys(model.sessions).filter((k) => k === 'unet' || !(k in model.components));
+  const names = Object.keys(model.sessions).filter((k) => k === 'unet' || (!(k in model.components) && k !== 'controlnet'));
   return new Map(names.map((k) => [k, graphOf(model, k)]));
 }

@@ -51,7 +51,7 @@ export class InputStore {
 
   /** Every ref of a run's inputs as a checked absolute path: what the engine host is handed. */
   resolveAll(inputs: RunInputs): RunInputs {
-    return Object.fromEntries(Object.entries(inputs).map(([k, ref]) => [k, { path: this.resolve(ref, k) }]));
+    return Object.fromEntries(Object.entries(inputs).map(([k, ref]) => [k, Array.isArray(ref) ? ref.map((r, i) => ({ path: this.resolve(r, `${k}[${i}]`) })) : { path: this.resolve(ref, k) }]));
   }
 
   /** A ref's image as the picker shows it. */

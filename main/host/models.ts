@@ -75,5 +75,8 @@ function entry(dir: string, source: ModelEntry['source']): ModelEntry {
   const loras = existsSync(loraDir)
     ? readdirSync(loraDir).filter((f) => f.endsWith('.safetensors')).sort().map((f) => ({ path: join(loraDir, f), name: f.replace(/\.safetensors$/, '') }))
     : [];
-  return { dir: info.dir, name: info.name, source, defaultSize: info.defaultSize, defaultScheduler: defaultSchedulerName(info.schedulerConfig), loras };
+  const controlnets = readdirSync(info.dir, { withFileTypes: true })
+    .filter((d) => /^controlnet/.test(d.name) && existsSync(join(info.dir, d.name, 'model.onnx')))
+    .map((d) => ({ dir: join(info.dir, d.name), name: d.name })).sort((a, b) => a.name.localeCompare(b.name));
+  return { dir: info.dir, name: info.name, source, defaultSize: info.defaultSize, defaultScheduler: defaultSchedulerName(info.schedulerConfig), loras, controlnets };
 }

@@ -2,6 +2,7 @@ import { createStore } from 'zustand/vanilla';
 import type { StudioClient } from '../../app/channels';
 import { useStore } from 'zustand';
 import { createContext, useContext } from 'react';
+import { controlSlice } from './control';
 import { historySlice } from './history';
 import { inputsSlice } from './inputs';
 import { maskSlice } from './mask';
@@ -22,6 +23,7 @@ export function createStudioStore(client: StudioClient): StudioStore {
     ...modelSlice(...a),
     ...inputsSlice(...a),
     ...maskSlice(...a),
+    ...controlSlice(...a),
     ...variantsSlice(...a),
     ...runsSlice(...a),
     ...historySlice(...a),

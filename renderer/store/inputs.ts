@@ -41,6 +41,8 @@ export interface InputsSlice {
   initImage?: InitImage;
   /** Uploads the PNG (the host validates and stores it) and makes it the init image of the next runs. */
   setInitImage(name: string, png: Uint8Array): Promise<void>;
+  /** Uploads a PNG to the host's image store: its ref, size and a data URL for previews. */
+  uploadImage(png: Uint8Array): Promise<Omit<InitImage, 'name'>>;
   clearInitImage(): void;
   randomiseSeed(): void;
   /** The seed a run uses now: the current one when locked, a fresh one (stored) when not. */
@@ -60,6 +62,7 @@ export const inputsSlice: StateCreator<StudioState, [], [], InputsSlice> = (set,
   setSharedLora: (path, patch) => set((s) => ({ sharedLoras: s.sharedLoras.map((l) => (l.path === path ? { ...l, ...patch } : l)) })),
   setInitImage: async (name, png) => set({ initImage: await uploadImage(get().client, name, png) }),
   clearInitImage: () => set({ initImage: undefined, mask: undefined, garment: undefined }),
+  uploadImage: async (png) => uploadImage(get().client, '', png),
   randomiseSeed: () => set((s) => ({ inputs: { ...s.inputs, seed: randomSeed() } })),
   seedForRun: () => {
     const { inputs } = get();

@@ -1,4 +1,5 @@
 import type { CompareRequestInput, SweepRequestInput } from '../../app/studio';
+import { controlRequest } from './control';
 import type { StudioState } from './state';
 import { toVariant } from './variants';
 
@@ -17,14 +18,15 @@ function params(s: StudioState, seed: number): CompareRequestInput['params'] {
     ...(s.initImage ? { strength: i.strength } : {}),
     ...(!s.initImage || s.tryOn ? { width: i.width, height: i.height } : {}),
     ...(i.scheduler ? { scheduler: i.scheduler } : {}),
+    ...(controlRequest(s).controlnet ? { controlnet: controlRequest(s).controlnet } : {}),
   };
 }
 
-/** Images travel by reference: the refs of the uploaded init image, mask and garment, never their bytes. */
+/** Images travel by reference: the refs of the uploaded init image, mask, garment and control maps, never their bytes. */
 const inputs = (s: StudioState): Pick<CompareRequestInput, 'inputs'> => {
-  if (!s.initImage) return {};
-  const mask = s.mask && { mask: s.mask.ref, ...(s.garment ? { garment: s.garment.ref } : {}) };
-  return { inputs: { initImage: s.initImage.ref, ...mask } };
+  const mask = s.initImage && s.mask && { mask: s.mask.ref, ...(s.garment ? { garment: s.garment.ref } : {}) };
+  const all = { ...(s.initImage ? { initImage: s.initImage.ref, ...mask } : {}), ...controlRequest(s).inputs };
+  return Object.keys(all).length ? { inputs: all } : {};
 };
 
 /** A and B get the very same model, params and seed; only the variants differ. */

@@ -81,7 +81,7 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
       const shown = get().current?.id === id;
       set({ current: m, images });
       // what the engine fixed on its own (a mask resized to the image) is said when an entry is first shown
-      const warnings = [...new Set(m.compare?.runs.flatMap((r) => r.result.warnings ?? []) ?? [])];
+      const warnings = [...new Set(m.compare?.runs.flatMap((r) => r.result.notices ?? []) ?? [])];
       if (warnings.length && !shown) get().notify(`Run ${id}: ${warnings.join('; ')}`);
       if (switchTab) get().setTab(m.kind === 'sweep' ? 'sweep' : 'compare');
     },

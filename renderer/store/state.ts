@@ -1,5 +1,6 @@
 import type { StoreApi } from 'zustand/vanilla';
 import type { StudioClient } from '../../app/channels';
+import type { ControlSlice } from './control';
 import type { HistorySlice } from './history';
 import type { InputsSlice } from './inputs';
 import type { MaskSlice } from './mask';
@@ -18,5 +19,5 @@ export interface Base {
   progress: ProgressStore;
 }
 
-export type StudioState = Base & ModelSlice & InputsSlice & MaskSlice & VariantsSlice & RunsSlice & HistorySlice & UiSlice;
+export type StudioState = Base & ModelSlice & InputsSlice & MaskSlice & ControlSlice & VariantsSlice & RunsSlice & HistorySlice & UiSlice;
 export type StudioStore = StoreApi<StudioState>;

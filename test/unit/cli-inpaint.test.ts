@@ -44,6 +44,6 @@ describe('engine CLI inpainting', () => {
     const result = JSON.parse(stdout.trim());
     // 576x768 itself is too slow for the suite on 2 cores (the tiny UNet's attention at 72x96 latents): the size is the user's here
     expect(result.params).toMatchObject({ width: 96, height: 64, steps: 2, strength: 0.75, prompt: 'a photo of a person wearing the garment, detailed fabric, natural light' });
-    expect(result.warnings).toEqual(['the mask is 12x8; resized to the image\'s 96x64']);
+    expect(result.notices).toEqual(['the mask is 12x8; resized to the image\'s 96x64']);
   });
 });

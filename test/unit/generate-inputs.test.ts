@@ -131,7 +131,7 @@ describe('run requests: limits and image refs are checked before any work', () =
     const png = join(mkdtempSync(join(tmpdir(), 'mask-')), 'm.png');
     writePng(png, toRgb8(img(64, 64)));
     await expect(run({ inputs: { mask: { path: png } } })).rejects.toThrow('a mask needs an init image');
-    await expect(run({ inputs: { initImage: { path: png }, controlImage: { path: png } } })).rejects.toThrow('a control image: not supported by the sd pipeline yet');
+    await expect(run({ inputs: { initImage: { path: png }, controlImage: { path: png } } })).rejects.toThrow('a control image was given but no ControlNet');
   });
   it('an init image by path runs img2img, with a resolver the host provides', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'store-'));

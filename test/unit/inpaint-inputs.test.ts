@@ -36,16 +36,16 @@ describe('inpainting: bad inputs are refused, or fixed and said', () => {
   });
   it('a mask of another size is resized to the image, with a warning', async () => {
     const res = await generate(four, base, { initImage: img(96, 64), mask: halfMask(48, 32) });
-    expect(res.warnings).toEqual(['the mask is 48x32; resized to the image\'s 96x64']);
+    expect(res.notices).toEqual(['the mask is 48x32; resized to the image\'s 96x64']);
     expect(res.images[0]!.width).toBe(96);
   });
   it('an all-black mask runs and warns that nothing is repainted', async () => {
     const res = await generate(nine, base, { initImage: img(96, 64), mask: { width: 96, height: 64, data: new Float32Array(96 * 64) } });
-    expect(res.warnings).toContain('the mask is all black: nothing is repainted (white = repaint)');
+    expect(res.notices).toContain('the mask is all black: nothing is repainted (white = repaint)');
   });
   it('an init image of another size than asked is resized (as diffusers does), with a warning', async () => {
     const res = await generate(four, { ...base, width: 96, height: 64 }, { initImage: img(48, 32), mask: halfMask(96, 64) });
-    expect(res.warnings).toEqual(['the init image is 48x32; resized to the asked 96x64']);
+    expect(res.notices).toEqual(['the init image is 48x32; resized to the asked 96x64']);
   });
   it('inpainting defaults strength to 1 (diffusers\' inpaint default), img2img keeps 0.8', async () => {
     const res = await generate(four, base, { initImage: img(96, 64), mask: halfMask(96, 64) });
@@ -80,7 +80,7 @@ describe('mask PNGs: which kinds are read and how', () => {
       // a grey mask of another size: the run's result carries the resize warning
       writeFileSync(maskPath, png(new Uint8Array(48 * 32).fill(255), 1, 8, 48, 32));
       const { result } = await engine.run({ model: FIXTURE_MODEL, params: base, variant: {}, inputs: { initImage: { path: initPath }, mask: { path: maskPath } } });
-      expect(result.warnings).toEqual(['the mask is 48x32; resized to the image\'s 96x64']);
+      expect(result.notices).toEqual(['the mask is 48x32; resized to the image\'s 96x64']);
       // the try-on comparison's DeepCache works on a 9-channel inpainting UNet: its cut graphs take the concatenated sample
       const dc = await engine.run({ model: INPAINT_MODEL, params: { ...base, steps: 4, scheduler: 'ddim' }, variant: { deepcache: { interval: 3, branch: 0 } }, inputs: { initImage: { path: initPath }, mask: { path: maskPath } } });
       expect(dc.result.fullSteps).toEqual([0, 3]);

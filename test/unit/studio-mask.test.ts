@@ -62,7 +62,7 @@ describe('studio store: run warnings', () => {
       provider: 'cpu', fellBack: false, params: { prompt: 'x', negativePrompt: '', seed: 1, steps: 2, guidance: 3, batch: 1, scheduler: 'pndm', width: 128, height: 128 },
       timings: { textEncoderMs: 0, vaeEncoderMs: 0, stepMs: [], stepOnnxMs: [], denoiseMs: 0, vaeDecoderMs: 0, totalMs: 0, onnxMs: 0, overheadMs: 0 },
       prepareMs: 0, prepareSteps: {}, firstRun: true, fullSteps: [], summary: '', model: { dir: '/m', name: 'm', hash: 'h' },
-      warnings: ['the mask is 64x64; resized to the image\'s 128x128'],
+      notices: ['the mask is 64x64; resized to the image\'s 128x128'],
     };
     const manifest = {
       version: 1, id: 'job-0001', kind: 'compare', createdAt: '2025-01-01T00:00:00Z', status: 'done', model: { dir: '/m', name: 'm' }, params: result.params,

@@ -3,7 +3,8 @@
 common (sizes, configs, clock), state (carried state, safetensors, pack), data (dataset, tokens, rows),
 models, lora, batches (a stage's GPU-resident data and noise schedule), loop (CUDA-graph train loop),
 autoencoder (VAE + latents), classifier, bench (UNet candidates on CPU), unet_stage, style_lora, lcm,
-evaluate (pipelines, eval, probe), sweep, sheet, export (ONNX through sd_export.py, CPU timing).
+evaluate (pipelines, eval, probe), sweep, sheet, export (ONNX through sd_export.py, CPU timing);
+for training/emoji_controlnet.py: onnx_weights (shipped graphs back into torch), canny (as app/canny.ts).
 """
 import os, sys
 

@@ -12,7 +12,7 @@ export const PIPELINES: Pipeline[] = [
   sdInpaint,
 ];
 
-const INPUT_NAMES = { initImage: 'an init image', mask: 'a mask', garment: 'a garment image', controlImage: 'a control image' } as const;
+const INPUT_NAMES = { initImage: 'an init image', mask: 'a mask', garment: 'a garment image', controlImage: 'a control image', controlImages: 'control images' } as const;
 
 /** The pipeline for a folder, its components checked; an unknown class lists the known ones. */
 export function pipelineFor(model: ModelInfo): Pipeline {

@@ -88,7 +88,7 @@ export const sdInpaint: Pipeline = {
     }));
     // 5. latents → images
     const images = await clock.stage('vae-decoder', () => vae.onnxMs, () => decodeLatents(vae, steps.latents, shape, model.scalingFactor));
-    return { params: p, images, warnings, timings: clock.timings(steps, te.onnxMs + loopMs() + vae.onnxMs + enc.onnxMs) };
+    return { params: p, images, notices: warnings, timings: clock.timings(steps, te.onnxMs + loopMs() + vae.onnxMs + enc.onnxMs) };
   },
 };
 

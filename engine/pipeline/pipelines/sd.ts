@@ -4,16 +4,21 @@ import type { Pipeline } from '../pipeline';
 import { graphOf } from '../session-runner';
 import { cfgTexts, perImage } from '../stages/conditioning';
 import { sampleImages } from '../stages/sample';
+import { CONTROLNET_CLASS } from '../stages/controlnet';
 import { encodeText } from '../stages/text-encoder';
 import { StageTimer } from '../timing';
 import { sdInpaint } from './sd-inpaint';
 
-/** Stable Diffusion 1.x/2.x text-to-image and image-to-image, as diffusers' StableDiffusion(Img2Img)Pipeline runs them. */
+/**
+ * Stable Diffusion 1.x/2.x text-to-image and image-to-image, as diffusers' StableDiffusion(Img2Img)Pipeline
+ * runs them; with ControlNet(s) (the folder's own controlnet/, or folders given in params.controlnet) as
+ * StableDiffusionControlNetPipeline, the ControlNet stage wrapping the UNet.
+ */
 export const sd: Pipeline = {
   id: 'sd',
-  classNames: ['OnnxStableDiffusionPipeline', 'StableDiffusionPipeline', 'ORTStableDiffusionPipeline'],
+  classNames: ['OnnxStableDiffusionPipeline', 'StableDiffusionPipeline', 'ORTStableDiffusionPipeline', CONTROLNET_CLASS],
   components: ['text_encoder', 'tokenizer', 'unet', 'vae_decoder', 'scheduler'],
-  images: ['initImage', 'mask', 'garment'],
+  images: ['initImage', 'mask', 'garment', 'controlImage', 'controlImages'],
   async run(model, input, opts) {
     if (opts.mask || opts.garment) return sdInpaint.run(model, input, opts); // diffusers' inpaint pipeline on an ordinary UNet: the latent blend
     const p = checkInputs(model, input, opts.initImage);

@@ -6,7 +6,8 @@ import { graphDenoiser, type Feeds } from '../denoiser';
 import { denoise } from '../loop';
 import { unetSizeHint } from '../check-inputs';
 import type { GenerateOptions, GenerateResult } from '../pipeline';
-import { graphOf, type Graph } from '../session-runner';
+import { graphOf, unetGraphs } from '../session-runner';
+import { controlStage } from './controlnet';
 import type { StageTimer } from '../timing';
 import { imageLatents, noiseLatents, strengthStart } from './latents';
 import { decodeLatents, encodeImage } from './vae';
@@ -34,21 +35,17 @@ export async function sampleImages(model: LoadedModel, p: ResolvedParams, opts: 
   } else {
     latents = noiseLatents(gen, shape, scheduler);
   }
-  // 4. denoising loop
-  const loopMs = (): number => [...graphs.values()].reduce((a, g) => a + g.onnxMs, 0);
+  // 4. denoising loop (the ControlNets, checked with their images before any step, wrap the UNet)
+  const control = controlStage(model, p, timesteps.length, opts, opts.controlnets);
+  const loopMs = (): number => [...graphs.values()].reduce((a, g) => a + g.onnxMs, 0) + (control?.onnxMs() ?? 0);
+  const unet = control ? control.wrap(graphDenoiser(graphs)) : graphDenoiser(graphs);
   const steps = await clock.stage('denoise', loopMs, () => denoise({
-    scheduler, timesteps, latents, shape, guidance: p.guidance, feeds, denoiser: graphDenoiser(graphs), hooks: opts.loop,
+    scheduler, timesteps, latents, shape, guidance: p.guidance, feeds, denoiser: unet, hooks: opts.loop,
     noise: () => gen.randn(shape), onnxClock: loopMs, signal: opts.signal, onEvent: opts.onEvent, onLatents: opts.onLatents,
   })).catch((e: unknown) => {
     throw unetSizeHint(e, model, p);
   });
   // 5. latents → images
   const images = await clock.stage('vae-decoder', () => vae.onnxMs, () => decodeLatents(vae, steps.latents, shape, model.scalingFactor));
-  return { params: p, images, timings: clock.timings(steps, textMs + loopMs() + vae.onnxMs + (enc?.onnxMs ?? 0)) };
-}
-
-/** The UNet and the graphs accelerations added beside it (DeepCache's unet_shallow): what the denoiser may route to. */
-function unetGraphs(model: LoadedModel): Map<string, Graph> {
-  const names = Object.keys(model.sessions).filter((k) => k === 'unet' || !(k in model.components));
-  return new Map(names.map((k) => [k, graphOf(model, k)]));
+  return { params: p, images, timings: clock.timings(steps, textMs + loopMs() + vae.onnxMs + (enc?.onnxMs ?? 0)), notices: control?.notices() };
 }

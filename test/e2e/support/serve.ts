@@ -1,14 +1,16 @@
+/** The e2e harness: serve mode on a fresh workspace and Debian's Chromium on it (playwright-core). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { ensureRenderer } from '../../../main/host/build-renderer';
 
 export const ROOT = join(__dirname, '../../..');
 export const CHROMIUM = '/usr/bin/chromium';
 /** Runs when Chromium is there, and always in CI (where its absence fails the test). */
 export const runE2e = existsSync(CHROMIUM) || !!process.env.CI;
+export const haveChromium = existsSync(CHROMIUM);
 
 /** Serve mode on a fresh workspace; resolves with its tokened URL. */
 export async function startServe(): Promise<{ server: ChildProcess; url: string; workspace: string }> {
@@ -42,4 +44,38 @@ export async function stopServe(server: ChildProcess | undefined): Promise<void>
   if (!server || server.exitCode !== null) return;
   server.kill('SIGTERM');
   await new Promise((r) => server.once('exit', r));
+}
+
+export interface Studio {
+  server: ChildProcess;
+  url: string;
+  workspace: string;
+  browser: BrowserContext;
+  page: Page;
+  pageErrors: string[];
+  close(): Promise<void>;
+}
+
+/** Serve mode and a browser page on it, closed together. */
+export async function startStudio(viewport = { width: 1440, height: 900 }): Promise<Studio> {
+  const { server, url, workspace } = await startServe();
+  const browser = await launchChromium(viewport);
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  return {
+    server, url, workspace, browser, page, pageErrors,
+    close: async () => {
+      await browser.close().catch(() => undefined);
+      await stopServe(server);
+    },
+  };
+}
+
+/** React reads range inputs through the native setter and an input event. */
+export async function setRange(input: Locator, value: number): Promise<void> {
+  await input.evaluate((el, v) => {
+    Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!.call(el, String(v));
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
 }
