@@ -59,9 +59,12 @@ export function App() {
       <Notices />
       <main className="main">
         <aside className="left">
-          <ModelPanel />
-          <InputsPanel />
-          <RunPanel />
+          <div className="left-scroll">
+            <ModelPanel />
+            <InputsPanel />
+          </div>
+          {/* Run stays in view at any window height; the inputs above scroll */}
+          <div className="left-foot"><RunPanel /></div>
         </aside>
         <Center />
         <aside className="right"><VariantsPanel /></aside>

@@ -45,13 +45,14 @@ export function InputsPanel() {
             {(init ? [init.height] : sizes).map((s) => <option key={s}>{s}</option>)}
           </select>
         </Field>
-        <Field label="Scheduler">
-          <select value={i.scheduler} onChange={(e) => set({ scheduler: e.target.value as typeof i.scheduler })} aria-label="scheduler">
-            <option value="">model's ({model?.defaultScheduler ?? '…'})</option>
-            {SCHEDULER_NAMES.map((s) => <option key={s}>{s}</option>)}
-          </select>
-        </Field>
       </div>
+      {/* its own row: "model's (pndm)" is cut to "mode…" beside the size selects */}
+      <Field label="Scheduler">
+        <select value={i.scheduler} onChange={(e) => set({ scheduler: e.target.value as typeof i.scheduler })} aria-label="scheduler">
+          <option value="">model's ({model?.defaultScheduler ?? '…'})</option>
+          {SCHEDULER_NAMES.map((s) => <option key={s}>{s}</option>)}
+        </select>
+      </Field>
       <div className="loras">
         <span className="field-label">LoRAs of this model (both sides)</span>
         {loras.length === 0 && <span className="hint">none in {model ? `${model.name}/loras` : 'this model'}</span>}

@@ -30,7 +30,9 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
     if (get().job?.status === 'running' || get().job?.status === 'queued') return;
     const jobId = newJobId();
     awaited.add(jobId);
-    resetProgress(get().progress, jobId, repeats, total);
+    resetProgress(get().progress, jobId, repeats, total, get().inputs.steps);
+    // the last run's error is over: its notice must not sit over this run's captions
+    for (const n of get().notices) get().dismiss(n.id);
     set({ job: { jobId, kind, status: 'queued', done: 0, total } });
     try {
       const m = await call(jobId);
@@ -78,7 +80,7 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
         const url = keep[INIT_IMAGE] ?? (await get().client.call('inputs.get', { ref: init }).then((r) => r.dataUrl, () => undefined));
         if (url) images[INIT_IMAGE] = url; // an image since deleted from the workspace is only missing from the view
       }
-      set({ current: m, images });
+      set({ current: m, images, ...(get().current?.id === id ? {} : { highlight: undefined, inspect: undefined }) });
       if (switchTab) get().setTab(m.kind === 'sweep' ? 'sweep' : 'compare');
     },
     onJobState: (info) => {
