@@ -22,7 +22,10 @@ export interface SideStats extends Spread {
   fellBack: boolean;
   summary: string;
   fullSteps: number;
+  /** UNet calls per run, and the steps the user set (they differ with PNDM). */
   steps: number;
+  setSteps: number;
+  scheduler: string;
 }
 
 /** Per side that ran: the spread of its steady-state totals (prepare excluded), its first run, what it ran on. */
@@ -33,9 +36,9 @@ export function sideStats(runs: readonly RunRecord[], labels: Record<string, str
     const s = spread(steadyRuns(runs, side).map((r) => r.result.timings.totalMs));
     const r0 = all[0]!.result;
     return [{
-      ...s, side, label: labels[side] ?? side, firstMs: all.find((r) => r.result.firstRun)?.result.timings.totalMs,
+      ...s, side, label: ranLabel(labels[side] ?? side, r0), firstMs: all.find((r) => r.result.firstRun)?.result.timings.totalMs,
       err: [s.median - s.min, s.max - s.median] as [number, number], provider: r0.provider, fellBack: r0.fellBack, summary: r0.summary,
-      fullSteps: r0.fullSteps.length, steps: r0.timings.stepMs.length,
+      fullSteps: r0.fullSteps.length, steps: r0.timings.stepMs.length, setSteps: r0.params.steps, scheduler: r0.params.scheduler,
     }];
   });
 }

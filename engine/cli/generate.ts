@@ -7,6 +7,9 @@ import { infotext } from '../image/infotext';
 import { writePng } from '../image/png';
 import { toRgb8 } from '../image/rgb';
 import { variantFromFlags, type VariantFlags } from './variant-flags';
+import { stepsNote } from '../../app/run-stats';
+import { resolveUserPath } from '../io/paths';
+import { inspectModel } from '../model/folder';
 
 export interface GenerateFlags extends VariantFlags {
   model: string;
@@ -37,11 +40,12 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
   process.once('SIGINT', onSigint);
   try {
     const params = {
-      prompt: f.prompt, negativePrompt: f.negativePrompt, seed: f.seed, steps: f.steps, guidance: f.guidance,
+      // no --guidance: the model folder's recommendation (studio.json), else diffusers' 7.5 (the contract's default)
+      prompt: f.prompt, negativePrompt: f.negativePrompt, seed: f.seed, steps: f.steps, guidance: f.guidance ?? inspectModel(f.model).recommendedGuidance,
       width: f.width, height: f.height, scheduler: f.scheduler, batch: f.batch, strength: f.strength,
     };
-    const inputs = f.initImage ? { initImage: { path: resolve(f.initImage) } } : {};
-    const { result, images } = await engine.run({ model: f.model, params, variant, inputs }, {
+    const inputs = f.initImage ? { initImage: { path: resolveUserPath(f.initImage) } } : {};
+    const { result, images } = await engine.run({ model: resolveUserPath(f.model), params, variant, inputs }, {
       signal: abort.signal,
       onEvent: (e) => {
         if (e.type !== 'step' || !bar) return;
@@ -53,7 +57,7 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
     const text = infotext(result.params, {
       'Model hash': result.model.hash, Model: result.model.name, Provider: result.provider, ...(result.summary ? { Accelerations: result.summary } : {}),
     });
-    const out = resolve(f.out);
+    const out = resolveUserPath(f.out);
     await mkdir(dirname(out), { recursive: true });
     const outputs = images.map((img, i) => {
       const path = images.length === 1 ? out : `${out.slice(0, out.length - extname(out).length)}-${i + 1}${extname(out) || '.png'}`;
@@ -64,7 +68,10 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
       console.log(JSON.stringify({ outputs, ...result }));
     } else {
       const t = result.timings;
-      console.error(`${result.summary}\ntext encoder ${t.textEncoderMs.toFixed(0)} ms, ${t.stepMs.length} UNet steps ${t.denoiseMs.toFixed(0)} ms, VAE decode ${t.vaeDecoderMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms (onnxruntime ${t.onnxMs.toFixed(0)} ms, engine ${t.overheadMs.toFixed(0)} ms); preparation ${result.prepareMs.toFixed(0)} ms`);
+      // what actually ran: a fallen-back provider is said, not left to the summary of what was asked
+      const ran = `ran on ${result.provider}${result.fellBack ? ` (fell back: ${variant.provider} is not available here)` : ''}`;
+      const note = stepsNote(result.params.steps, t.stepMs.length, result.params.scheduler);
+      console.error(`${result.summary} · ${ran}\n${note ? `${note}\n` : ''}text encoder ${t.textEncoderMs.toFixed(0)} ms, ${t.stepMs.length} UNet calls ${t.denoiseMs.toFixed(0)} ms, VAE decode ${t.vaeDecoderMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms (onnxruntime ${t.onnxMs.toFixed(0)} ms, engine ${t.overheadMs.toFixed(0)} ms); preparation ${result.prepareMs.toFixed(0)} ms`);
       for (const p of outputs) console.log(p);
     }
   } finally {

@@ -5,6 +5,7 @@ import type { ModelEntry } from '../../app/studio';
 import { inspectModel } from '../../engine/model/folder';
 import { defaultSchedulerName } from '../../engine/schedulers/registry';
 import { writeJsonAtomic } from './atomic';
+import { resolveUserPath } from './workspace-paths';
 
 export interface ModelPaths {
   /** The embedded default model (assets/models/emoji-sd, or the packaged app's resources). */
@@ -48,7 +49,7 @@ export class ModelRegistry {
 
   /** Validates the folder (inspectModel names the bad file) before remembering it. */
   add(path: string): ModelEntry {
-    const e = entry(resolve(path), 'user');
+    const e = entry(resolveUserPath(path), 'user');
     const dirs = this.userDirs();
     if (!dirs.includes(e.dir) && e.dir !== this.defaultModel().dir) writeJsonAtomic(this.file, [...dirs, e.dir]);
     return e;
@@ -75,5 +76,5 @@ function entry(dir: string, source: ModelEntry['source']): ModelEntry {
   const loras = existsSync(loraDir)
     ? readdirSync(loraDir).filter((f) => f.endsWith('.safetensors')).sort().map((f) => ({ path: join(loraDir, f), name: f.replace(/\.safetensors$/, '') }))
     : [];
-  return { dir: info.dir, name: info.name, source, defaultSize: info.defaultSize, defaultScheduler: defaultSchedulerName(info.schedulerConfig), loras };
+  return { dir: info.dir, name: info.name, source, defaultSize: info.defaultSize, defaultScheduler: defaultSchedulerName(info.schedulerConfig), guidance: info.recommendedGuidance, loras };
 }

@@ -66,7 +66,7 @@ function compareSection(m: HistoryManifest, img: (f?: string) => string, history
   const ran = sideStats(c.runs, { A: c.a.label, B: c.b.label });
   const stats = (['A', 'B'] as const).map((s) => {
     const st = ran.find((x) => x.side === s);
-    return `<tr><th>${s}: ${esc(c[s === 'A' ? 'a' : 'b'].label)}</th><td>${esc(st?.summary ?? '')}</td><td>${esc(st?.provider ?? '')}${st?.fellBack ? ' (fell back)' : ''}</td>
+    return `<tr><th>${s}: ${esc(st?.label ?? c[s === 'A' ? 'a' : 'b'].label)}</th><td>${esc(st?.summary ?? '')}</td><td>${esc(st?.provider ?? '')}${st?.fellBack ? ' (fell back)' : ''}</td>
 <td>${st ? ms(st.median) : '-'}</td><td>${st ? `${ms(st.min)} … ${ms(st.max)}` : '-'}</td><td>${st?.firstMs !== undefined ? ms(st.firstMs) : '-'}</td><td>${st?.n ?? 0}</td></tr>`;
   }).join('');
   const sp = speedup(c.runs);

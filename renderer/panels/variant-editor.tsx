@@ -7,12 +7,15 @@ import { useStudio } from '../store';
 import { currentModel } from '../store/model';
 import { variantProblem, type LoraPick, type VariantForm } from '../store/variants';
 import { Field, Slider, Toggle } from './controls';
+import { plainProviderReason } from '../../app/errors';
 
 /** What the fields show besides the form: provider availability and the model's LoRA files. */
 export interface EditorContext {
   side: Side;
   providers: readonly ProviderStatus[];
   files: readonly LoraEntry[];
+  /** This side allows CPU fallback (what an unavailable provider's note says). */
+  fallback?: boolean;
 }
 
 interface Bound {
@@ -39,14 +42,15 @@ function FieldControl({ b, ctx }: { b: Bound; ctx: EditorContext }) {
     case 'select': {
       const status = (id: unknown) => (f.availability ? ctx.providers.find((p) => p.id === id) : undefined);
       const chosen = status(value);
-      const hint = chosen && !chosen.available ? <span className="warn">{chosen.reason}</span> : typeof f.help === 'function' ? f.help(value) : f.help;
+      const hint = chosen && !chosen.available ? <span className="warn" data-testid={`unavailable-${ctx.side}`}><Reason reason={chosen.reason ?? 'unavailable'} />. {ctx.fallback ? 'It will run on the CPU (fallback on).' : 'Turn on CPU fallback to run on the CPU instead.'}</span> : typeof f.help === 'function' ? f.help(value) : f.help;
       const numeric = typeof f.choices[0] === 'number';
       return (
         <Field label={f.label} hint={hint}>
           <select value={String(value)} onChange={(e) => set(numeric ? Number(e.target.value) : e.target.value)} aria-label={aria} disabled={disabled} data-testid={idOf(b, ctx.side)}>
             {f.choices.map((c) => {
               const s = status(c);
-              return <option key={c} value={c} disabled={s ? !s.available && c !== value : false} title={s?.reason}>{c}{s && !s.available ? ' — unavailable' : ''}</option>;
+              // selectable even when unavailable: that is how a run with CPU fallback is set up
+              return <option key={c} value={c} title={s?.reason}>{c}{s && !s.available ? ' — unavailable' : ''}</option>;
             })}
           </select>
         </Field>
@@ -80,12 +84,19 @@ function FieldControl({ b, ctx }: { b: Bound; ctx: EditorContext }) {
   }
 }
 
+/** A provider's failure in plain words; the raw text (a C++ assertion, say) behind "details". */
+function Reason({ reason }: { reason: string }) {
+  const r = plainProviderReason(reason);
+  if (!r.plain) return <>{r.raw}</>;
+  return <>{r.plain} <details className="raw-reason"><summary>details</summary><code>{r.raw}</code></details></>;
+}
+
 function UnavailableProviders({ providers }: { providers: readonly ProviderStatus[] }) {
   const off = providers.filter((p) => !p.available);
   if (!off.length) return null;
   return (
     <details className="unavailable"><summary>{off.length} providers unavailable here</summary>
-      <ul>{off.map((p) => <li key={p.id}><b>{p.id}</b>: {p.reason}</li>)}</ul>
+      <ul>{off.map((p) => <li key={p.id}><b>{p.id}</b>: <Reason reason={p.reason ?? 'unavailable'} /></li>)}</ul>
     </details>
   );
 }
@@ -155,7 +166,7 @@ export function VariantEditor({ side }: { side: Side }) {
   return (
     <div className="variant" data-testid={`variant-${side}`}>
       <Field label="Label"><input value={v.label} maxLength={40} onChange={(e) => setVariant(side, { label: e.target.value })} /></Field>
-      <VariantFields form={v} onChange={(patch) => setVariant(side, patch)} ctx={{ side, providers, files: model?.loras ?? [] }} />
+      <VariantFields form={v} onChange={(patch) => setVariant(side, patch)} ctx={{ side, providers, files: model?.loras ?? [], fallback: v.allowFallback }} />
       {problem && <p className="note error">{problem}</p>}
     </div>
   );

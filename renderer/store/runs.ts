@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { HistoryManifest, JobInfo } from '../../app/studio';
-import { isCancelled } from '../../app/errors';
+import { isCancelled, plainError } from '../../app/errors';
 import type { StudioState } from './state';
 import { resetProgress } from './progress';
 import { compareRequest, newJobId, sweepRequest } from './requests';
@@ -38,9 +38,9 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
       const m = await call(jobId);
       await get().openEntry(m.id, false);
     } catch (e) {
-      const err = e as Error;
-      set((s) => ({ job: s.job && { ...s.job, status: isCancelled(e) ? 'cancelled' : 'failed', error: err.message } }));
-      if (!isCancelled(e)) get().notify(err.message);
+      const message = plainError((e as Error).message);
+      set((s) => ({ job: s.job && { ...s.job, status: isCancelled(e) ? 'cancelled' : 'failed', error: message } }));
+      if (!isCancelled(e)) get().notify(message);
       await get().openEntry(jobId, false).catch(() => undefined); // what finished before the failure
     } finally {
       awaited.delete(jobId);
@@ -90,7 +90,7 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
         // a job this window did not start (another window's, or ours before a reload): follow it
         resetProgress(get().progress, info.jobId, info.kind === 'compare' ? Math.max(1, info.total / 2) : 1, info.total);
       }
-      set({ job: { ...info, error: info.status === 'failed' ? info.message : undefined } });
+      set({ job: { ...info, error: info.status === 'failed' && info.message ? plainError(info.message) : undefined } });
       const ended = info.status === 'done' || info.status === 'failed' || info.status === 'cancelled';
       if (ended && !awaited.has(info.jobId)) void get().openEntry(info.jobId, false).catch(() => undefined);
     },
