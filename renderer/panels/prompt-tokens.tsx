@@ -24,7 +24,7 @@ export function PromptTokens({ text, what, empty }: { text: string; what: string
   return (
     <>
       <span className={`token-count${used > room ? ' over' : ''}`} data-testid={`${what}-tokens`}>{used}/{room} tokens</span>
-      {t.dropped && <span className="note warn" data-testid={`${what}-dropped`}>Over {room} tokens: “{t.dropped.length > 120 ? `${t.dropped.slice(0, 120)}…` : t.dropped}” is dropped (the text encoder reads {room}).</span>}
+      {t.dropped && <span className="note warn" data-testid={`${what}-dropped`}>Over {room} tokens: “{t.dropped.length > 120 ? `${t.dropped.slice(0, 70)} … ${t.dropped.slice(-40)}` : t.dropped}” is dropped (the text encoder reads {room}).</span>}
     </>
   );
 }

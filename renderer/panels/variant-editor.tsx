@@ -42,7 +42,8 @@ function FieldControl({ b, ctx }: { b: Bound; ctx: EditorContext }) {
     case 'select': {
       const status = (id: unknown) => (f.availability ? ctx.providers.find((p) => p.id === id) : undefined);
       const chosen = status(value);
-      const hint = chosen && !chosen.available ? <span className="warn" data-testid={`unavailable-${ctx.side}`}><Reason reason={chosen.reason ?? 'unavailable'} />. {ctx.fallback ? 'It will run on the CPU (fallback on).' : 'Turn on CPU fallback to run on the CPU instead.'}</span> : typeof f.help === 'function' ? f.help(value) : f.help;
+      // an unavailable choice is said below the row, full width (layout), not squeezed under the select
+      const hint = chosen && !chosen.available ? undefined : typeof f.help === 'function' ? f.help(value) : f.help;
       const numeric = typeof f.choices[0] === 'number';
       return (
         <Field label={f.label} hint={hint}>
@@ -107,7 +108,16 @@ function layout(bound: Bound[], ctx: EditorContext): ReactNode[] {
   let selects: Bound[] = [], toggles: Bound[] = [];
   const flush = (): void => {
     if (selects.length) out.push(<div className="row" key={`s${out.length}`}>{selects.map((b) => <FieldControl key={b.field.key} b={b} ctx={ctx} />)}</div>);
-    if (selects.some((b) => b.field.kind === 'select' && b.field.availability)) out.push(<UnavailableProviders key={`u${out.length}`} providers={ctx.providers} />);
+    const avail = selects.find((b) => b.field.kind === 'select' && b.field.availability);
+    const chosen = avail && ctx.providers.find((p) => p.id === avail.value);
+    if (chosen && !chosen.available) {
+      out.push(
+        <p className="note warn" key={`c${out.length}`} data-testid={`unavailable-${ctx.side}`}>
+          {chosen.id} is unavailable here: <Reason reason={chosen.reason ?? 'unavailable'} />. {ctx.fallback ? 'It will run on the CPU (fallback on).' : 'Turn on CPU fallback to run on the CPU instead.'}
+        </p>,
+      );
+    }
+    if (avail) out.push(<UnavailableProviders key={`u${out.length}`} providers={ctx.providers} />);
     if (toggles.length) out.push(<div className="row wrap" key={`t${out.length}`}>{toggles.map((b) => <FieldControl key={b.field.key} b={b} ctx={ctx} />)}</div>);
     selects = [];
     toggles = [];

@@ -89,6 +89,11 @@ export async function ready(page: Page, url: string): Promise<void> {
 
 /** Presses Run A / B and waits for the job to end with `status`. */
 export async function runAB(page: Page, status = 'done', timeout = 180_000): Promise<void> {
+  const before = (await page.locator('[data-job]').count()) ? await page.locator('[data-job]').getAttribute('data-job') : null;
   await page.getByTestId('run').click();
-  await page.waitForFunction((s) => document.querySelector('[data-testid=job-status]')?.textContent?.startsWith(s), status, { timeout, polling: 250 });
+  // a new job (its id differs from the last one's), ended with `status`
+  await page.waitForFunction(([s, prev]) => {
+    const p = document.querySelector('[data-job]');
+    return !!p && p.getAttribute('data-job') !== prev && !!p.querySelector('[data-testid=job-status]')?.textContent?.startsWith(s!);
+  }, [status, before] as const, { timeout, polling: 250 });
 }
