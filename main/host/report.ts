@@ -8,6 +8,7 @@ import type { HistoryStore } from './history';
 import type { InputStore } from './inputs';
 import { compareImages, quantise, ssimPng } from './images';
 import { esc, lines, scatter, stackedBars } from './report-svg';
+import { DEFAULT_THRESHOLDS, readVerdict, VERDICT_TEXT } from '../../app/verdict';
 
 const STAGES = [
   { label: 'text encoder', color: STAGE_COLORS.text },
@@ -73,7 +74,8 @@ function compareSection(m: HistoryManifest, img: (f?: string) => string, history
   const mt = c.metrics;
   return `<h2>Variants</h2><p>${esc(variantDifference(c.a, c.b))}</p>
 <table><tr><th></th><th>summary</th><th>provider used</th><th>median total</th><th>min … max</th><th>first run</th><th>steady runs</th></tr>${stats}</table>
-<p class="big">${sp ? `B is ${sp.toFixed(2)}× ${sp >= 1 ? 'faster' : 'slower'} than A` : ''}${mt ? ` · PSNR ${mt.psnr === null ? '∞' : mt.psnr.toFixed(2)} dB · SSIM ${mt.ssim.toFixed(4)}` : ''}</p>
+<p class="big">${sp ? `B is ${sp.toFixed(2)}× ${sp >= 1 ? 'faster' : 'slower'} than A` : ''}${mt ? ` · PSNR ${mt.psnr === null ? '∞' : mt.psnr.toFixed(2)} dB · SSIM ${mt.ssim.toFixed(4)} · ${VERDICT_TEXT[readVerdict(mt)]}` : ''}</p>
+${mt ? `<p>Reading at the default thresholds: visually identical at SSIM ≥ ${DEFAULT_THRESHOLDS.identical}, small differences at ≥ ${DEFAULT_THRESHOLDS.small}, different below.</p>` : ''}
 <h2>Images</h2><div class="imgs"><figure><img src="${img(c.images.a)}" alt="A"><figcaption>A</figcaption></figure><figure><img src="${img(c.images.b)}" alt="B"><figcaption>B</figcaption></figure>
 <figure><img src="${img(c.images.diff)}" alt="difference"><figcaption>|A − B|, inferno, normalised to the largest difference${mt ? ` (${(mt.maxDiff * 100).toFixed(1)}%)` : ''}</figcaption></figure>
 ${ssimMap ? `<figure><img src="${ssimMap}" alt="SSIM map"><figcaption>1 − SSIM map</figcaption></figure>` : ''}</div>

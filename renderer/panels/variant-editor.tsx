@@ -85,11 +85,10 @@ function FieldControl({ b, ctx }: { b: Bound; ctx: EditorContext }) {
   }
 }
 
-/** A provider's failure in plain words; the raw text (a C++ assertion, say) behind "details". */
-function Reason({ reason }: { reason: string }) {
-  const r = plainProviderReason(reason);
-  if (!r.plain) return <>{r.raw}</>;
-  return <>{r.plain} <details className="raw-reason"><summary>details</summary><code>{r.raw}</code></details></>;
+/** A provider's failure in plain words, and the raw text (a C++ assertion, say) behind a "details" toggle placed last. */
+function reason(raw: string): { text: string; details?: ReactNode } {
+  const r = plainProviderReason(raw);
+  return r.plain ? { text: r.plain, details: <details className="raw-reason"><summary>details</summary><code>{r.raw}</code></details> } : { text: r.raw };
 }
 
 function UnavailableProviders({ providers }: { providers: readonly ProviderStatus[] }) {
@@ -97,7 +96,7 @@ function UnavailableProviders({ providers }: { providers: readonly ProviderStatu
   if (!off.length) return null;
   return (
     <details className="unavailable"><summary>{off.length} providers unavailable here</summary>
-      <ul>{off.map((p) => <li key={p.id}><b>{p.id}</b>: <Reason reason={p.reason ?? 'unavailable'} /></li>)}</ul>
+      <ul>{off.map((p) => { const r = reason(p.reason ?? 'unavailable'); return <li key={p.id}><b>{p.id}</b>: {r.text}{r.details}</li>; })}</ul>
     </details>
   );
 }
@@ -111,10 +110,11 @@ function layout(bound: Bound[], ctx: EditorContext): ReactNode[] {
     const avail = selects.find((b) => b.field.kind === 'select' && b.field.availability);
     const chosen = avail && ctx.providers.find((p) => p.id === avail.value);
     if (chosen && !chosen.available) {
+      const r = reason(chosen.reason ?? 'unavailable');
       out.push(
-        <p className="note warn" key={`c${out.length}`} data-testid={`unavailable-${ctx.side}`}>
-          {chosen.id} is unavailable here: <Reason reason={chosen.reason ?? 'unavailable'} />. {ctx.fallback ? 'It will run on the CPU (fallback on).' : 'Turn on CPU fallback to run on the CPU instead.'}
-        </p>,
+        <div className="note warn" key={`c${out.length}`} data-testid={`unavailable-${ctx.side}`}>
+          {chosen.id} is unavailable here: {r.text}. {ctx.fallback ? 'It will run on the CPU (fallback on).' : 'Turn on CPU fallback to run on the CPU instead.'}{r.details}
+        </div>,
       );
     }
     if (avail) out.push(<UnavailableProviders key={`u${out.length}`} providers={ctx.providers} />);

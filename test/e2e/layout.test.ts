@@ -65,6 +65,16 @@ describe.skipIf(skipE2e)('layout from 1024x700 to 2560x1440', () => {
       await s.shot(`about-${at}`);
       await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
     }
+    // an unavailable provider picked (for CPU fallback): its select and note still fit at 1024x700
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.getByTestId('tab-compare').click();
+    const off = await page.getByTestId('provider-B').locator('option', { hasText: 'unavailable' }).last().getAttribute('value').catch(() => null);
+    if (off) {
+      await page.getByTestId('provider-B').selectOption(off);
+      await check(`1024x700 B on unavailable ${off}`);
+      await s.shot('variant-unavailable-1024x700');
+      await page.getByTestId('provider-B').selectOption('cpu');
+    }
     expect(found).toEqual([]);
     expect(s.pageErrors).toEqual([]);
   }, 300_000);

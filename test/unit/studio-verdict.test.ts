@@ -157,3 +157,17 @@ describe('live previews: latent -> RGB factors fitted to the model', () => {
     await engine.release();
   }, 120_000);
 });
+
+describe('report charts', () => {
+  it('spaces legend keys by their labels, and the sweep chart has SSIM ticks and a branch legend', async () => {
+    const { lines, scatter } = await import('../../main/host/report-svg');
+    const svg = lines([{ label: 'A per step (full UNet = filled)', color: '#f00', ys: [1, 2] }, { label: 'B per step (full UNet = filled)', color: '#0f0', ys: [2, 1] }]);
+    const xs = [...svg.matchAll(/<rect x="([\d.]+)" y="\d+" width="10"/g)].map((m) => Number(m[1]));
+    expect(xs).toHaveLength(2);
+    expect(xs[1]! - xs[0]!).toBeGreaterThan('A per step (full UNet = filled)'.length * 6); // no overlap
+    const sc = scatter([{ x: 10, y: 0.97, label: 'a', color: '#f00' }, { x: 5, y: 0.93, label: 'b', color: '#0f0' }], [], undefined, [{ label: 'branch 0', color: '#f00' }, { label: 'branch 1', color: '#0f0' }]);
+    expect(sc).toMatch(/>0\.9\d0</);
+    expect(sc).toContain('>branch 0<');
+    expect(sc).toContain('>branch 1<');
+  });
+});
