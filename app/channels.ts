@@ -10,6 +10,7 @@ import {
   MAX_UPLOAD_BYTES, ModelEntry, ProviderStatus, StoredImage, StudioInfo, SweepRequest,
 } from './studio';
 import { ImageRef } from './run-request';
+import { LIMITS } from './limits';
 
 const Empty = z.object({}).strict();
 const Ok = z.object({ ok: z.literal(true) });
@@ -21,6 +22,11 @@ export const COMMANDS = {
   'providers.list': { request: Empty, response: z.array(ProviderStatus) },
   'models.list': { request: Empty, response: z.array(ModelEntry) },
   'models.add': { request: z.object({ path: z.string().min(1) }).strict(), response: ModelEntry },
+  /** How many CLIP tokens a prompt takes on a listed model, and the words past its limit (which are dropped). */
+  'prompt.tokens': {
+    request: z.object({ model: z.string().min(1), text: z.string().max(LIMITS.promptChars) }).strict(),
+    response: z.object({ count: z.number().int(), max: z.number().int(), dropped: z.string() }),
+  },
   'models.remove': { request: z.object({ dir: z.string().min(1) }).strict(), response: Ok },
   /** A PNG (base64: JSON transports carry text) into the workspace store, once; runs then name it by ref. */
   'inputs.upload': {

@@ -185,18 +185,67 @@ const LATENT_RGB = [
   [-0.212, -0.2616, -0.7177],
 ];
 
+/** Latent -> RGB in [0, 1]: one row per latent channel, then a bias row. */
+export type LatentFactors = number[][];
+
+/** SD 1.x's factors as a LatentFactors table ((v + 1) / 2 of the A1111 mapping): the guess before a model's own fit. */
+export const SD_LATENT_FACTORS: LatentFactors = [...LATENT_RGB.map((r) => r.map((v) => v / 2)), [0.5, 0.5, 0.5]];
+
 /** The first image of a [b, 4, h, w] latent batch as 8-bit RGB at latent resolution. */
-export function latentsToRgb(latents: ArrayLike<number>, dims: readonly number[]): { width: number; height: number; data: Uint8Array } {
+export function latentsToRgb(latents: ArrayLike<number>, dims: readonly number[], factors: LatentFactors = SD_LATENT_FACTORS): { width: number; height: number; data: Uint8Array } {
   const [, ch = 4, h = 1, w = 1] = dims;
-  const n = h * w, out = new Uint8Array(n * 3);
+  const n = h * w, out = new Uint8Array(n * 3), k4 = Math.min(4, ch), bias = factors[factors.length - 1]!;
   for (let p = 0; p < n; p++) {
     for (let c = 0; c < 3; c++) {
-      let v = 0;
-      for (let k = 0; k < Math.min(4, ch); k++) v += latents[k * n + p]! * LATENT_RGB[k]![c]!;
-      out[p * 3 + c] = Math.round(Math.min(1, Math.max(0, (v + 1) / 2)) * 255);
+      let v = bias[c]!;
+      for (let k = 0; k < k4; k++) v += latents[k * n + p]! * factors[k]![c]!;
+      out[p * 3 + c] = Math.round(Math.min(1, Math.max(0, v)) * 255);
     }
   }
   return { width: w, height: h, data: out };
+}
+
+/**
+ * A model's own latent -> RGB factors, by least squares from a run's final latents to its decoded
+ * image box-averaged to latent resolution. SD 1.x's fixed factors are wrong for any other VAE (the
+ * embedded model's previews came out dark and green); a fit from the model's last run is not.
+ * Undefined when the fit is singular (a flat image).
+ */
+export function fitLatentFactors(latents: ArrayLike<number>, dims: readonly number[], image: { width: number; height: number; data: ArrayLike<number> }): LatentFactors | undefined {
+  const [, ch = 4, h = 1, w = 1] = dims;
+  const k4 = Math.min(4, ch), m = k4 + 1, n = h * w;
+  const sx = image.width / w, sy = image.height / h;
+  const ata = Array.from({ length: m }, () => new Array<number>(m).fill(0));
+  const atb = Array.from({ length: m }, () => [0, 0, 0]);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const target = [0, 0, 0];
+    let count = 0;
+    for (let iy = Math.floor(y * sy); iy < Math.floor((y + 1) * sy); iy++) for (let ix = Math.floor(x * sx); ix < Math.floor((x + 1) * sx); ix++) {
+      for (let c = 0; c < 3; c++) target[c]! += image.data[(iy * image.width + ix) * 3 + c]!;
+      count++;
+    }
+    if (!count) continue;
+    const row = [...Array.from({ length: k4 }, (_, k) => latents[k * n + y * w + x]!), 1];
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < m; j++) ata[i]![j]! += row[i]! * row[j]!;
+      for (let c = 0; c < 3; c++) atb[i]![c]! += row[i]! * (target[c]! / count);
+    }
+  }
+  // Gauss-Jordan with partial pivoting on the 5x5 normal equations (three right-hand sides)
+  for (let i = 0; i < m; i++) {
+    let piv = i;
+    for (let r = i + 1; r < m; r++) if (Math.abs(ata[r]![i]!) > Math.abs(ata[piv]![i]!)) piv = r;
+    if (Math.abs(ata[piv]![i]!) < 1e-9) return undefined;
+    [ata[i], ata[piv]] = [ata[piv]!, ata[i]!];
+    [atb[i], atb[piv]] = [atb[piv]!, atb[i]!];
+    for (let r = 0; r < m; r++) {
+      if (r === i) continue;
+      const f = ata[r]![i]! / ata[i]![i]!;
+      for (let j = i; j < m; j++) ata[r]![j]! -= f * ata[i]![j]!;
+      for (let c = 0; c < 3; c++) atb[r]![c]! -= f * atb[i]![c]!;
+    }
+  }
+  return atb.map((row, i) => row.map((v) => v / ata[i]![i]!));
 }
 
 // ---- latency statistics ----

@@ -22,7 +22,10 @@ export interface SideStats extends Spread {
   fellBack: boolean;
   summary: string;
   fullSteps: number;
+  /** UNet calls per run, and the steps the user set (they differ with PNDM). */
   steps: number;
+  setSteps: number;
+  scheduler: string;
 }
 
 /** Per side that ran: the spread of its steady-state totals (prepare excluded), its first run, what it ran on. */
@@ -33,9 +36,9 @@ export function sideStats(runs: readonly RunRecord[], labels: Record<string, str
     const s = spread(steadyRuns(runs, side).map((r) => r.result.timings.totalMs));
     const r0 = all[0]!.result;
     return [{
-      ...s, side, label: labels[side] ?? side, firstMs: all.find((r) => r.result.firstRun)?.result.timings.totalMs,
+      ...s, side, label: ranLabel(labels[side] ?? side, r0), firstMs: all.find((r) => r.result.firstRun)?.result.timings.totalMs,
       err: [s.median - s.min, s.max - s.median] as [number, number], provider: r0.providerLabel ?? r0.provider, fellBack: r0.fellBack, summary: r0.summary,
-      fullSteps: r0.fullSteps.length, steps: r0.timings.stepMs.length,
+      fullSteps: r0.fullSteps.length, steps: r0.timings.stepMs.length, setSteps: r0.params.steps, scheduler: r0.params.scheduler,
     }];
   });
 }
@@ -45,6 +48,37 @@ export function speedup(runs: readonly RunRecord[]): number | undefined {
   const [a, b] = ['A', 'B'].map((side) => steadyRuns(runs, side).map((r) => r.result.timings.totalMs));
   const s = a!.length && b!.length ? spread(a!).median / spread(b!).median : NaN;
   return Number.isFinite(s) ? s : undefined;
+}
+
+/**
+ * The speed-up's spread from the steady runs' quartiles: [A's q1 / B's q3, A's q3 / B's q1]
+ * (the slowest and fastest reading the middle half of each side allows); undefined with one run a side.
+ */
+export function speedupSpread(runs: readonly RunRecord[]): { low: number; high: number; runs: [number, number] } | undefined {
+  const [a, b] = ['A', 'B'].map((side) => spread(steadyRuns(runs, side).map((r) => r.result.timings.totalMs)));
+  if (a!.n < 2 || b!.n < 2) return undefined;
+  return { low: a!.q1 / b!.q3, high: a!.q3 / b!.q1, runs: [a!.n, b!.n] };
+}
+
+/** A side's label with what actually ran when it fell back ("cuda (fell back to cpu)"): every place that names a side uses it. */
+export function ranLabel(label: string, result?: { provider: string; fellBack: boolean }): string {
+  return result?.fellBack ? `${label} (fell back to ${result.provider})` : label;
+}
+
+/**
+ * Steps as the user set them, when the scheduler makes more UNet calls than that (PNDM: N steps
+ * take N + 1 calls, its first step taken twice as the warm-up of its multistep method).
+ */
+export function shownStep(call: number, calls: number, steps: number | undefined): { step: number; of: number } {
+  if (!steps || calls <= steps) return { step: call, of: calls };
+  return { step: Math.min(steps, Math.max(1, call - (calls - steps))), of: steps };
+}
+
+/** Why a run's UNet calls differ from its steps, in words (undefined when they do not). */
+export function stepsNote(steps: number, calls: number, scheduler?: string): string | undefined {
+  if (calls <= steps) return undefined;
+  const why = scheduler === 'pndm' ? 'PNDM takes its first step twice, the warm-up of its multistep method' : `the ${scheduler ?? ''} scheduler adds calls of its own`;
+  return `${steps} steps made ${calls} UNet calls: ${why}`;
 }
 
 export interface StageRow {

@@ -25,6 +25,8 @@ export const ModelEntry = z.object({
   source: z.enum(['embedded', 'fixture', 'user']),
   defaultSize: z.number().int(),
   defaultScheduler: z.string().optional(),
+  /** The guidance the model is best at (its studio.json); the studio's inputs take it on selecting the model. */
+  guidance: z.number().optional(),
   loras: z.array(LoraEntry),
   /** ControlNet folders inside the model folder (controlnet/, controlnet-*), offered by the ControlNet panel. */
   controlnets: z.array(z.object({ dir: z.string(), name: z.string() })).optional(),

@@ -60,10 +60,13 @@ export function App() {
       <Notices />
       <main className="main">
         <aside className="left">
-          <ModelPanel />
-          <InputsPanel />
-          <ControlNetPanel />
-          <RunPanel />
+          <div className="left-scroll">
+            <ModelPanel />
+            <InputsPanel />
+            <ControlNetPanel />
+          </div>
+          {/* Run stays in view at any window height; the inputs above scroll */}
+          <div className="left-foot"><RunPanel /></div>
         </aside>
         <Center />
         <aside className="right"><VariantsPanel /></aside>

@@ -11,6 +11,9 @@ import { writePng } from '../image/png';
 import { toRgb8 } from '../image/rgb';
 import { controlFromFlags, type ControlFlags } from './control-flags';
 import { variantFromFlags, type VariantFlags } from './variant-flags';
+import { stepsNote } from '../../app/run-stats';
+import { resolveUserPath } from '../io/paths';
+import { inspectModel } from '../model/folder';
 
 export interface GenerateFlags extends VariantFlags, ControlFlags {
   model: string;
@@ -48,7 +51,7 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
   process.once('SIGINT', onSigint);
   try {
     const { params, inputs } = requestFromFlags(f);
-    const { result, images } = await engine.run({ model: f.model, params, variant, inputs }, {
+    const { result, images } = await engine.run({ model: resolveUserPath(f.model), params, variant, inputs }, {
       signal: abort.signal,
       onEvent: (e) => {
         if (e.type !== 'step' || !bar) return;
@@ -60,7 +63,7 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
     const text = infotext(result.params, {
       'Model hash': result.model.hash, Model: result.model.name, Provider: result.provider, ...(result.summary ? { Accelerations: result.summary } : {}),
     });
-    const out = resolve(f.out);
+    const out = resolveUserPath(f.out);
     await mkdir(dirname(out), { recursive: true });
     const outputs = images.map((img, i) => {
       const path = images.length === 1 ? out : `${out.slice(0, out.length - extname(out).length)}-${i + 1}${extname(out) || '.png'}`;
@@ -72,7 +75,10 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
     } else {
       const t = result.timings;
       for (const n of result.notices ?? []) console.error(`note: ${n}`);
-      console.error(`${result.summary}\ntext encoder ${t.textEncoderMs.toFixed(0)} ms, ${t.stepMs.length} UNet steps ${t.denoiseMs.toFixed(0)} ms, VAE decode ${t.vaeDecoderMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms (onnxruntime ${t.onnxMs.toFixed(0)} ms, engine ${t.overheadMs.toFixed(0)} ms); preparation ${result.prepareMs.toFixed(0)} ms`);
+      // what actually ran: a fallen-back provider is said, not left to the summary of what was asked
+      const ran = `ran on ${result.provider}${result.fellBack ? ` (fell back: ${variant.provider} is not available here)` : ''}`;
+      const note = stepsNote(result.params.steps, t.stepMs.length, result.params.scheduler);
+      console.error(`${result.summary} · ${ran}\n${note ? `${note}\n` : ''}text encoder ${t.textEncoderMs.toFixed(0)} ms, ${t.stepMs.length} UNet calls ${t.denoiseMs.toFixed(0)} ms, VAE decode ${t.vaeDecoderMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms (onnxruntime ${t.onnxMs.toFixed(0)} ms, engine ${t.overheadMs.toFixed(0)} ms); preparation ${result.prepareMs.toFixed(0)} ms`);
       for (const p of outputs) console.log(p);
     }
   } finally {
@@ -92,13 +98,15 @@ export function requestFromFlags(f: GenerateFlags): { params: GenerateParamsInpu
   };
   const control = controlFromFlags(f);
   const params = { ...preset?.params, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)), controlnet: control.controlnet } as GenerateParamsInput;
+  // no --guidance: the model folder's recommendation (studio.json), else diffusers' 7.5 (the contract's default)
+  if (params.guidance === undefined && f.model) params.guidance = inspectModel(resolveUserPath(f.model)).recommendedGuidance;
   const paths: Record<'initImage' | 'mask' | 'garment' | 'controlImage', string | undefined> = { initImage: f.initImage, mask: f.mask, garment: f.garment, controlImage: undefined };
   const flag = { initImage: '--init-image', mask: '--mask', garment: '--garment', controlImage: '--control-image' } as const;
   const missing = Object.entries(preset?.images ?? {}).filter(([k]) => !paths[k as keyof typeof paths]);
   if (missing.length) throw new Error(`--preset ${preset!.id} needs ${missing.map(([k, what]) => `${flag[k as keyof typeof flag]} (${what})`).join(', ')}`);
   if (f.mask && !f.initImage) throw new Error('--mask needs --init-image: the image to repaint');
   if (f.garment && !f.mask) throw new Error('--garment needs --mask (the garment region) and --init-image (the person)');
-  const inputs = { ...Object.fromEntries(Object.entries(paths).filter(([, v]) => v).map(([k, v]) => [k, { path: resolve(v!) }])), ...control.inputs } as RunInputs;
+  const inputs = { ...Object.fromEntries(Object.entries(paths).filter(([, v]) => v).map(([k, v]) => [k, { path: resolveUserPath(v!) }])), ...control.inputs } as RunInputs;
   return { params, inputs };
 }
 

@@ -31,7 +31,7 @@ addControlFlags(addVariantFlags(program
   .option('--negative-prompt-file <file>', 'read the negative prompt from a file, or stdin with "-"')
   .option('--seed <n>', 'seed of the torch-compatible generator', int('--seed'), 0)
   .option('--steps <n>', 'denoising steps (default 50)', int('--steps'))
-  .option('--guidance <scale>', 'classifier-free guidance scale; <= 1 turns guidance off (default 7.5)', num('--guidance'))
+  .option('--guidance <scale>', 'classifier-free guidance scale; <= 1 turns guidance off (default: the model folder\'s studio.json "guidance", else 7.5)', num('--guidance'))
   .option('--width <px>', 'image width, a multiple of 8 (default: the model\'s)', int('--width'))
   .option('--height <px>', 'image height, a multiple of 8 (default: the model\'s)', int('--height'))
   .addOption(new Option('--scheduler <name>', 'sampler (default: the model folder\'s scheduler)').choices(SCHEDULER_NAMES))

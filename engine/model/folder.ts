@@ -4,6 +4,7 @@ import { readFileChunks } from '../io/read-file';
 import { basename, join, resolve } from 'node:path';
 import { downsampling, isObject, num, readComponents, type Component, type ComponentName } from './components';
 import { readJsonFile } from './files';
+import { resolveUserPath } from '../io/paths';
 
 /**
  * A model folder checked and described without opening any graph: no onnxruntime here, so the
@@ -29,11 +30,23 @@ export interface ModelInfo {
   hasVaeEncoder: boolean;
   /** model_index.json's own settings (not components): force_zeros_for_empty_prompt, requires_aesthetics_score. */
   pipelineConfig: Record<string, unknown>;
+  /** The guidance the model is best at, from the folder's optional studio.json (the CLI's and studio's default). */
+  recommendedGuidance?: number;
+}
+
+/** studio.json: hints a model folder may carry for this studio (diffusers ignores the file). */
+function readStudioHints(dir: string): { guidance?: number } {
+  const file = join(dir, 'studio.json');
+  if (!existsSync(file)) return {};
+  const hints = readJsonFile(file, isObject, 'a JSON object such as {"guidance": 3}');
+  const g = hints.guidance;
+  if (g !== undefined && (typeof g !== 'number' || !Number.isFinite(g) || g < 0 || g > 100)) throw new Error(`${file}: "guidance" must be a number from 0 to 100, not ${JSON.stringify(g)}`);
+  return { guidance: g };
 }
 
 /** Reads and checks the folder's configs without opening any graph (cheap; used to list models). */
 export function inspectModel(dirIn: string): ModelInfo {
-  const dir = resolve(dirIn);
+  const dir = resolveUserPath(dirIn);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder (expected a diffusers ONNX model folder)`);
   const index = readJsonFile(join(dir, 'model_index.json'), isObject, 'a JSON object naming the pipeline parts');
   const components = readComponents(dir, index);
@@ -55,6 +68,7 @@ export function inspectModel(dirIn: string): ModelInfo {
     schedulerConfig: components.scheduler?.config ?? {},
     hasVaeEncoder: components.vae_encoder !== undefined,
     pipelineConfig: Object.fromEntries(Object.entries(index).filter(([k, v]) => !k.startsWith('_') && !Array.isArray(v))),
+    recommendedGuidance: readStudioHints(dir).guidance,
   };
 }
 

@@ -15,6 +15,8 @@ export interface ClipTokenizer {
   encode(text: string): Int32Array;
   /** Number of tokens `text` takes before truncation (start/end included). */
   count(text: string): number;
+  /** The words of `text` past the limit, which encode drops ('' when it all fits). */
+  dropped(text: string): string;
 }
 
 const SPLIT = String.raw`'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`;
@@ -75,6 +77,18 @@ export function loadClipTokenizer(dir: string): ClipTokenizer {
       return out;
     },
     count: (text) => body(text).length + 2,
+    dropped(text) {
+      if (body(text).length + 2 <= maxLength) return '';
+      // the longest run of whole words that fits (binary search: a prompt is at most a few thousand characters)
+      const words = text.split(/(?<=\s)/);
+      let lo = 0, hi = words.length;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (body(words.slice(0, mid).join('')).length + 2 <= maxLength) lo = mid;
+        else hi = mid - 1;
+      }
+      return words.slice(lo).join('').trim();
+    },
   };
 }
 

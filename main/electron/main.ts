@@ -13,6 +13,7 @@ import { loadElectron } from './electron-api';
 import { registerIpcTransport } from './ipc-transport';
 import { utilityEngine } from './spawn-utility';
 import { createWindow, lockDown, registerAppScheme } from './window';
+import { resolveUserPath } from '../host/workspace-paths';
 
 const electron = loadElectron();
 const { app } = electron;
@@ -30,7 +31,7 @@ void app.whenReady().then(() => {
   const resources = app.isPackaged ? (process as NodeJS.Process & { resourcesPath: string }).resourcesPath : join(root, 'assets');
   lockDown(electron, join(root, 'dist', 'renderer'));
   const host = new StudioHost({
-    workspace: resolve(flag('--workspace') ?? join(homedir(), 'DiffusionABStudio')),
+    workspace: resolveUserPath(flag('--workspace') ?? join(homedir(), 'DiffusionABStudio')),
     mode: 'electron',
     version: app.getVersion(),
     spawnEngine: utilityEngine(electron, join(here, '..', 'engine-host', 'engine-process.mjs')),

@@ -5,7 +5,7 @@
  */
 import { isAbsolute } from 'node:path';
 import { LIMITS } from '../../app/limits';
-import { latentsToRgb } from '../../app/metrics';
+import { fitLatentFactors, latentsToRgb, type LatentFactors } from '../../app/metrics';
 import type { ImageRef } from '../../app/run-request';
 import { FromEngine, ToEngine, toErrorShape } from '../../app/studio';
 import { detectProviders, Engine } from '../../engine/index';
@@ -48,8 +48,13 @@ function resolveImage(ref: ImageRef): string {
   throw new Error(`engine host: an image ref must arrive as an absolute path the studio host has checked, got ${JSON.stringify(ref)}`);
 }
 
+/** Each model's latent -> RGB factors, fitted to its last run's final latents and image (previews then match the result's colours). */
+const previewFactors = new Map<string, LatentFactors>();
+
 async function run(runId: number, request: unknown, previews: boolean): Promise<void> {
   const abort = new AbortController();
+  const model = String((request as { model?: unknown }).model ?? '');
+  let last: { latents: Float32Array; dims: readonly number[] } | undefined;
   running.set(runId, abort);
   try {
     injectFault(request);
@@ -59,12 +64,15 @@ async function run(runId: number, request: unknown, previews: boolean): Promise<
       onEvent: (event) => port.post({ type: 'event', runId, event }),
       onLatents: previews
         ? (step, latents, dims) => {
-            const rgb = latentsToRgb(latents, dims);
+            last = { latents: Float32Array.from(latents), dims };
+            const rgb = latentsToRgb(latents, dims, previewFactors.get(model));
             port.post({ type: 'preview', runId, step, steps: 0, width: rgb.width, height: rgb.height, rgb: rgb.data });
           }
         : undefined,
     });
     port.post({ type: 'done', runId, result, images: images.map((i) => ({ width: i.width, height: i.height, data: i.data })) });
+    const fit = last && images[0] && fitLatentFactors(last.latents, last.dims, images[0]);
+    if (fit) previewFactors.set(model, fit);
   } catch (e) {
     port.post({ type: 'error', runId, error: toErrorShape(e) });
   } finally {

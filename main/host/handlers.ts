@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Handlers } from '../../app/channels';
 import type { ProviderStatus } from '../../app/studio';
+import { loadClipTokenizer, type ClipTokenizer } from '../../engine/tokenizer/clip';
 import { buildReport } from './report';
 import type { StudioHost } from './studio-host';
 
@@ -19,6 +20,7 @@ function ortVersion(): string {
 /** The one handler table: every command of app/channels.ts, whichever transport carried it. */
 export function createHandlers(host: StudioHost): Handlers {
   let providers: Promise<ProviderStatus[]> | undefined;
+  const tokenizers = new Map<string, ClipTokenizer>();
   return {
     'studio.info': async () => ({ mode: host.opts.mode, workspace: host.opts.workspace, version: host.opts.version, engine: host.engineState }),
     'studio.about': async () => {
@@ -39,6 +41,14 @@ export function createHandlers(host: StudioHost): Handlers {
     },
     'models.list': async () => host.models.list(),
     'models.add': async ({ path }) => host.models.add(path),
+    'prompt.tokens': async ({ model, text }) => {
+      // only a listed model's tokenizer is read: a client cannot point the host at any folder
+      const dir = host.models.list().find((m) => m.dir === model)?.dir;
+      if (!dir) throw new Error(`${model}: not one of the studio's models`);
+      let tok = tokenizers.get(dir);
+      if (!tok) tokenizers.set(dir, (tok = loadClipTokenizer(join(dir, 'tokenizer'))));
+      return { count: tok.count(text), max: tok.maxLength, dropped: tok.dropped(text) };
+    },
     'models.remove': async ({ dir }) => {
       host.models.remove(dir);
       return { ok: true as const };

@@ -1,6 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { HistoryManifest, HistorySummary, JobId, speedup } from '../../app/studio';
+import { ranLabel } from '../../app/run-stats';
+
+const sideResult = (m: HistoryManifest, side: string) => m.compare?.runs.find((r) => r.side === side)?.result;
 import { TMP_MARK, writeFileAtomic, writeJsonAtomic } from './atomic';
 import { describeWriteError, readInside, resolveInside, WorkspaceError } from './workspace-paths';
 
@@ -117,7 +120,7 @@ export class HistoryStore {
       console.warn(`history: no thumbnail for ${m.id}: ${(e as Error).message}`);
     }
     const title = m.compare
-      ? `${m.compare.a.label} vs ${m.compare.b.label}${m.compare.repeats > 1 ? ` ×${m.compare.repeats}` : ''}`
+      ? `${ranLabel(m.compare.a.label, sideResult(m, 'A'))} vs ${ranLabel(m.compare.b.label, sideResult(m, 'B'))}${m.compare.repeats > 1 ? ` ×${m.compare.repeats}` : ''}`
       : `DeepCache sweep: intervals ${m.sweep!.intervals[0]}..${m.sweep!.intervals.at(-1)}, branches ${m.sweep!.branches.join(',')}`;
     return {
       id: m.id, kind: m.kind, createdAt: m.createdAt, status: m.status, prompt: m.params.prompt, model: m.model.name, title, thumb,

@@ -5,6 +5,7 @@ import type { ModelEntry } from '../../app/studio';
 import { inspectModel } from '../../engine/model/folder';
 import { defaultSchedulerName } from '../../engine/schedulers/registry';
 import { writeJsonAtomic } from './atomic';
+import { resolveUserPath } from './workspace-paths';
 
 export interface ModelPaths {
   /** The embedded default model (assets/models/emoji-sd, or the packaged app's resources). */
@@ -48,7 +49,7 @@ export class ModelRegistry {
 
   /** Validates the folder (inspectModel names the bad file) before remembering it. */
   add(path: string): ModelEntry {
-    const e = entry(resolve(path), 'user');
+    const e = entry(resolveUserPath(path), 'user');
     const dirs = this.userDirs();
     if (!dirs.includes(e.dir) && e.dir !== this.defaultModel().dir) writeJsonAtomic(this.file, [...dirs, e.dir]);
     return e;
@@ -78,5 +79,5 @@ function entry(dir: string, source: ModelEntry['source']): ModelEntry {
   const controlnets = readdirSync(info.dir, { withFileTypes: true })
     .filter((d) => /^controlnet/.test(d.name) && existsSync(join(info.dir, d.name, 'model.onnx')))
     .map((d) => ({ dir: join(info.dir, d.name), name: d.name })).sort((a, b) => a.name.localeCompare(b.name));
-  return { dir: info.dir, name: info.name, source, defaultSize: info.defaultSize, defaultScheduler: defaultSchedulerName(info.schedulerConfig), loras, controlnets };
+  return { dir: info.dir, name: info.name, source, defaultSize: info.defaultSize, defaultScheduler: defaultSchedulerName(info.schedulerConfig), guidance: info.recommendedGuidance, loras, controlnets };
 }

@@ -24,14 +24,21 @@ function ticks(max: number, n = 4): number[] {
   return Array.from({ length: Math.floor(max / nice) + 1 }, (_, i) => i * nice);
 }
 
-function yAxis(fr: Frame, max: number, unit: string, min = 0): string {
+/** Grid lines and labels from `min` to `max`; `label` formats a value (SSIM needs 3 decimals, ms one). */
+function yAxis(fr: Frame, max: number, unit: string, min = 0, label: (v: number) => string = f): string {
   const y = (v: number): number => fr.h - fr.b - ((v - min) / (max - min || 1)) * (fr.h - fr.t - fr.b);
-  return ticks(max - min).map((t) => t + min).map((v) =>
-    `<line x1="${fr.l}" x2="${fr.w - fr.r}" y1="${f(y(v))}" y2="${f(y(v))}" stroke="${CHART.grid}"/><text x="${fr.l - 6}" y="${f(y(v) + 4)}" fill="${AXIS}" font-size="11" text-anchor="end">${f(v)}${unit}</text>`).join('');
+  return ticks(max - min).map((t) => t + min).filter((v) => v <= max).map((v) =>
+    `<line x1="${fr.l}" x2="${fr.w - fr.r}" y1="${f(y(v))}" y2="${f(y(v))}" stroke="${CHART.grid}"/><text x="${fr.l - 6}" y="${f(y(v) + 4)}" fill="${AXIS}" font-size="11" text-anchor="end">${label(v)}${unit}</text>`).join('');
 }
 
 function svg(fr: Frame, body: string, legend: { label: string; color: string }[] = []): string {
-  const leg = legend.map((k, i) => `<rect x="${fr.l + i * 130}" y="${fr.h - 14}" width="10" height="10" fill="${k.color}"/><text x="${fr.l + i * 130 + 14}" y="${fr.h - 5}" fill="${AXIS}" font-size="11">${esc(k.label)}</text>`).join('');
+  // each key as wide as its label (about 6.5 px a character at 11 px): long labels no longer overlap
+  let at = fr.l;
+  const leg = legend.map((k) => {
+    const x = at;
+    at += 14 + k.label.length * 6.5 + 18;
+    return `<rect x="${f(x)}" y="${fr.h - 14}" width="10" height="10" fill="${k.color}"/><text x="${f(x + 14)}" y="${fr.h - 5}" fill="${AXIS}" font-size="11">${esc(k.label)}</text>`;
+  }).join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${fr.w} ${fr.h}" width="${fr.w}" height="${fr.h}" font-family="sans-serif">${body}${leg}</svg>`;
 }
 
@@ -69,9 +76,9 @@ export function lines(series: { label: string; color: string; ys: number[]; mark
   return svg(fr, yAxis(fr, max, unit) + body + xl, series);
 }
 
-/** Latency (x) vs SSIM (y), the Pareto frontier as a line, one point ringed. */
-export function scatter(points: { x: number; y: number; label: string; color: string }[], frontier: { x: number; y: number }[], ring?: { x: number; y: number }): string {
-  const fr = FRAME;
+/** Latency (x) vs SSIM (y), the Pareto frontier as a line, one point ringed; `legend` names the colours (DeepCache branches). */
+export function scatter(points: { x: number; y: number; label: string; color: string }[], frontier: { x: number; y: number }[], ring?: { x: number; y: number }, legend: { label: string; color: string }[] = []): string {
+  const fr = { ...FRAME, b: 56 };
   const xmax = Math.max(1e-9, ...points.map((p) => p.x)) * 1.1;
   const ymin = Math.min(0.9, ...points.map((p) => p.y)) - 0.01;
   const x = (v: number): number => fr.l + (v / xmax) * (fr.w - fr.l - fr.r);
@@ -81,5 +88,6 @@ export function scatter(points: { x: number; y: number; label: string; color: st
   const ringSvg = ring ? `<circle cx="${f(x(ring.x))}" cy="${f(y(ring.y))}" r="9" fill="none" stroke="${HIGHLIGHT}" stroke-width="2"/>` : '';
   const labels = `<text x="${fr.w - fr.r}" y="${fr.h - fr.b + 16}" fill="${AXIS}" font-size="11" text-anchor="end">latency (ms) →</text><text x="${fr.l + 4}" y="${fr.t + 10}" fill="${AXIS}" font-size="11">SSIM ↑</text>`;
   const xt = ticks(xmax).map((v) => `<text x="${f(x(v))}" y="${fr.h - fr.b + 16}" fill="${AXIS}" font-size="11" text-anchor="middle">${f(v)}</text>`).join('');
-  return svg(fr, `<path d="${front}" fill="none" stroke="${HIGHLIGHT}" stroke-dasharray="4 3"/>${dots}${ringSvg}${labels}${xt}`);
+  const yt = yAxis(fr, 1.005, '', ymin, (v) => v.toFixed(3));
+  return svg(fr, `${yt}<path d="${front}" fill="none" stroke="${HIGHLIGHT}" stroke-dasharray="4 3"/>${dots}${ringSvg}${labels}${xt}`, legend);
 }

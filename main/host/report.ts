@@ -8,6 +8,7 @@ import type { HistoryStore } from './history';
 import type { InputStore } from './inputs';
 import { compareImages, quantise, ssimPng } from './images';
 import { esc, lines, scatter, stackedBars } from './report-svg';
+import { DEFAULT_THRESHOLDS, readVerdict, VERDICT_TEXT } from '../../app/verdict';
 
 const STAGES = [
   { label: 'text encoder', color: STAGE_COLORS.text },
@@ -66,14 +67,15 @@ function compareSection(m: HistoryManifest, img: (f?: string) => string, history
   const ran = sideStats(c.runs, { A: c.a.label, B: c.b.label });
   const stats = (['A', 'B'] as const).map((s) => {
     const st = ran.find((x) => x.side === s);
-    return `<tr><th>${s}: ${esc(c[s === 'A' ? 'a' : 'b'].label)}</th><td>${esc(st?.summary ?? '')}</td><td>${esc(st?.provider ?? '')}${st?.fellBack ? ' (fell back)' : ''}</td>
+    return `<tr><th>${s}: ${esc(st?.label ?? c[s === 'A' ? 'a' : 'b'].label)}</th><td>${esc(st?.summary ?? '')}</td><td>${esc(st?.provider ?? '')}${st?.fellBack ? ' (fell back)' : ''}</td>
 <td>${st ? ms(st.median) : '-'}</td><td>${st ? `${ms(st.min)} … ${ms(st.max)}` : '-'}</td><td>${st?.firstMs !== undefined ? ms(st.firstMs) : '-'}</td><td>${st?.n ?? 0}</td></tr>`;
   }).join('');
   const sp = speedup(c.runs);
   const mt = c.metrics;
   return `<h2>Variants</h2><p>${esc(variantDifference(c.a, c.b))}</p>
 <table><tr><th></th><th>summary</th><th>provider used</th><th>median total</th><th>min … max</th><th>first run</th><th>steady runs</th></tr>${stats}</table>
-<p class="big">${sp ? `B is ${sp.toFixed(2)}× ${sp >= 1 ? 'faster' : 'slower'} than A` : ''}${mt ? ` · PSNR ${mt.psnr === null ? '∞' : mt.psnr.toFixed(2)} dB · SSIM ${mt.ssim.toFixed(4)}` : ''}</p>
+<p class="big">${sp ? `B is ${sp.toFixed(2)}× ${sp >= 1 ? 'faster' : 'slower'} than A` : ''}${mt ? ` · PSNR ${mt.psnr === null ? '∞' : mt.psnr.toFixed(2)} dB · SSIM ${mt.ssim.toFixed(4)} · ${VERDICT_TEXT[readVerdict(mt)]}` : ''}</p>
+${mt ? `<p>Reading at the default thresholds: visually identical at SSIM ≥ ${DEFAULT_THRESHOLDS.identical}, small differences at ≥ ${DEFAULT_THRESHOLDS.small}, different below.</p>` : ''}
 <h2>Images</h2><div class="imgs"><figure><img src="${img(c.images.a)}" alt="A"><figcaption>A</figcaption></figure><figure><img src="${img(c.images.b)}" alt="B"><figcaption>B</figcaption></figure>
 <figure><img src="${img(c.images.diff)}" alt="difference"><figcaption>|A − B|, inferno, normalised to the largest difference${mt ? ` (${(mt.maxDiff * 100).toFixed(1)}%)` : ''}</figcaption></figure>
 ${ssimMap ? `<figure><img src="${ssimMap}" alt="SSIM map"><figcaption>1 − SSIM map</figcaption></figure>` : ''}</div>
@@ -90,7 +92,8 @@ function sweepSection(m: HistoryManifest, img: (f?: string) => string): string {
   const rows = s.points.map((p) => `<tr><td>${p.interval}</td><td>${p.branch}</td><td>${ms(p.latencyMs)}</td><td>${ms(p.denoiseMs)}</td><td>${p.fullSteps}</td><td>${p.ssim.toFixed(4)}</td><td>${p.psnr === null ? '∞' : p.psnr.toFixed(2)}</td><td>${front.includes(p) ? 'Pareto' : ''}</td></tr>`).join('');
   return `<h2>DeepCache sweep</h2><p>Base variant: ${esc(JSON.stringify(s.base))}</p>
 <p class="big">${best ? `Fastest with SSIM ≥ 0.95: N=${best.interval}, branch ${best.branch} (${ms(best.latencyMs)}, SSIM ${best.ssim.toFixed(4)})` : 'No setting reaches SSIM 0.95'}</p>
-${scatter(pts, front.map((p) => ({ x: p.latencyMs, y: p.ssim })), best ? { x: best.latencyMs, y: best.ssim } : undefined)}
+${scatter(pts, front.map((p) => ({ x: p.latencyMs, y: p.ssim })), best ? { x: best.latencyMs, y: best.ssim } : undefined,
+    s.branches.map((b) => ({ label: `branch ${b}`, color: BRANCH_COLORS[b % 12]! })))}
 <table><tr><th>interval</th><th>branch</th><th>median total</th><th>denoise</th><th>full steps</th><th>SSIM</th><th>PSNR</th><th></th></tr>${rows}</table>
 <h2>Images</h2><div class="imgs">${s.points.map((p) => `<figure><img src="${img(p.image)}" alt=""><figcaption>N=${p.interval} b${p.branch} · SSIM ${p.ssim.toFixed(3)}</figcaption></figure>`).join('')}</div>`;
 }

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureRenderer } from './build-renderer';
@@ -13,6 +13,7 @@ import { FALLBACK_NOTE } from './models';
 import { forkEngine } from './spawn-fork';
 import { StudioHost } from './studio-host';
 import { startWebServer } from './transports/websocket';
+import { resolveUserPath } from './workspace-paths';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -35,7 +36,7 @@ const program = new Command('serve')
     const staticDir = o.build ? await ensureRenderer(ROOT) : join(ROOT, 'dist', 'renderer');
     const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     const host = new StudioHost({
-      workspace: resolve(o.workspace), mode: 'serve', spawnEngine: forkEngine(), version,
+      workspace: resolveUserPath(o.workspace), mode: 'serve', spawnEngine: forkEngine(), version,
       models: { embedded: join(ROOT, 'assets/models/emoji-sd'), fixture: join(ROOT, 'test/fixtures/tiny-sd') },
     });
     const dispatcher = new Dispatcher(createHandlers(host), (l) => host.onEvent(l));

@@ -1,6 +1,9 @@
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 
+/** `~` in a workspace or model path the user typed: one expander for the host and the engine CLI. */
+export { expandHome, resolveUserPath } from '../../engine/io/paths';
+
 /** A path or a write the workspace refuses, said in words a user can act on. */
 export class WorkspaceError extends Error {
   override name = 'WorkspaceError';

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { About as AboutInfo } from '../../app/studio';
 import { useStudio } from '../store';
+import { Markdown } from './markdown';
 
 export function About() {
   const client = useStudio((s) => s.client);
@@ -21,7 +22,7 @@ export function About() {
             <p>Default model: <b>{about.model}</b></p>
             <p className="hint">{Object.entries(about.versions).map(([k, v]) => `${k} ${v}`).join(' · ')}</p>
             <h3>Embedded model attributions</h3>
-            {about.licenses ? <pre className="licenses">{about.licenses}</pre> : <p className="hint">assets/models/emoji-sd/LICENSES.md is not installed yet.</p>}
+            {about.licenses ? <Markdown className="licenses" text={about.licenses} /> : <p className="hint">assets/models/emoji-sd/LICENSES.md is not installed yet.</p>}
           </>
         )}
         <button onClick={() => setUi({ aboutOpen: false })}>Close</button>

@@ -4,6 +4,7 @@ import { useStudio } from '../store';
 import { currentModel } from '../store/model';
 import { Field, Section, Slider, Toggle } from './controls';
 import { InitImagePicker } from './init-image';
+import { PromptTokens } from './prompt-tokens';
 
 const SIZES = [64, 96, 128, 192, 256, 320, 384, 448, 512, 576, 640, 768, 1024];
 
@@ -18,10 +19,10 @@ export function InputsPanel() {
   const sizes = [...new Set([...SIZES, model?.defaultSize ?? 512, i.width, i.height])].sort((a, b) => a - b);
   return (
     <Section title="Inputs (same for A and B)">
-      <Field label="Prompt">
+      <Field label="Prompt" hint={<PromptTokens text={i.prompt} what="prompt" empty="Empty prompt: the images follow no text (an unconditional sample)." />}>
         <textarea rows={2} value={i.prompt} onChange={(e) => set({ prompt: e.target.value })} data-testid="prompt" />
       </Field>
-      <Field label="Negative prompt">
+      <Field label="Negative prompt" hint={<PromptTokens text={i.negativePrompt} what="negative-prompt" />}>
         <input value={i.negativePrompt} onChange={(e) => set({ negativePrompt: e.target.value })} data-testid="negative-prompt" />
       </Field>
       <div className="row">
@@ -45,13 +46,14 @@ export function InputsPanel() {
             {(init ? [init.height] : sizes).map((s) => <option key={s}>{s}</option>)}
           </select>
         </Field>
-        <Field label="Scheduler">
-          <select value={i.scheduler} onChange={(e) => set({ scheduler: e.target.value as typeof i.scheduler })} aria-label="scheduler">
-            <option value="">model's ({model?.defaultScheduler ?? '…'})</option>
-            {SCHEDULER_NAMES.map((s) => <option key={s}>{s}</option>)}
-          </select>
-        </Field>
       </div>
+      {/* its own row: "model's (pndm)" is cut to "mode…" beside the size selects */}
+      <Field label="Scheduler">
+        <select value={i.scheduler} onChange={(e) => set({ scheduler: e.target.value as typeof i.scheduler })} aria-label="scheduler">
+          <option value="">model's ({model?.defaultScheduler ?? '…'})</option>
+          {SCHEDULER_NAMES.map((s) => <option key={s}>{s}</option>)}
+        </select>
+      </Field>
       <div className="loras">
         <span className="field-label">LoRAs of this model (both sides)</span>
         {loras.length === 0 && <span className="hint">none in {model ? `${model.name}/loras` : 'this model'}</span>}

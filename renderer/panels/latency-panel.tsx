@@ -1,5 +1,5 @@
 import { useMemo } from 'react';
-import { sideStats, speedup, stageRows } from '../../app/run-stats';
+import { sideStats, speedup, stageRows, stepsNote } from '../../app/run-stats';
 import { useStudio } from '../store';
 import { stepRows } from '../charts/chart-data';
 import { StageBars } from '../charts/stage-bars';
@@ -25,17 +25,18 @@ export function LatencyPanel() {
         <span className="hint"> (median total, steady state)</span>
       </p>
       <table className="stats">
-        <thead><tr><th /><th>median</th><th>min … max</th><th>IQR</th><th>first run</th><th>runs</th><th>full UNet steps</th><th>provider</th></tr></thead>
+        <thead><tr><th /><th>median</th><th>min … max</th><th>IQR</th><th>first run</th><th>runs</th><th>steps · full UNet calls</th><th>provider</th></tr></thead>
         <tbody>
           {data.stats.map((s) => (
             <tr key={s.side}>
               <th className={`side-${s.side.toLowerCase()}`}>{s.side} · {s.label}</th>
               <td>{ms(s.median)}</td><td>{ms(s.min)} … {ms(s.max)}</td><td>{ms(s.q3 - s.q1)}</td><td>{ms(s.firstMs)}</td><td>{s.n}</td>
-              <td>{s.fullSteps}/{s.steps}</td><td>{s.provider}{s.fellBack ? ' (fell back)' : ''}</td>
+              <td title={stepsNote(s.setSteps, s.steps, s.scheduler)}>{s.setSteps} · {s.fullSteps}/{s.steps}</td><td>{s.provider}{s.fellBack ? ' (fell back)' : ''}</td>
             </tr>
           ))}
         </tbody>
       </table>
+      {[...new Set(data.stats.map((s) => stepsNote(s.setSteps, s.steps, s.scheduler)).filter(Boolean))].map((n) => <p className="hint" key={n} data-testid="steps-note">{n}.</p>)}
       <div className="charts">
         <figure className="chart" data-testid="chart-stages"><figcaption>Per stage (median): first run vs steady state</figcaption><StageBars rows={data.stages} /></figure>
         <figure className="chart" data-testid="chart-steps"><figcaption>Per step (steady-state median): ● full UNet, ○ DeepCache cached</figcaption><StepLines rows={data.steps} labels={data.labels} /></figure>

@@ -28,7 +28,7 @@ export function ModelPanel() {
           if (ok) setPath('');
         });
       }}>
-        <input value={path} onChange={(e) => setPath(e.target.value)} placeholder="add a diffusers-ONNX folder by path…" aria-label="model folder" />
+        <input value={path} onChange={(e) => setPath(e.target.value)} placeholder="model folder path…" title="add a diffusers-ONNX model folder by its path (~ is your home)" aria-label="model folder" />
         <button type="submit" disabled={!path || adding}>Add</button>
       </form>
       {error && <p className="note error" data-testid="model-error">{error}</p>}

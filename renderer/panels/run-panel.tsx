@@ -2,10 +2,11 @@ import { useEffect, useRef } from 'react';
 import { useStudio } from '../store';
 import type { ProgressState } from '../store/progress';
 import { variantProblem } from '../store/variants';
+import { shownStep } from '../../app/run-stats';
 import { Section, Slider } from './controls';
 
 /** A progress bar fed by the transient progress store: it writes to the DOM, React never re-renders. */
-function ProgressBar({ side, label }: { side: string; label: string }) {
+function ProgressBar({ side, label, done }: { side: string; label: string; done?: string }) {
   const progress = useStudio((s) => s.progress);
   const bar = useRef<HTMLDivElement>(null);
   const text = useRef<HTMLSpanElement>(null);
@@ -13,11 +14,14 @@ function ProgressBar({ side, label }: { side: string; label: string }) {
     const paint = (st: ProgressState): void => {
       const p = st.sides[side];
       bar.current!.style.width = `${((p?.fraction ?? 0) * 100).toFixed(1)}%`;
-      text.current!.textContent = p ? `${p.stage === 'denoising' ? `step ${p.step}/${p.steps}` : p.stage}${st.repeats > 1 && side !== 'job' ? ` · run ${p.repeat + 1}/${st.repeats}` : ''}` : 'idle';
+      const shown = p && shownStep(p.step, p.steps, st.steps);
+      text.current!.textContent = done ?? (p && shown ? `${p.stage === 'denoising' ? `step ${shown.step}/${shown.of}` : p.stage}${st.repeats > 1 && side !== 'job' ? ` · run ${p.repeat + 1}/${st.repeats}` : ''}` : 'idle');
+      text.current!.title = p && shown && shown.of !== p.steps ? `${shown.of} steps make ${p.steps} UNet calls with this scheduler (PNDM takes its first step twice, a warm-up)` : '';
+      if (done) bar.current!.style.width = '100%';
     };
     paint(progress.getState());
     return progress.subscribe(paint);
-  }, [progress, side]);
+  }, [progress, side, done]);
   return (
     <div className="progress" data-testid={`progress-${side}`}>
       <div className="progress-head"><b className={`side-${side.toLowerCase()}`}>{label}</b><span ref={text} /></div>
@@ -64,6 +68,16 @@ export function RunPanel() {
   const invalid = useStudio((s) => variantProblem(s.a, s.sharedLoras) ?? variantProblem(s.b, s.sharedLoras));
   const model = useStudio((s) => s.modelDir);
   const busy = job?.status === 'running' || job?.status === 'queued';
+  const current = useStudio((s) => s.current);
+  // after the run: how long it took, not the last stage it passed ("vae-decoder · run 3/3")
+  const finished = job?.status === 'done' && current?.id === job.jobId ? current : undefined;
+  const took = finished?.finishedAt ? ` in ${((Date.parse(finished.finishedAt) - Date.parse(finished.createdAt)) / 1000).toFixed(1)} s` : '';
+  const sideDone = (side: string): string | undefined => {
+    const runs = finished?.compare?.runs.filter((r) => r.side === side);
+    if (!runs?.length) return finished ? 'done' : undefined;
+    const s = runs.reduce((t, r) => t + r.result.timings.totalMs + r.result.prepareMs, 0) / 1000;
+    return `done · ${runs.length} run${runs.length > 1 ? 's' : ''} in ${s.toFixed(1)} s`;
+  };
   return (
     <Section title="Run">
       <Slider label="Repeats per variant" value={repeats} min={1} max={10} step={1} onChange={(r) => setInputs({ repeats: r })} format={(r) => `${r}×`} />
@@ -73,16 +87,19 @@ export function RunPanel() {
       </div>
       {job && (job.kind === 'compare' ? (
         <div className="run-progress">
-          <div className="progress-row"><LivePreview side="A" /><ProgressBar side="A" label={labelA} /></div>
-          <div className="progress-row"><LivePreview side="B" /><ProgressBar side="B" label={labelB} /></div>
+          <div className="progress-row"><LivePreview side="A" /><ProgressBar side="A" label={labelA} done={sideDone('A')} /></div>
+          <div className="progress-row"><LivePreview side="B" /><ProgressBar side="B" label={labelB} done={sideDone('B')} /></div>
         </div>
       ) : (
-        <div className="run-progress"><div className="progress-row"><LivePreview side="job" /><ProgressBar side="job" label="sweep" /></div></div>
+        <div className="run-progress"><div className="progress-row"><LivePreview side="job" /><ProgressBar side="job" label="sweep" done={finished ? 'done' : undefined} /></div></div>
       ))}
       {job && (
-        <p className={`job-status ${job.status}`} data-testid="job-status">
-          {job.status === 'running' ? `running · ${job.done}/${job.total} runs` : job.status}
-          {job.error && job.status !== 'cancelled' ? `: ${job.error}` : ''}
+        <p className={`job-status ${job.status}`} data-job={job.jobId}>
+          <span data-testid="job-status">
+            {job.status === 'running' ? `running · ${job.done}/${job.total} runs` : job.status}
+            {job.error && job.status !== 'cancelled' ? `: ${job.error}` : ''}
+          </span>
+          {finished && <span data-testid="job-took">{took}</span>}
         </p>
       )}
     </Section>

@@ -7,12 +7,15 @@ import { useStudio } from '../store';
 import { currentModel } from '../store/model';
 import { variantProblem, type LoraPick, type VariantForm } from '../store/variants';
 import { Field, Slider, Toggle } from './controls';
+import { plainProviderReason } from '../../app/errors';
 
 /** What the fields show besides the form: provider availability and the model's LoRA files. */
 export interface EditorContext {
   side: Side;
   providers: readonly ProviderStatus[];
   files: readonly LoraEntry[];
+  /** This side allows CPU fallback (what an unavailable provider's note says). */
+  fallback?: boolean;
 }
 
 interface Bound {
@@ -39,7 +42,8 @@ function FieldControl({ b, ctx }: { b: Bound; ctx: EditorContext }) {
     case 'select': {
       const status = (id: unknown) => (f.availability ? ctx.providers.find((p) => p.id === id) : undefined);
       const chosen = status(value);
-      const hint = chosen && !chosen.available ? <span className="warn">{chosen.reason}</span>
+      // an unavailable choice is said below the row, full width (layout), not squeezed under the select
+      const hint = chosen && !chosen.available ? undefined
         : chosen?.adapter?.software ? <span className="warn" data-testid={`adapter-${ctx.side}`} title={chosen.adapter.name}>{chosen.label?.replace(/^webgpu — /, '')}: a CPU, not a GPU</span>
         : typeof f.help === 'function' ? f.help(value) : f.help;
       const numeric = typeof f.choices[0] === 'number';
@@ -48,7 +52,8 @@ function FieldControl({ b, ctx }: { b: Bound; ctx: EditorContext }) {
           <select value={String(value)} onChange={(e) => set(numeric ? Number(e.target.value) : e.target.value)} aria-label={aria} disabled={disabled} data-testid={idOf(b, ctx.side)}>
             {f.choices.map((c) => {
               const s = status(c);
-              return <option key={c} value={c} disabled={s ? !s.available && c !== value : false} title={s?.reason}>{s?.label ?? c}{s && !s.available ? ' — unavailable' : ''}</option>;
+              // selectable even when unavailable: that is how a run with CPU fallback is set up
+              return <option key={c} value={c} title={s?.reason}>{s?.label ?? c}{s && !s.available ? ' — unavailable' : ''}</option>;
             })}
           </select>
         </Field>
@@ -82,19 +87,28 @@ function FieldControl({ b, ctx }: { b: Bound; ctx: EditorContext }) {
   }
 }
 
+/** A provider's failure in plain words, and the raw text (a C++ assertion, say) behind a "details" toggle placed last. */
+function reason(raw: string): { text: string; details?: ReactNode } {
+  const r = plainProviderReason(raw);
+  return r.plain ? { text: r.plain, details: <details className="raw-reason"><summary>details</summary><code>{r.raw}</code></details> } : { text: r.raw };
+}
+
 function UnavailableProviders({ providers }: { providers: readonly ProviderStatus[] }) {
   const off = providers.filter((p) => !p.available);
   if (!off.length) return null;
   return (
     <details className="unavailable"><summary>{off.length} providers unavailable here</summary>
-      <ul>{off.map((p) => (
-        <li key={p.id} data-testid={`provider-status-${p.id}`}><b>{p.id}</b>: {p.reason}
-          {p.problems && p.problems.length > 0 && (
-            <details><summary>what is missing ({p.problems.length})</summary><ul className="problems">{p.problems.map((x) => <li key={x}>{x}</li>)}</ul></details>
-          )}
-          {p.fix && <div>fix: <code>{p.fix}</code></div>}
-        </li>
-      ))}</ul>
+      <ul>{off.map((p) => {
+        const r = reason(p.reason ?? 'unavailable');
+        return (
+          <li key={p.id} data-testid={`provider-status-${p.id}`}><b>{p.id}</b>: {r.text}{r.details}
+            {p.problems && p.problems.length > 0 && (
+              <details><summary>what is missing ({p.problems.length})</summary><ul className="problems">{p.problems.map((x) => <li key={x}>{x}</li>)}</ul></details>
+            )}
+            {p.fix && <div>fix: <code>{p.fix}</code></div>}
+          </li>
+        );
+      })}</ul>
     </details>
   );
 }
@@ -105,7 +119,17 @@ function layout(bound: Bound[], ctx: EditorContext): ReactNode[] {
   let selects: Bound[] = [], toggles: Bound[] = [];
   const flush = (): void => {
     if (selects.length) out.push(<div className="row" key={`s${out.length}`}>{selects.map((b) => <FieldControl key={b.field.key} b={b} ctx={ctx} />)}</div>);
-    if (selects.some((b) => b.field.kind === 'select' && b.field.availability)) out.push(<UnavailableProviders key={`u${out.length}`} providers={ctx.providers} />);
+    const avail = selects.find((b) => b.field.kind === 'select' && b.field.availability);
+    const chosen = avail && ctx.providers.find((p) => p.id === avail.value);
+    if (chosen && !chosen.available) {
+      const r = reason(chosen.reason ?? 'unavailable');
+      out.push(
+        <div className="note warn" key={`c${out.length}`} data-testid={`unavailable-${ctx.side}`}>
+          {chosen.id} is unavailable here: {r.text}. {ctx.fallback ? 'It will run on the CPU (fallback on).' : 'Turn on CPU fallback to run on the CPU instead.'}{r.details}
+        </div>,
+      );
+    }
+    if (avail) out.push(<UnavailableProviders key={`u${out.length}`} providers={ctx.providers} />);
     if (toggles.length) out.push(<div className="row wrap" key={`t${out.length}`}>{toggles.map((b) => <FieldControl key={b.field.key} b={b} ctx={ctx} />)}</div>);
     selects = [];
     toggles = [];
@@ -164,7 +188,7 @@ export function VariantEditor({ side }: { side: Side }) {
   return (
     <div className="variant" data-testid={`variant-${side}`}>
       <Field label="Label"><input value={v.label} maxLength={40} onChange={(e) => setVariant(side, { label: e.target.value })} /></Field>
-      <VariantFields form={v} onChange={(patch) => setVariant(side, patch)} ctx={{ side, providers, files: model?.loras ?? [] }} />
+      <VariantFields form={v} onChange={(patch) => setVariant(side, patch)} ctx={{ side, providers, files: model?.loras ?? [], fallback: v.allowFallback }} />
       {problem && <p className="note error">{problem}</p>}
     </div>
   );

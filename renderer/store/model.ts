@@ -1,3 +1,4 @@
+import { plainError } from '../../app/errors';
 import type { StateCreator } from 'zustand';
 import type { EngineState, ModelEntry, ProviderStatus, StudioInfo } from '../../app/studio';
 import type { StudioState } from './state';
@@ -37,7 +38,7 @@ export const modelSlice: StateCreator<StudioState, [], [], ModelSlice> = (set, g
     set((s) => ({
       modelDir: dir,
       modelError: undefined,
-      inputs: { ...s.inputs, width: m.defaultSize, height: m.defaultSize },
+      inputs: { ...s.inputs, width: m.defaultSize, height: m.defaultSize, ...(m.guidance !== undefined && dir !== s.modelDir ? { guidance: m.guidance } : {}) },
       sharedLoras: m.loras.map((l) => ({ path: l.path, weight: 1, enabled: false })),
     }));
   },
@@ -48,7 +49,7 @@ export const modelSlice: StateCreator<StudioState, [], [], ModelSlice> = (set, g
       get().selectModel(m.dir);
       return true;
     } catch (e) {
-      set({ modelError: (e as Error).message });
+      set({ modelError: plainError((e as Error).message) });
       return false;
     }
   },

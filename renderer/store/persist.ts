@@ -1,8 +1,9 @@
 import type { StudioState, StudioStore } from './state';
 import type { InitImage } from './inputs';
+import { VerdictThresholds } from '../../app/verdict';
 
 const KEY = 'diffusion-ab-studio:settings:v1';
-type Saved = Pick<StudioState, 'modelDir' | 'inputs' | 'a' | 'b' | 'view' | 'colormap' | 'gain' | 'ssimThreshold'> & { initImage?: Omit<InitImage, 'dataUrl'> };
+type Saved = Pick<StudioState, 'modelDir' | 'inputs' | 'a' | 'b' | 'view' | 'colormap' | 'gain' | 'ssimThreshold' | 'thresholds'> & { initImage?: Omit<InitImage, 'dataUrl'> };
 
 /**
  * Inputs, both variants and view choices survive a reload (localStorage, per origin). Written
@@ -18,6 +19,7 @@ export function persistSettings(store: StudioStore, storage: Storage | undefined
         modelDir: saved.modelDir ?? s.modelDir,
         inputs: { ...s.inputs, ...saved.inputs }, a: { ...s.a, ...saved.a }, b: { ...s.b, ...saved.b },
         view: saved.view ?? s.view, colormap: saved.colormap ?? s.colormap, gain: saved.gain ?? s.gain, ssimThreshold: saved.ssimThreshold ?? s.ssimThreshold,
+        thresholds: VerdictThresholds.safeParse(saved.thresholds).data ?? s.thresholds, // a hand-edited entry cannot break the reading
       });
       const init = saved.initImage;
       // the init image is kept by ref; its pixels come back from the workspace store (gone: back to txt2img)
@@ -29,14 +31,14 @@ export function persistSettings(store: StudioStore, storage: Storage | undefined
   let timer: ReturnType<typeof setTimeout> | undefined;
   let last: unknown[] = [];
   return store.subscribe((s) => {
-    const now = [s.modelDir, s.inputs, s.a, s.b, s.view, s.colormap, s.gain, s.ssimThreshold, s.initImage];
+    const now = [s.modelDir, s.inputs, s.a, s.b, s.view, s.colormap, s.gain, s.ssimThreshold, s.thresholds, s.initImage];
     if (now.every((v, i) => v === last[i])) return;
     last = now;
     clearTimeout(timer);
     timer = setTimeout(() => {
-      const { modelDir, inputs, a, b, view, colormap, gain, ssimThreshold, initImage } = store.getState();
+      const { modelDir, inputs, a, b, view, colormap, gain, ssimThreshold, thresholds, initImage } = store.getState();
       const init = initImage && { ref: initImage.ref, name: initImage.name, width: initImage.width, height: initImage.height };
-      storage.setItem(KEY, JSON.stringify({ modelDir, inputs, a, b, view, colormap, gain, ssimThreshold, initImage: init } satisfies Saved));
+      storage.setItem(KEY, JSON.stringify({ modelDir, inputs, a, b, view, colormap, gain, ssimThreshold, thresholds, initImage: init } satisfies Saved));
     }, 300);
   });
 }

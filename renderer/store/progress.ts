@@ -26,6 +26,8 @@ export interface ProgressState {
   jobId?: string;
   repeats: number;
   total: number;
+  /** The steps the user set (shown instead of a scheduler's extra UNet calls); unknown for a job another window started. */
+  steps?: number;
   overall: number;
   sides: Record<string, SideProgress>;
   previews: Record<string, Preview>;
@@ -36,8 +38,8 @@ export type ProgressStore = StoreApi<ProgressState>;
 export const createProgressStore = (): ProgressStore =>
   createStore<ProgressState>(() => ({ repeats: 1, total: 1, overall: 0, sides: {}, previews: {} }));
 
-export function resetProgress(store: ProgressStore, jobId: string, repeats: number, total: number): void {
-  store.setState({ jobId, repeats, total, overall: 0, sides: {}, previews: {} });
+export function resetProgress(store: ProgressStore, jobId: string, repeats: number, total: number, steps?: number): void {
+  store.setState({ jobId, repeats, total, steps, overall: 0, sides: {}, previews: {} });
 }
 
 /** Compare jobs report per side A/B; other jobs (sweeps) count into one "job" bar. */

@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { HistoryManifest, JobInfo } from '../../app/studio';
-import { isCancelled } from '../../app/errors';
+import { isCancelled, plainError } from '../../app/errors';
 import type { StudioState } from './state';
 import { resetProgress } from './progress';
 import { compareRequest, newJobId, sweepRequest } from './requests';
@@ -30,15 +30,17 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
     if (get().job?.status === 'running' || get().job?.status === 'queued') return;
     const jobId = newJobId();
     awaited.add(jobId);
-    resetProgress(get().progress, jobId, repeats, total);
+    resetProgress(get().progress, jobId, repeats, total, get().inputs.steps);
+    // the last run's error is over: its notice must not sit over this run's captions
+    for (const n of get().notices) get().dismiss(n.id);
     set({ job: { jobId, kind, status: 'queued', done: 0, total } });
     try {
       const m = await call(jobId);
       await get().openEntry(m.id, false);
     } catch (e) {
-      const err = e as Error;
-      set((s) => ({ job: s.job && { ...s.job, status: isCancelled(e) ? 'cancelled' : 'failed', error: err.message } }));
-      if (!isCancelled(e)) get().notify(err.message);
+      const message = plainError((e as Error).message);
+      set((s) => ({ job: s.job && { ...s.job, status: isCancelled(e) ? 'cancelled' : 'failed', error: message } }));
+      if (!isCancelled(e)) get().notify(message);
       await get().openEntry(jobId, false).catch(() => undefined); // what finished before the failure
     } finally {
       awaited.delete(jobId);
@@ -79,10 +81,10 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
         if (url) images[INIT_IMAGE] = url; // an image since deleted from the workspace is only missing from the view
       }
       const shown = get().current?.id === id;
-      set({ current: m, images });
-      // what the engine fixed on its own (a mask resized to the image) is said when an entry is first shown
-      const warnings = [...new Set(m.compare?.runs.flatMap((r) => r.result.notices ?? []) ?? [])];
-      if (warnings.length && !shown) get().notify(`Run ${id}: ${warnings.join('; ')}`);
+      set({ current: m, images, ...(shown ? {} : { highlight: undefined, inspect: undefined }) });
+      // what the engine fixed or measured on its own (a resized mask) is said when an entry is first shown
+      const notices = [...new Set(m.compare?.runs.flatMap((r) => r.result.notices ?? []) ?? [])];
+      if (notices.length && !shown) get().notify(`Run ${id}: ${notices.join('; ')}`);
       if (switchTab) get().setTab(m.kind === 'sweep' ? 'sweep' : 'compare');
     },
     onJobState: (info) => {
@@ -92,7 +94,7 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
         // a job this window did not start (another window's, or ours before a reload): follow it
         resetProgress(get().progress, info.jobId, info.kind === 'compare' ? Math.max(1, info.total / 2) : 1, info.total);
       }
-      set({ job: { ...info, error: info.status === 'failed' ? info.message : undefined } });
+      set({ job: { ...info, error: info.status === 'failed' && info.message ? plainError(info.message) : undefined } });
       const ended = info.status === 'done' || info.status === 'failed' || info.status === 'cancelled';
       if (ended && !awaited.has(info.jobId)) void get().openEntry(info.jobId, false).catch(() => undefined);
     },

@@ -1,5 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { Colormap } from '../../app/metrics';
+import { DEFAULT_THRESHOLDS, type Region, type VerdictThresholds } from '../../app/verdict';
 import type { StudioState } from './state';
 
 export type Tab = 'compare' | 'latency' | 'sweep' | 'history';
@@ -7,9 +8,16 @@ export type Tab = 'compare' | 'latency' | 'sweep' | 'history';
 export interface UiSlice {
   tab: Tab;
   view: string;
-  /** Shared by every compare view: they zoom and pan together. */
+  /**
+   * Shared by every compare view, in image coordinates: `zoom` over the fit scale, and the image
+   * point (fractions of width and height) at the centre of every viewport.
+   */
   zoom: number;
-  pan: { x: number; y: number };
+  center: { x: number; y: number };
+  /** The image pixel under the pointer (the pixel inspector), and a region marked on every view. */
+  inspect?: { x: number; y: number };
+  highlight?: Region;
+  thresholds: VerdictThresholds;
   swipe: number;
   blinkB: boolean;
   gain: number;
@@ -19,10 +27,10 @@ export interface UiSlice {
   notices: { id: number; text: string }[];
   setTab(tab: Tab): void;
   setView(view: string): void;
-  setZoom(zoom: number, pan?: { x: number; y: number }): void;
-  setPan(pan: { x: number; y: number }): void;
+  setZoom(zoom: number, center?: { x: number; y: number }): void;
+  setCenter(center: { x: number; y: number }): void;
   resetView(): void;
-  setUi(patch: Partial<Pick<UiSlice, 'swipe' | 'blinkB' | 'gain' | 'colormap' | 'ssimThreshold' | 'aboutOpen'>>): void;
+  setUi(patch: Partial<Pick<UiSlice, 'swipe' | 'blinkB' | 'gain' | 'colormap' | 'ssimThreshold' | 'aboutOpen' | 'inspect' | 'highlight' | 'thresholds'>>): void;
   notify(text: string): void;
   dismiss(id: number): void;
 }
@@ -31,11 +39,15 @@ let noticeId = 0;
 export const MIN_ZOOM = 0.25;
 export const MAX_ZOOM = 32;
 
+/** The centre stays on the image (a drag cannot lose it off-screen). */
+const clampCenter = (c: { x: number; y: number }): { x: number; y: number } => ({ x: Math.min(1, Math.max(0, c.x)), y: Math.min(1, Math.max(0, c.y)) });
+
 export const uiSlice: StateCreator<StudioState, [], [], UiSlice> = (set) => ({
   tab: 'compare',
   view: 'side-by-side',
   zoom: 1,
-  pan: { x: 0, y: 0 },
+  center: { x: 0.5, y: 0.5 },
+  thresholds: DEFAULT_THRESHOLDS,
   swipe: 0.5,
   blinkB: false,
   gain: 4,
@@ -45,9 +57,9 @@ export const uiSlice: StateCreator<StudioState, [], [], UiSlice> = (set) => ({
   notices: [],
   setTab: (tab) => set({ tab }),
   setView: (view) => set({ view }),
-  setZoom: (zoom, pan) => set((s) => ({ zoom: Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, zoom)), pan: pan ?? s.pan })),
-  setPan: (pan) => set({ pan }),
-  resetView: () => set({ zoom: 1, pan: { x: 0, y: 0 } }),
+  setZoom: (zoom, center) => set((s) => ({ zoom: Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, zoom)), center: clampCenter(center ?? s.center) })),
+  setCenter: (center) => set({ center: clampCenter(center) }),
+  resetView: () => set({ zoom: 1, center: { x: 0.5, y: 0.5 } }),
   setUi: (patch) => set(patch),
   notify: (text) => {
     const id = ++noticeId;

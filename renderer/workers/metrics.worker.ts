@@ -4,6 +4,8 @@
  * difference heatmap with app/metrics.ts. The SSIM map is kept per pair; recolouring is cheap.
  */
 import { absDiff, heatmap, psnr, ssim, type Colormap, type Pixels } from '../../app/metrics';
+import { decodeDataUrl } from './decode';
+import { worstTile, type Region } from '../../app/verdict';
 
 export interface MetricsRequest {
   id: number;
@@ -20,25 +22,19 @@ export interface MetricsResponse {
   psnr: number | null;
   ssim: number;
   maxDiff: number;
+  /** The tile of largest mean difference (mean in [0, 1]). */
+  worst: Region & { mean: number };
   diff: Uint8ClampedArray;
   ssimMap: Uint8ClampedArray;
   error?: string;
 }
 
 const decoded = new Map<string, Promise<Pixels>>();
-let pair: { key: string; diff: Float32Array; dissim: Float32Array; psnr: number | null; ssim: number; maxDiff: number; w: number; h: number } | undefined;
+let pair: { key: string; diff: Float32Array; dissim: Float32Array; psnr: number | null; ssim: number; maxDiff: number; worst: Region & { mean: number }; w: number; h: number } | undefined;
 
 async function decode(dataUrl: string): Promise<Pixels> {
-  const [head, b64 = ''] = dataUrl.split(',', 2);
-  const bin = atob(b64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  const bitmap = await createImageBitmap(new Blob([bytes], { type: head?.slice(5).split(';')[0] || 'image/png' }));
-  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-  const ctx = canvas.getContext('2d')!;
-  ctx.drawImage(bitmap, 0, 0);
-  const { data } = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
-  return { width: bitmap.width, height: bitmap.height, channels: 4, data, max: 255 };
+  const { width, height, data } = await decodeDataUrl(dataUrl);
+  return { width, height, channels: 4, data, max: 255 };
 }
 
 function image(url: string): Promise<Pixels> {
@@ -58,11 +54,11 @@ self.onmessage = async (e: MessageEvent<MetricsRequest>) => {
       const [pa, pb] = await Promise.all([image(a), image(b)]);
       const diff = absDiff(pa, pb);
       const s = ssim(pa, pb);
-      pair = { key, diff, dissim: s.map.map((v) => 1 - v), psnr: psnr(pa, pb), ssim: s.mean, maxDiff: diff.reduce((m, v) => Math.max(m, v), 0), w: pa.width, h: pa.height };
+      pair = { key, diff, dissim: s.map.map((v) => 1 - v), psnr: psnr(pa, pb), ssim: s.mean, maxDiff: diff.reduce((m, v) => Math.max(m, v), 0), worst: worstTile(diff, pa.width, pa.height), w: pa.width, h: pa.height };
     }
     const diffRgba = heatmap(pair.diff, gain, colormap);
     const ssimRgba = heatmap(pair.dissim, 1, colormap);
-    const msg: MetricsResponse = { id, width: pair.w, height: pair.h, psnr: pair.psnr, ssim: pair.ssim, maxDiff: pair.maxDiff, diff: diffRgba, ssimMap: ssimRgba };
+    const msg: MetricsResponse = { id, width: pair.w, height: pair.h, psnr: pair.psnr, ssim: pair.ssim, maxDiff: pair.maxDiff, worst: pair.worst, diff: diffRgba, ssimMap: ssimRgba };
     self.postMessage(msg, { transfer: [diffRgba.buffer, ssimRgba.buffer] });
   } catch (err) {
     self.postMessage({ id, error: (err as Error).message });
