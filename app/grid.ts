@@ -316,10 +316,11 @@ export function gridTables(g: GridSection): GridTable[] {
 const ms = (v: number): string => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
 
 /** A cell's time with its spread: "41.2 ms · IQR 40.1–43.0 · n 3", or marked as a first run. */
-export function latencyText(c: GridCell): string {
-  const l = c.latency;
-  if (!l) return '';
-  if (c.firstOnly) return `${ms(l.median)} · first run${l.n > 1 ? `s (n ${l.n})` : ' only'}`;
+export const latencyText = (c: GridCell): string => (c.latency ? spreadText(c.latency, c.firstOnly) : '');
+
+/** A median with its spread (any figure over repeats: grid cells, sweep points). */
+export function spreadText(l: CellLatency, firstOnly = false): string {
+  if (firstOnly) return `${ms(l.median)} · first run${l.n > 1 ? `s (n ${l.n})` : ' only'}`;
   return l.n > 1 ? `${ms(l.median)} · IQR ${l.q1.toFixed(1)}–${l.q3.toFixed(1)} · n ${l.n}` : `${ms(l.median)} · one run, no spread`;
 }
 

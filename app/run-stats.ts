@@ -23,6 +23,8 @@ export interface SideStats extends Spread {
   summary: string;
   fullSteps: number;
   steps: number;
+  /** No steady run yet: the figures are first runs (sessions opened, warm-up included). */
+  firstOnly: boolean;
 }
 
 /** Per side that ran: the spread of its steady-state totals (prepare excluded), its first run, what it ran on. */
@@ -35,7 +37,7 @@ export function sideStats(runs: readonly RunRecord[], labels: Record<string, str
     return [{
       ...s, side, label: labels[side] ?? side, firstMs: all.find((r) => r.result.firstRun)?.result.timings.totalMs,
       err: [s.median - s.min, s.max - s.median] as [number, number], provider: r0.provider, fellBack: r0.fellBack, summary: r0.summary,
-      fullSteps: r0.fullSteps.length, steps: r0.timings.stepMs.length,
+      fullSteps: r0.fullSteps.length, steps: r0.timings.stepMs.length, firstOnly: all.every((r) => r.result.firstRun),
     }];
   });
 }

@@ -38,7 +38,7 @@ export const deepcache = defineAcceleration({
   off: 'DeepCache off',
   editor: {
     group: {
-      key: 'deepcache', label: 'DeepCache', defaults: { interval: 3, branch: 0, schedule: 'uniform', start: 0, end: 0 },
+      key: 'deepcache', label: 'DeepCache', defaults: { interval: 3, branch: 0, schedule: 'uniform' },
       fields: [
         { kind: 'number', key: 'interval', label: 'Interval N', min: 1, max: 10, step: 1 },
         { kind: 'select', key: 'branch', label: 'Branch', choices: Array.from({ length: 12 }, (_, b) => b), help: (b) => `up block ${Math.floor(Number(b) / 3)}, layer ${Number(b) % 3} from the outside` },

@@ -77,7 +77,7 @@ export function RunPanel() {
           <div className="progress-row"><LivePreview side="B" /><ProgressBar side="B" label={labelB} /></div>
         </div>
       ) : (
-        <div className="run-progress"><div className="progress-row"><LivePreview side="job" /><ProgressBar side="job" label="sweep" /></div></div>
+        <div className="run-progress"><div className="progress-row"><LivePreview side="job" /><ProgressBar side="job" label={job.kind} /></div></div>
       ))}
       {job && (
         <p className={`job-status ${job.status}`} data-testid="job-status">

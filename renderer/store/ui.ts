@@ -2,7 +2,8 @@ import type { StateCreator } from 'zustand';
 import type { Colormap } from '../../app/metrics';
 import type { StudioState } from './state';
 
-export type Tab = 'compare' | 'latency' | 'sweep' | 'history';
+/** A tab's id (renderer/views/tabs.ts lists them); an entry's kind opens its own tab. */
+export type Tab = string;
 
 export interface UiSlice {
   tab: Tab;

@@ -47,7 +47,7 @@ describe('grid axes and cells (app/grid.ts)', () => {
     const cells = planGrid(params, base, [{ key: 'prompt', values: ['red', 'blue'] }, { key: 'deepcache.interval', values: [1, 3] }]);
     expect(cells.map((c) => c.coords)).toEqual([[0, 0], [1, 0], [0, 1], [1, 1]]);
     expect(cells[1]!.run!.params.prompt).toBe('a blue cat');
-    expect(cells[3]!.run!.variant.deepcache).toEqual({ interval: 3, branch: 0, schedule: 'uniform', start: 0, end: 0 });
+    expect(cells[3]!.run!.variant.deepcache).toEqual({ interval: 3, branch: 0, schedule: 'uniform' });
     expect(planGrid(params, base, [{ key: 'prompt', values: ['green', 'blue'] }])[0]!.refused).toBe('Prompt S/R: "green" does not occur in the prompt');
     expect(planGrid(params, base, [{ key: 'loras.weight', values: [0.5] }])[0]!.refused).toContain('the base variant has no LoRAs');
     const w = planGrid(params, base, [{ key: 'deepcache.start', values: [0.5] }, { key: 'deepcache.end', values: [0.1, 0.6] }]);
