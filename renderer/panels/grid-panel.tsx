@@ -55,7 +55,7 @@ export function GridPanel() {
         </div>
       ))}
       <div className="toolbar">
-        <Slider label="repeats" value={repeats} min={1} max={5} step={1} onChange={setRepeats} />
+        <Slider label="repeats" value={repeats} min={1} max={5} step={1} onChange={setRepeats} testId="grid-repeats" />
         <span className={'error' in parsed ? 'warn' : 'hint'} data-testid="grid-plan">
           {'error' in parsed ? parsed.error : `${parsed.cells} cells × ${repeats} repeats, interleaved · on variant A's options`}
         </span>

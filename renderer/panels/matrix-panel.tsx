@@ -44,10 +44,11 @@ export function MatrixPanel() {
     <div className="sweep matrix-view">
       <div className="toolbar settings" data-testid="matrix-settings">
         <span className="field-label">Options</span>
+        <button className="ghost mini" onClick={() => setPicked([])} data-testid="matrix-none">none</button>
         {settings.map((s) => <Toggle key={s.label} label={s.label} checked={chosen.includes(s.label)} onChange={(on) => toggle(s.label, on)} />)}
       </div>
       <div className="toolbar">
-        <Slider label="repeats" value={repeats} min={1} max={5} step={1} onChange={setRepeats} />
+        <Slider label="repeats" value={repeats} min={1} max={5} step={1} onChange={setRepeats} testId="matrix-repeats" />
         <span className={problem ? 'warn' : 'hint'} data-testid="matrix-plan">{problem ?? `the base, ${run.length} options alone and their pairs (up to ${1 + pairs} cells) × ${repeats} repeats · on variant A's options`}</span>
         <button className="primary" disabled={busy || !!problem} onClick={() => void runMatrix(run, repeats)} data-testid="run-matrix">Run matrix</button>
       </div>
