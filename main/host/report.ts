@@ -89,11 +89,11 @@ function sweepSection(m: HistoryManifest, img: (f?: string) => string): string {
   const front = paretoFrontier(s.points);
   const best = fastestAbove(s.points, 0.95);
   const pts = s.points.map((p) => ({ x: p.latencyMs, y: p.ssim, label: `N=${p.interval} branch ${p.branch}: ${ms(p.latencyMs)}, SSIM ${p.ssim.toFixed(4)}`, color: BRANCH_COLORS[p.branch % 12]! }));
-  const rows = s.points.map((p) => `<tr><td>${p.interval}</td><td>${p.branch}</td><td>${ms(p.latencyMs)}</td><td>${ms(p.denoiseMs)}</td><td>${p.fullSteps}</td><td>${p.ssim.toFixed(4)}</td><td>${p.psnr === null ? '∞' : p.psnr.toFixed(2)}</td><td>${front.includes(p) ? 'Pareto' : ''}</td></tr>`).join('');
+  const rows = s.points.map((p) => `<tr><td>${p.interval}</td><td>${p.branch}</td><td>${ms(p.latencyMs)}</td><td>${p.n && p.n > 1 ? `${p.q1!.toFixed(1)}–${p.q3!.toFixed(1)} ms` : '-'}</td><td>${p.n ?? 1}</td><td>${ms(p.denoiseMs)}</td><td>${p.fullSteps}</td><td>${p.ssim.toFixed(4)}</td><td>${p.psnr === null ? '∞' : p.psnr.toFixed(2)}</td><td>${front.includes(p) ? 'Pareto' : ''}</td></tr>`).join('');
   return `<h2>DeepCache sweep</h2><p>Base variant: ${esc(JSON.stringify(s.base))}</p>
 <p class="big">${best ? `Fastest with SSIM ≥ 0.95: N=${best.interval}, branch ${best.branch} (${ms(best.latencyMs)}, SSIM ${best.ssim.toFixed(4)})` : 'No setting reaches SSIM 0.95'}</p>
 ${scatter(pts, front.map((p) => ({ x: p.latencyMs, y: p.ssim })), best ? { x: best.latencyMs, y: best.ssim } : undefined)}
-<table><tr><th>interval</th><th>branch</th><th>median total</th><th>denoise</th><th>full steps</th><th>SSIM</th><th>PSNR</th><th></th></tr>${rows}</table>
+<table><tr><th>interval</th><th>branch</th><th>median total</th><th>IQR</th><th>runs</th><th>denoise</th><th>full steps</th><th>SSIM</th><th>PSNR</th><th></th></tr>${rows}</table>
 <h2>Images</h2><div class="imgs">${s.points.map((p) => `<figure><img src="${img(p.image)}" alt=""><figcaption>N=${p.interval} b${p.branch} · SSIM ${p.ssim.toFixed(3)}</figcaption></figure>`).join('')}</div>`;
 }
 
