@@ -27,7 +27,7 @@ export function CellTable({ g, images, onOpen, onApply }: { g: GridSection; imag
                       <td key={k} className={`cell ${c.status}${i === g.reference ? ' reference' : ''}`} data-testid={`cell-${i}`} title={c.label}>
                         {c.image && images[c.image] ? (
                           <button className="thumb" onClick={() => onOpen(i)} title={`compare with the reference: ${c.label}`} data-testid={`cell-open-${i}`}><img src={images[c.image]} alt={c.label} /></button>
-                        ) : <div className="no-image">{c.status === 'pending' ? 'waiting…' : c.status}</div>}
+                        ) : c.status === 'pending' ? <div className="no-image">waiting…</div> : null}
                         <div className="figures">
                           {c.status === 'ran' ? (
                             <>
@@ -35,7 +35,7 @@ export function CellTable({ g, images, onOpen, onApply }: { g: GridSection; imag
                               {i === g.reference ? <span><b>reference</b></span> : <span>{[speedupText(c, ref), metricText(c)].filter(Boolean).join(' · ')}</span>}
                               {c.variant && <button className="ghost mini" onClick={() => onApply(i)} title="put this cell's acceleration options on variant B (the parameters stay the inputs')" data-testid={`cell-apply-${i}`}>→ B</button>}
                             </>
-                          ) : c.status !== 'pending' && <span className={c.status === 'failed' ? 'bad' : 'warn'} data-testid={`cell-reason-${i}`}>{c.status}: {c.reason}</span>}
+                          ) : c.status !== 'pending' && <span className={`reason ${c.status === 'failed' ? 'bad' : 'warn'}`} title={c.reason} data-testid={`cell-reason-${i}`}><b>{c.status}</b>: {c.reason?.replace(/^variant "[^"]*": /, '')}</span>}
                         </div>
                       </td>
                     );

@@ -1,7 +1,7 @@
 import { gridTables, latencyText, metricText, speedupText, type GridSection } from '../../app/grid';
 import { CHART } from '../../app/palette';
 
-const CELL = 192, PAD = 8, HEAD = 28, TEXT = 15, LINES = 3, LEFT = 150;
+const CELL = 192, PAD = 8, HEAD = 28, TEXT = 15, LINES = 4, LEFT = 150;
 
 const load = (src: string): Promise<HTMLImageElement> => new Promise((resolve, reject) => {
   const img = new Image();
@@ -9,6 +9,23 @@ const load = (src: string): Promise<HTMLImageElement> => new Promise((resolve, r
   img.onerror = () => reject(new Error('a cell image did not load'));
   img.src = src;
 });
+
+/** Packs " · "-separated parts into lines of at most `w` pixels (canvas has no wrapping). */
+function wrap(ctx: CanvasRenderingContext2D, texts: string[], w: number): string[] {
+  const out: string[] = [];
+  for (const t of texts.filter(Boolean)) {
+    let line = '';
+    for (const part of t.split(' · ')) {
+      const next = line ? `${line} · ${part}` : part;
+      if (line && ctx.measureText(next).width > w) {
+        out.push(line);
+        line = part;
+      } else line = next;
+    }
+    out.push(line);
+  }
+  return out;
+}
 
 /** Cuts text to fit `w` pixels (canvas has no wrapping). */
 function fit(ctx: CanvasRenderingContext2D, s: string, w: number): string {
@@ -71,7 +88,7 @@ export async function gridPng(g: GridSection, images: Record<string, string>, ti
           : [c.status, c.reason ?? ''];
         ctx.font = '12px sans-serif';
         ctx.fillStyle = c.status === 'ran' ? '#d5d9e3' : c.status === 'failed' ? '#f7768e' : '#e0af68';
-        lines.filter(Boolean).slice(0, LINES).forEach((l, n) => ctx.fillText(fit(ctx, l, CELL), x, y + CELL + PAD + n * TEXT));
+        wrap(ctx, lines, CELL).slice(0, LINES).forEach((l, n) => ctx.fillText(fit(ctx, l, CELL), x, y + CELL + PAD + n * TEXT));
       }
       y += cellH;
     }

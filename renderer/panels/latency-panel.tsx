@@ -43,7 +43,7 @@ export function LatencyPanel() {
           {data.stats.map((s) => (
             <tr key={s.side}>
               <th className={`side-${s.side.toLowerCase()}`}>{s.side} · {s.label}</th>
-              <td>{ms(s.median)}{s.firstOnly ? ' (first run)' : ''}</td><td>{s.n > 1 ? `${ms(s.min)} … ${ms(s.max)}` : '–'}</td><td>{s.n > 1 ? ms(s.q3 - s.q1) : '– (one run)'}</td><td>{ms(s.firstMs)}</td><td>{s.firstOnly ? 0 : s.n}</td>
+              <td>{ms(s.median)}{s.firstOnly ? ' (first run)' : ''}</td><td>{s.n > 1 ? `${ms(s.min)} … ${ms(s.max)}` : '–'}</td><td title={s.n > 1 ? undefined : 'one run: no spread'}>{s.n > 1 ? ms(s.q3 - s.q1) : '–'}</td><td>{ms(s.firstMs)}</td><td>{s.firstOnly ? 0 : s.n}</td>
               <td>{s.fullSteps}/{s.steps}</td><td>{s.provider}{s.fellBack ? ' (fell back)' : ''}</td>
             </tr>
           ))}
