@@ -73,14 +73,13 @@ export const CompareRequest = z
 export type CompareRequest = z.infer<typeof CompareRequest>;
 export type CompareRequestInput = z.input<typeof CompareRequest>;
 
+/** What a sweep, grid or matrix job runs on: the model, the shared inputs and the variant it varies. */
+const JOB_INPUTS = { jobId: JobId, model: z.string().min(1), params: GenerateParams, inputs: RunInputs.default({}), base: Variant };
+
 /** DeepCache sweep: every interval × branch on the base variant; SSIM against the interval-1 image. */
 export const SweepRequest = z
   .object({
-    jobId: JobId,
-    model: z.string().min(1),
-    params: GenerateParams,
-    inputs: RunInputs.default({}),
-    base: Variant,
+    ...JOB_INPUTS,
     intervals: z.array(z.number().int().min(1).max(50)).min(1).max(20),
     branches: z.array(z.number().int().min(0).max(11)).min(1).max(12),
     /** 3 by default: one run has no spread, and a median of 3 no longer flips on one slow run. */
@@ -93,11 +92,7 @@ export type SweepRequestInput = z.input<typeof SweepRequest>;
 /** X/Y/Z grid: every combination of the axes' values on the base; PSNR/SSIM against the first cell. */
 export const GridRequest = z
   .object({
-    jobId: JobId,
-    model: z.string().min(1),
-    params: GenerateParams,
-    inputs: RunInputs.default({}),
-    base: Variant,
+    ...JOB_INPUTS,
     axes: z.array(z.object({ key: z.string().min(1), values: z.array(AxisValueSchema).min(1).max(16) }).strict()).min(1, 'a grid needs an axis').max(3, 'a grid has at most 3 axes (X, Y, Z)')
       .refine((axes) => new Set(axes.map((a) => a.key)).size === axes.length, 'each axis must vary a different parameter')
       .refine((axes) => axes.reduce((n, a) => n * a.values.length, 1) <= MAX_GRID_CELLS, `a grid has at most ${MAX_GRID_CELLS} cells`),
@@ -110,11 +105,7 @@ export type GridRequestInput = z.input<typeof GridRequest>;
 /** Compatibility matrix: the base alone, each setting alone and every pair of settings. */
 export const MatrixRequest = z
   .object({
-    jobId: JobId,
-    model: z.string().min(1),
-    params: GenerateParams,
-    inputs: RunInputs.default({}),
-    base: Variant,
+    ...JOB_INPUTS,
     settings: z.array(z.object({ label: z.string().min(1).max(80), patch: z.record(z.string(), z.unknown()) }).strict()).min(1).max(MAX_MATRIX_SETTINGS, `a matrix has at most ${MAX_MATRIX_SETTINGS} settings`),
     repeats: z.number().int().min(1).max(5).default(2),
   })

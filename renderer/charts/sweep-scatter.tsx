@@ -41,7 +41,7 @@ export function SweepScatter({ view, threshold, onPick }: { view: SweepView; thr
         <ZAxis range={[60, 60]} />
         <Tooltip content={PointTip} cursor={{ strokeDasharray: '3 3' }} />
         <Legend wrapperStyle={{ fontSize: 12 }} />
-        <ReferenceLine y={threshold} stroke={HIGHLIGHT} strokeOpacity={0.7} strokeDasharray="2 3" label={{ value: `SSIM ≥ ${threshold.toFixed(3)}`, position: 'insideBottomRight', fill: HIGHLIGHT, fontSize: 11 }} />
+        <ReferenceLine y={threshold} stroke={HIGHLIGHT} strokeOpacity={0.7} strokeDasharray="2 3" label={{ value: `SSIM ≥ ${threshold.toFixed(3)}`, position: 'insideBottomLeft', fill: HIGHLIGHT, fontSize: 11 }} />
         <Scatter name="Pareto frontier" data={view.frontier} line={{ stroke: HIGHLIGHT, strokeDasharray: '5 4' }} shape={none} legendType="line" fill={HIGHLIGHT} isAnimationActive={false} />
         {view.byBranch.map((b) => (
           <Scatter key={b.branch} name={`branch ${b.branch}`} data={b.points} fill={BRANCH_COLORS[b.branch % BRANCH_COLORS.length]} isAnimationActive={false} onClick={pick} cursor="pointer" />
