@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { describeIssues } from './errors';
 import {
   About, CompareRequest, EngineState, ErrorShape, HistoryManifest, HistorySummary, JobId, JobInfo, JobPreview, JobProgress,
-  MAX_UPLOAD_BYTES, ModelEntry, ProviderStatus, StoredImage, StudioInfo, SweepRequest,
+  MAX_UPLOAD_BYTES, ModelEntry, ProviderStatus, StoredImage, StudioInfo, SweepRequest, GridRequest, MatrixRequest,
 } from './studio';
 import { ImageRef } from './run-request';
 import { LIMITS } from './limits';
@@ -37,6 +37,8 @@ export const COMMANDS = {
   'inputs.get': { request: z.object({ ref: ImageRef }).strict(), response: StoredImage.extend({ dataUrl: z.string() }) },
   'jobs.compare': { request: CompareRequest, response: HistoryManifest },
   'jobs.sweep': { request: SweepRequest, response: HistoryManifest },
+  'jobs.grid': { request: GridRequest, response: HistoryManifest },
+  'jobs.matrix': { request: MatrixRequest, response: HistoryManifest },
   'jobs.cancel': { request: z.object({ jobId: JobId }).strict(), response: z.object({ cancelled: z.boolean() }) },
   'jobs.list': { request: Empty, response: z.array(JobInfo) },
   'history.list': { request: Empty, response: z.array(HistorySummary) },

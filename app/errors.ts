@@ -11,6 +11,14 @@ export class CancelledError extends Error {
   }
 }
 
+/** A request the engine will not run (conflicting or invalid options): refused before any work, with the reason. */
+export class RefusedError extends Error {
+  override name = 'RefusedError';
+}
+
+/** True for a RefusedError, also one rebuilt from `{name, message}` after crossing a process boundary. */
+export const isRefused = (e: unknown): boolean => (e as Error | undefined)?.name === 'RefusedError';
+
 /** True for a CancelledError, also one rebuilt from `{name, message}` after crossing a process boundary. */
 export const isCancelled = (e: unknown): boolean => (e as Error | undefined)?.name === 'CancelledError';
 

@@ -26,6 +26,8 @@ export interface SideStats extends Spread {
   steps: number;
   setSteps: number;
   scheduler: string;
+  /** No steady run yet: the figures are first runs (sessions opened, warm-up included). */
+  firstOnly: boolean;
 }
 
 /** Per side that ran: the spread of its steady-state totals (prepare excluded), its first run, what it ran on. */
@@ -39,6 +41,7 @@ export function sideStats(runs: readonly RunRecord[], labels: Record<string, str
       ...s, side, label: ranLabel(labels[side] ?? side, r0), firstMs: all.find((r) => r.result.firstRun)?.result.timings.totalMs,
       err: [s.median - s.min, s.max - s.median] as [number, number], provider: r0.providerLabel ?? r0.provider, fellBack: r0.fellBack, summary: r0.summary,
       fullSteps: r0.fullSteps.length, steps: r0.timings.stepMs.length, setSteps: r0.params.steps, scheduler: r0.params.scheduler,
+      firstOnly: all.every((r) => r.result.firstRun),
     }];
   });
 }
@@ -109,4 +112,24 @@ export function stepSeries(runs: readonly RunRecord[], side: string): { ms: numb
   const rs = steadyRuns(runs, side);
   const n = rs[0]?.result.timings.stepMs.length ?? 0;
   return { ms: Array.from({ length: n }, (_, i) => med(rs.map((r) => r.result.timings.stepMs[i] ?? 0))), full: new Set(rs[0]?.result.fullSteps ?? []) };
+}
+
+/**
+ * Within noise: the two figures' interquartile ranges overlap (our one rule, stated in the UI).
+ * Undefined when either has fewer than 2 runs: one run has no spread to compare.
+ */
+export function withinNoise(a: Spread, b: Spread): boolean | undefined {
+  if (a.n < 2 || b.n < 2) return undefined;
+  return a.q1 <= b.q3 && b.q1 <= a.q3;
+}
+
+/**
+ * The order of a job's runs: `repeats` rounds over every cell (interleaved, so drift hits all
+ * alike), each round rotated by a further n/repeats so no cell always runs first or last.
+ */
+export function interleavedOrder(n: number, repeats: number): { cell: number; repeat: number }[] {
+  return Array.from({ length: repeats }, (_, r) => {
+    const shift = Math.floor((r * n) / repeats);
+    return Array.from({ length: n }, (_, k) => ({ cell: (k + shift) % n, repeat: r }));
+  }).flat();
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { GenerateParams, RunEvent, RunResult } from './contract';
 import { accelerations, summarize } from './accelerations/registry';
 import { LIMITS } from './limits';
+import { AxisValueSchema, GridSection, MAX_GRID_CELLS, MAX_MATRIX_SETTINGS } from './grid';
 import { ImageRef, RunInputs } from './run-request';
 import { Provider, Variant } from './variant';
 
@@ -87,21 +88,48 @@ export const CompareRequest = z
 export type CompareRequest = z.infer<typeof CompareRequest>;
 export type CompareRequestInput = z.input<typeof CompareRequest>;
 
+/** What a sweep, grid or matrix job runs on: the model, the shared inputs and the variant it varies. */
+const JOB_INPUTS = { jobId: JobId, model: z.string().min(1), params: GenerateParams, inputs: RunInputs.default({}), base: Variant };
+
 /** DeepCache sweep: every interval × branch on the base variant; SSIM against the interval-1 image. */
 export const SweepRequest = z
   .object({
-    jobId: JobId,
-    model: z.string().min(1),
-    params: GenerateParams,
-    inputs: RunInputs.default({}),
-    base: Variant,
+    ...JOB_INPUTS,
     intervals: z.array(z.number().int().min(1).max(50)).min(1).max(20),
     branches: z.array(z.number().int().min(0).max(11)).min(1).max(12),
-    repeats: z.number().int().min(1).max(10).default(1),
+    /** 3 by default: one run has no spread, and a median of 3 no longer flips on one slow run. */
+    repeats: z.number().int().min(1).max(10).default(3),
   })
   .strict();
 export type SweepRequest = z.infer<typeof SweepRequest>;
 export type SweepRequestInput = z.input<typeof SweepRequest>;
+
+/** X/Y/Z grid: every combination of the axes' values on the base; PSNR/SSIM against the first cell. */
+export const GridRequest = z
+  .object({
+    ...JOB_INPUTS,
+    axes: z.array(z.object({ key: z.string().min(1), values: z.array(AxisValueSchema).min(1).max(16) }).strict()).min(1, 'a grid needs an axis').max(3, 'a grid has at most 3 axes (X, Y, Z)')
+      .refine((axes) => new Set(axes.map((a) => a.key)).size === axes.length, 'each axis must vary a different parameter')
+      .refine((axes) => axes.reduce((n, a) => n * a.values.length, 1) <= MAX_GRID_CELLS, `a grid has at most ${MAX_GRID_CELLS} cells`),
+    repeats: z.number().int().min(1).max(10).default(3),
+  })
+  .strict();
+export type GridRequest = z.infer<typeof GridRequest>;
+export type GridRequestInput = z.input<typeof GridRequest>;
+
+/** Compatibility matrix: the base alone, each setting alone and every pair of settings. */
+export const MatrixRequest = z
+  .object({
+    ...JOB_INPUTS,
+    settings: z.array(z.object({ label: z.string().min(1).max(80), patch: z.record(z.string(), z.unknown()) }).strict()).min(1).max(MAX_MATRIX_SETTINGS, `a matrix has at most ${MAX_MATRIX_SETTINGS} settings`),
+    repeats: z.number().int().min(1).max(5).default(2),
+  })
+  .strict();
+export type MatrixRequest = z.infer<typeof MatrixRequest>;
+export type MatrixRequestInput = z.input<typeof MatrixRequest>;
+
+export const JobKind = z.enum(['compare', 'sweep', 'grid', 'matrix']);
+export type JobKind = z.infer<typeof JobKind>;
 
 export const RunRecord = z.object({ side: z.string(), repeat: z.number().int(), result: RunResult });
 export type RunRecord = z.infer<typeof RunRecord>;
@@ -115,6 +143,12 @@ export const SweepPoint = z.object({
   /** Median over the repeats of the run's total (prepare excluded), and of its denoising loop. */
   latencyMs: z.number(),
   denoiseMs: z.number(),
+  /** The spread of the totals over the repeats (older entries have none). */
+  n: z.number().int().optional(),
+  q1: z.number().optional(),
+  q3: z.number().optional(),
+  min: z.number().optional(),
+  max: z.number().optional(),
   fullSteps: z.number().int(),
   ssim: z.number(),
   psnr: z.number().nullable(),
@@ -129,7 +163,7 @@ export type JobStatus = z.infer<typeof JobStatus>;
 export const HistoryManifest = z.object({
   version: z.literal(1),
   id: JobId,
-  kind: z.enum(['compare', 'sweep']),
+  kind: JobKind,
   createdAt: z.string(),
   finishedAt: z.string().optional(),
   status: JobStatus,
@@ -158,13 +192,14 @@ export const HistoryManifest = z.object({
       points: z.array(SweepPoint),
     })
     .optional(),
+  grid: GridSection.optional(),
   thumb: z.string().optional(),
 });
 export type HistoryManifest = z.infer<typeof HistoryManifest>;
 
 export const HistorySummary = z.object({
   id: JobId,
-  kind: z.enum(['compare', 'sweep']),
+  kind: JobKind,
   createdAt: z.string(),
   status: JobStatus,
   prompt: z.string(),
@@ -180,7 +215,7 @@ export type HistorySummary = z.infer<typeof HistorySummary>;
 
 export const JobInfo = z.object({
   jobId: JobId,
-  kind: z.enum(['compare', 'sweep']),
+  kind: JobKind,
   status: JobStatus,
   /** Runs done / total runs of the job. */
   done: z.number().int(),

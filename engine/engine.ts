@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describeIssues, type RunResult } from '../app/contract';
+import { RefusedError } from '../app/errors';
 import { RunRequest, type ImageRef, type RunInputs } from '../app/run-request';
 import type { Variant } from '../app/variant';
 import type { LoopContext, PrepareContext } from './accelerations/acceleration';
@@ -55,7 +56,7 @@ export class Engine {
 
   async run(request: unknown, opts: RunOptions = {}): Promise<{ result: RunResult; images: RgbImage[] }> {
     const parsed = RunRequest.safeParse(request);
-    if (!parsed.success) throw new Error(`invalid run request: ${describeIssues(parsed.error)}`);
+    if (!parsed.success) throw new RefusedError(`invalid run request: ${describeIssues(parsed.error)}`);
     const { model: dir, variant, inputs } = parsed.data;
     const params = enabledFor(variant).reduce((p, a) => a.adjustParams?.(p, variant) ?? p, parsed.data.params);
     validateVariant(variant);

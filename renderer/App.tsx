@@ -1,31 +1,22 @@
 import { useStudio } from './store';
-import type { Tab } from './store/ui';
 import { About } from './panels/about';
-import { ComparePanel } from './panels/compare-panel';
 import { ControlNetPanel } from './panels/controlnet-panel';
 import { ExportButton } from './panels/export-button';
 import { Header, Notices } from './panels/header';
-import { HistoryPanel } from './panels/history-panel';
 import { InputsPanel } from './panels/inputs-panel';
-import { LatencyPanel } from './panels/latency-panel';
 import { ModelPanel } from './panels/model-panel';
 import { RunPanel } from './panels/run-panel';
-import { SweepPanel } from './panels/sweep-panel';
 import { VariantsPanel } from './panels/variants-panel';
+import { TABS } from './views/tabs';
 
-/** `short`: the label where the window is narrow. */
-const TABS: { id: Tab; label: string; short?: string }[] = [
-  { id: 'compare', label: 'Compare' },
-  { id: 'latency', label: 'Latency' },
-  { id: 'sweep', label: 'DeepCache sweep', short: 'Sweep' },
-  { id: 'history', label: 'History' },
-];
+const KIND_NAME: Record<string, string> = { compare: 'comparison', sweep: 'sweep', grid: 'grid', matrix: 'matrix' };
 
 function Center() {
   const tab = useStudio((s) => s.tab);
   const setTab = useStudio((s) => s.setTab);
   const count = useStudio((s) => s.history.length);
-  const current = useStudio((s) => s.current);
+  const current = useStudio((s) => s.origin ?? s.current);
+  const Body = (TABS.find((t) => t.id === tab) ?? TABS[0]!).Component;
   return (
     <section className="center">
       <nav className="tabs" role="tablist">
@@ -38,16 +29,11 @@ function Center() {
         <span className="spacer" />
         {current && (
           <span className="current-entry" title={current.id}>
-            <span className="when">{current.kind === 'sweep' ? 'sweep' : 'comparison'} of {new Date(current.createdAt).toLocaleTimeString()}</span> <ExportButton id={current.id} />
+            <span className="when">{KIND_NAME[current.kind]} of {new Date(current.createdAt).toLocaleTimeString()}</span> <ExportButton id={current.id} />
           </span>
         )}
       </nav>
-      <div className="tab-body">
-        {tab === 'compare' && <ComparePanel />}
-        {tab === 'latency' && <LatencyPanel />}
-        {tab === 'sweep' && <SweepPanel />}
-        {tab === 'history' && <HistoryPanel />}
-      </div>
+      <div className="tab-body"><Body /></div>
     </section>
   );
 }

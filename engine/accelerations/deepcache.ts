@@ -94,6 +94,14 @@ function renameTensor(model: ModelProto, from: string, to: string): ModelProto {
  * full when (index in the scheduler's timesteps − first index) % N == 0, index by first occurrence.
  */
 export function fullSteps(o: DeepCacheOptions, timesteps: readonly number[], all: readonly number[]): Set<number> {
+  const steps = scheduledSteps(o, timesteps, all);
+  // the window: the first round(start·n) and last round(end·n) steps always run the full UNet
+  const n = timesteps.length, head = Math.round((o.start ?? 0) * n), tail = n - Math.round((o.end ?? 0) * n);
+  for (let i = 0; i < n; i++) if (i < head || i >= tail) steps.add(i);
+  return steps;
+}
+
+function scheduledSteps(o: DeepCacheOptions, timesteps: readonly number[], all: readonly number[]): Set<number> {
   const n = timesteps.length;
   if (Array.isArray(o.schedule)) {
     const bad = o.schedule.filter((s) => s >= n);

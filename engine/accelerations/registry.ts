@@ -1,4 +1,5 @@
 import { descriptor, summarize } from '../../app/accelerations/registry';
+import { RefusedError } from '../../app/errors';
 import type { Variant } from '../../app/variant';
 import type { Acceleration } from './acceleration';
 import { cfg } from './cfg';
@@ -46,7 +47,7 @@ export function enabledFor(v: Variant): Acceleration[] {
 /** Conflicting options are validation errors, listed together. */
 export function validateVariant(v: Variant): void {
   const problems = ACCELERATIONS.flatMap((a) => a.validate?.(v) ?? []);
-  if (problems.length) throw new Error(`variant "${v.label}": ${problems.join('; ')}`);
+  if (problems.length) throw new RefusedError(`variant "${v.label}": ${problems.join('; ')}`);
 }
 
 /** Two variants with the same key share graphs and sessions: each acceleration names the options its graphs or sessions depend on. */

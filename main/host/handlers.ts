@@ -57,6 +57,8 @@ export function createHandlers(host: StudioHost): Handlers {
     'inputs.get': async ({ ref }) => host.inputs.read(ref),
     'jobs.compare': (req, signal) => host.compare(req, signal),
     'jobs.sweep': (req, signal) => host.sweep(req, signal),
+    'jobs.grid': (req, signal) => host.grid(req, signal),
+    'jobs.matrix': (req, signal) => host.matrix(req, signal),
     'jobs.cancel': async ({ jobId }) => ({ cancelled: host.queue.cancel(jobId) }),
     'jobs.list': async () => host.queue.list(),
     'history.list': async () => host.history.list(),

@@ -121,7 +121,9 @@ export class HistoryStore {
     }
     const title = m.compare
       ? `${ranLabel(m.compare.a.label, sideResult(m, 'A'))} vs ${ranLabel(m.compare.b.label, sideResult(m, 'B'))}${m.compare.repeats > 1 ? ` ×${m.compare.repeats}` : ''}`
-      : `DeepCache sweep: intervals ${m.sweep!.intervals[0]}..${m.sweep!.intervals.at(-1)}, branches ${m.sweep!.branches.join(',')}`;
+      : m.grid
+        ? m.grid.mode === 'matrix' ? `Compatibility matrix: ${m.grid.settings?.length ?? 0} options` : `Grid: ${m.grid.axes.map((a) => `${a.label} ×${a.values.length}`).join(' × ')}`
+        : `DeepCache sweep: intervals ${m.sweep!.intervals[0]}..${m.sweep!.intervals.at(-1)}, branches ${m.sweep!.branches.join(',')}`;
     return {
       id: m.id, kind: m.kind, createdAt: m.createdAt, status: m.status, prompt: m.params.prompt, model: m.model.name, title, thumb,
       speedup: m.compare ? speedup(m.compare.runs) : undefined, ssim: m.compare?.metrics?.ssim, error: m.error,

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fastestAbove, paretoFrontier } from '../../app/metrics';
 import { BRANCH_COLORS, SIDE_COLORS, STAGE_COLORS } from '../../app/palette';
 import { sideStats, speedup, stageRows, stepSeries } from '../../app/run-stats';
+import { gridTables, latencyText, metricText, speedupText } from '../../app/grid';
 import { variantDifference, type HistoryManifest } from '../../app/studio';
 import { readPng } from '../../engine/image/png';
 import type { HistoryStore } from './history';
@@ -15,6 +16,7 @@ const STAGES = [
   { label: 'denoising loop', color: STAGE_COLORS.denoise },
   { label: 'VAE decoder', color: STAGE_COLORS.vae },
 ];
+const KIND_TITLE: Record<HistoryManifest['kind'], string> = { compare: 'A/B comparison', sweep: 'DeepCache sweep', grid: 'X/Y/Z grid', matrix: 'Compatibility matrix' };
 const ms = (v: number): string => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
 
 /** A self-contained HTML report of one entry: images inline, heatmaps, SVG charts, config, timings. */
@@ -23,7 +25,7 @@ export function buildReport(history: HistoryStore, m: HistoryManifest, inputs?: 
     if (!file) return '';
     return existsSync(history.filePath(m.id, file)) ? `data:image/png;base64,${history.readFile(m.id, file).toString('base64')}` : '';
   };
-  const body = m.compare ? compareSection(m, img, history) : sweepSection(m, img);
+  const body = m.compare ? compareSection(m, img, history) : m.grid ? gridSection(m, img) : sweepSection(m, img);
   const params = Object.entries(m.params).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td></tr>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(`A/B report: ${m.params.prompt}`)}</title>
 <style>body{background:#11141b;color:#d5d9e3;font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;padding:0 16px}
@@ -33,7 +35,7 @@ th{color:#8b93a7;font-weight:500}.imgs{display:flex;gap:12px;flex-wrap:wrap}figu
 img{image-rendering:pixelated;width:240px;height:auto;background:#000;border:1px solid #2a3040}pre{background:#181c26;padding:10px;overflow:auto;font-size:12px}
 .big{font-size:22px;font-weight:600}.status{color:#f7768e}</style></head><body>
 <h1>Diffusion A/B Studio report</h1>
-<p>${esc(m.kind === 'compare' ? 'A/B comparison' : 'DeepCache sweep')} · ${esc(m.createdAt)} · model <b>${esc(m.model.name)}</b> ${esc(m.model.hash ?? '')} · status ${esc(m.status)}${m.error ? ` <span class="status">${esc(m.error)}</span>` : ''}</p>
+<p>${esc(KIND_TITLE[m.kind])} · ${esc(m.createdAt)} · model <b>${esc(m.model.name)}</b> ${esc(m.model.hash ?? '')} · status ${esc(m.status)}${m.error ? ` <span class="status">${esc(m.error)}</span>` : ''}</p>
 <h2>Inputs</h2><table>${params}</table>${initImage(m, inputs)}${body}
 <h2>Manifest</h2><pre>${esc(JSON.stringify(m, null, 1))}</pre></body></html>`;
 }
@@ -89,11 +91,33 @@ function sweepSection(m: HistoryManifest, img: (f?: string) => string): string {
   const front = paretoFrontier(s.points);
   const best = fastestAbove(s.points, 0.95);
   const pts = s.points.map((p) => ({ x: p.latencyMs, y: p.ssim, label: `N=${p.interval} branch ${p.branch}: ${ms(p.latencyMs)}, SSIM ${p.ssim.toFixed(4)}`, color: BRANCH_COLORS[p.branch % 12]! }));
-  const rows = s.points.map((p) => `<tr><td>${p.interval}</td><td>${p.branch}</td><td>${ms(p.latencyMs)}</td><td>${ms(p.denoiseMs)}</td><td>${p.fullSteps}</td><td>${p.ssim.toFixed(4)}</td><td>${p.psnr === null ? '∞' : p.psnr.toFixed(2)}</td><td>${front.includes(p) ? 'Pareto' : ''}</td></tr>`).join('');
+  const rows = s.points.map((p) => `<tr><td>${p.interval}</td><td>${p.branch}</td><td>${ms(p.latencyMs)}</td><td>${p.n && p.n > 1 ? `${p.q1!.toFixed(1)}–${p.q3!.toFixed(1)} ms` : '-'}</td><td>${p.n ?? 1}</td><td>${ms(p.denoiseMs)}</td><td>${p.fullSteps}</td><td>${p.ssim.toFixed(4)}</td><td>${p.psnr === null ? '∞' : p.psnr.toFixed(2)}</td><td>${front.includes(p) ? 'Pareto' : ''}</td></tr>`).join('');
   return `<h2>DeepCache sweep</h2><p>Base variant: ${esc(JSON.stringify(s.base))}</p>
 <p class="big">${best ? `Fastest with SSIM ≥ 0.95: N=${best.interval}, branch ${best.branch} (${ms(best.latencyMs)}, SSIM ${best.ssim.toFixed(4)})` : 'No setting reaches SSIM 0.95'}</p>
 ${scatter(pts, front.map((p) => ({ x: p.latencyMs, y: p.ssim })), best ? { x: best.latencyMs, y: best.ssim } : undefined,
     s.branches.map((b) => ({ label: `branch ${b}`, color: BRANCH_COLORS[b % 12]! })))}
-<table><tr><th>interval</th><th>branch</th><th>median total</th><th>denoise</th><th>full steps</th><th>SSIM</th><th>PSNR</th><th></th></tr>${rows}</table>
+<table><tr><th>interval</th><th>branch</th><th>median total</th><th>IQR</th><th>runs</th><th>denoise</th><th>full steps</th><th>SSIM</th><th>PSNR</th><th></th></tr>${rows}</table>
 <h2>Images</h2><div class="imgs">${s.points.map((p) => `<figure><img src="${img(p.image)}" alt=""><figcaption>N=${p.interval} b${p.branch} · SSIM ${p.ssim.toFixed(3)}</figcaption></figure>`).join('')}</div>`;
+}
+
+/** One page for a grid or matrix: its tables with every cell's image, time and spread, speed-up, SSIM/PSNR or reason. */
+function gridSection(m: HistoryManifest, img: (f?: string) => string): string {
+  const g = m.grid!;
+  const ref = g.cells[g.reference];
+  const cell = (i: number | undefined): string => {
+    const c = i === undefined ? undefined : g.cells[i];
+    if (!c) return '<td></td>';
+    const what = c.status === 'ran'
+      ? `${esc(latencyText(c))}<br>${esc([speedupText(c, ref), metricText(c)].filter(Boolean).join(' · '))}`
+      : `<span class="status">${esc(c.status)}${c.reason ? `: ${esc(c.reason)}` : ''}</span>`;
+    return `<td class="cell">${c.image ? `<img src="${img(c.image)}" alt="">` : ''}<div>${i === g.reference ? '<b>reference</b><br>' : ''}${what}</div></td>`;
+  };
+  const tables = gridTables(g).map((t) => `${t.title ? `<h3>${esc(t.title)}</h3>` : ''}<table class="grid"><tr><th>${esc(t.rowLabel)} \\ ${esc(t.colLabel)}</th>${t.cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>
+${t.rows.map((r) => `<tr><th>${esc(r.label)}</th>${r.cells.map(cell).join('')}</tr>`).join('\n')}</table>`).join('');
+  const what = g.mode === 'matrix'
+    ? `Each option alone (diagonal) and every pair of options on the base variant; speed-up and SSIM against the base alone (${ref?.latency ? esc(latencyText(ref)) : 'did not run'}).`
+    : `Axes: ${esc(g.axes.map((a) => `${a.label} (${a.values.join(', ')})`).join(' × '))}; PSNR/SSIM and speed-up against the first cell.`;
+  return `<h2>${g.mode === 'matrix' ? 'Compatibility matrix' : 'Grid'}</h2><p>${what} ${g.repeats} repeat(s) per cell, interleaved; times are medians of the steady runs (a session's first run apart), "within noise" when the IQRs overlap.</p>
+<style>table.grid td.cell{vertical-align:top;font-size:12px;max-width:220px}table.grid td.cell img{width:128px;display:block}</style>${tables}
+<h2>Base variant</h2><pre>${esc(JSON.stringify(g.base, null, 1))}</pre>`;
 }

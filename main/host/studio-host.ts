@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { parseEvent, type EventName, type PayloadOf } from '../../app/channels';
 import { isCancelled } from '../../app/errors';
 import type { RunInputs } from '../../app/run-request';
-import type { CompareRequest, EngineState, HistoryManifest, SweepRequest } from '../../app/studio';
+import { axisSpec, planGrid, planMatrix, valueLabel, type PlannedCell } from '../../app/grid';
+import type { CompareRequest, EngineState, GridRequest, HistoryManifest, MatrixRequest, SweepRequest } from '../../app/studio';
 import { inspectModel } from '../../engine/model/folder'; // no onnxruntime in this process
 import { EnginePool } from './engine-pool';
 import type { EngineSupervisor, SpawnEngine, SupervisorOptions } from './engine-supervisor';
@@ -11,6 +12,7 @@ import { InputStore } from './inputs';
 import { compareRuns, runCompare } from './jobs/compare';
 import { nowIso, type JobContext } from './jobs/context';
 import { JobQueue } from './jobs/queue';
+import { cellRuns, initialCells, runCells } from './jobs/grid';
 import { runSweep, sweepIntervals, sweepRuns } from './jobs/sweep';
 import { ModelRegistry, type ModelPaths } from './models';
 
@@ -78,6 +80,28 @@ export class StudioHost {
     const m = this.newManifest(req.jobId, 'sweep', req.model, req.params, req.inputs);
     m.sweep = { base: req.base, intervals: sweepIntervals(req), branches: req.branches, repeats: req.repeats, points: [] };
     return this.start(m, sweepRuns(req), (ctx) => runSweep(ctx, { ...req, inputs }, m), signal);
+  }
+
+  /** X/Y/Z grid; cells are planned (and bad ones refused with the reason) before queueing. */
+  async grid(req: GridRequest, signal?: AbortSignal): Promise<HistoryManifest> {
+    const cells = planGrid(req.params, req.base, req.axes);
+    const axes = req.axes.map((a) => ({ key: a.key, label: axisSpec(a.key).label, values: a.values.map(valueLabel) }));
+    return this.cells(req, 'grid', cells, { mode: 'grid', axes }, signal);
+  }
+
+  /** Compatibility matrix: the base, each setting alone and every pair; speed-up and SSIM against the base. */
+  async matrix(req: MatrixRequest, signal?: AbortSignal): Promise<HistoryManifest> {
+    const cells = planMatrix(req.params, req.base, req.settings);
+    const labels = req.settings.map((s) => s.label);
+    return this.cells(req, 'matrix', cells, { mode: 'matrix', axes: [{ key: 'setting', label: 'option', values: labels }, { key: 'setting', label: 'option', values: labels }], settings: req.settings }, signal);
+  }
+
+  private cells(req: GridRequest | MatrixRequest, kind: 'grid' | 'matrix', cells: PlannedCell[], section: Pick<NonNullable<HistoryManifest['grid']>, 'mode' | 'axes' | 'settings'>, signal?: AbortSignal): Promise<HistoryManifest> {
+    const inputs = this.inputs.resolveAll(req.inputs);
+    const m = this.newManifest(req.jobId, kind, req.model, req.params, req.inputs);
+    m.grid = { ...section, base: req.base, repeats: req.repeats, reference: 0, cells: initialCells(cells) };
+    const job = { jobId: req.jobId, model: req.model, inputs, cells, repeats: req.repeats };
+    return this.start(m, cellRuns(job), (ctx) => runCells(ctx, job, m), signal);
   }
 
   /** Cancels every job, waits for their manifests to be written, stops the engine host. */

@@ -1,6 +1,8 @@
+import { spreadText } from '../../app/grid';
 import { fastestAbove, paretoFrontier } from '../../app/metrics';
-import { stepSeries } from '../../app/run-stats';
-import type { RunRecord, SweepPoint } from '../../app/studio';
+import { stepSeries, withinNoise } from '../../app/run-stats';
+import type { HistoryManifest, RunRecord, SweepPoint } from '../../app/studio';
+import type { Variant } from '../../app/variant';
 
 /** Chart rows are plain objects; their keys are these constants (recharts wants stable dataKeys). */
 export const K = {
@@ -34,13 +36,27 @@ export interface SweepView {
   byBranch: { branch: number; points: SweepPoint[] }[];
   frontier: SweepPoint[];
   best?: SweepPoint;
+  /** Other points above the threshold whose time is within noise of the best's (IQRs overlap). */
+  ties: SweepPoint[];
 }
+
+/** A point's spread as app/metrics' Spread (older entries kept only the median: n 1). */
+export const pointSpread = (p: SweepPoint) => ({ n: p.n ?? 1, median: p.latencyMs, q1: p.q1 ?? p.latencyMs, q3: p.q3 ?? p.latencyMs, min: p.min ?? p.latencyMs, max: p.max ?? p.latencyMs });
 
 export function sweepView(points: readonly SweepPoint[], threshold: number): SweepView {
   const branches = [...new Set(points.map((p) => p.branch))].sort((a, b) => a - b);
+  const best = fastestAbove(points, threshold);
   return {
     byBranch: branches.map((branch) => ({ branch, points: points.filter((p) => p.branch === branch) })),
     frontier: paretoFrontier(points),
-    best: fastestAbove(points, threshold),
+    best,
+    ties: best ? points.filter((p) => p !== best && p.ssim >= threshold && withinNoise(pointSpread(p), pointSpread(best))) : [],
   };
 }
+
+/** The variant a sweep point ran: the sweep's base with its DeepCache setting. */
+export const sweepVariant = (s: NonNullable<HistoryManifest['sweep']>, p: SweepPoint): Variant =>
+  ({ ...s.base, label: `N=${p.interval} b${p.branch}`, deepcache: { interval: p.interval, branch: p.branch, schedule: 'uniform' } });
+
+/** A sweep point's time with its spread (app/grid.ts's wording). */
+export const pointLatency = (p: SweepPoint): string => spreadText(pointSpread(p));

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { useStudio } from '../store';
+import { download } from './download';
 
 /** Asks the host for the self-contained report (it also keeps a copy beside the entry) and downloads it. */
 export function ExportButton({ id }: { id: string }) {
@@ -10,11 +11,7 @@ export function ExportButton({ id }: { id: string }) {
       <button onClick={() => void exportEntry(id).then((r) => {
         if (!r) return;
         setSaved(r.path);
-        const a = document.createElement('a');
-        a.href = URL.createObjectURL(new Blob([r.html], { type: 'text/html' }));
-        a.download = `ab-report-${id}.html`;
-        a.click();
-        setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+        download(new Blob([r.html], { type: 'text/html' }), `ab-report-${id}.html`);
       })} data-testid="export">Export report</button>
       {saved && <span className="hint" title={saved}>saved</span>}
     </span>

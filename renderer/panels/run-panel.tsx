@@ -91,7 +91,7 @@ export function RunPanel() {
           <div className="progress-row"><LivePreview side="B" /><ProgressBar side="B" label={labelB} done={sideDone('B')} /></div>
         </div>
       ) : (
-        <div className="run-progress"><div className="progress-row"><LivePreview side="job" /><ProgressBar side="job" label="sweep" done={finished ? 'done' : undefined} /></div></div>
+        <div className="run-progress"><div className="progress-row"><LivePreview side="job" /><ProgressBar side="job" label={job.kind} done={finished ? 'done' : undefined} /></div></div>
       ))}
       {job && (
         <p className={`job-status ${job.status}`} data-job={job.jobId}>

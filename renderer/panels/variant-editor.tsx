@@ -38,7 +38,7 @@ function FieldControl({ b, ctx }: { b: Bound; ctx: EditorContext }) {
     case 'checkbox':
       return <Toggle label={f.label} checked={value as boolean} onChange={set} disabled={disabled} testId={idOf(b, ctx.side)} />;
     case 'number':
-      return <Slider label={f.label} value={value as number} min={f.min} max={f.max} step={f.step} onChange={set} format={f.format} testId={idOf(b, ctx.side)} />;
+      return <Slider label={f.label} value={(value as number | undefined) ?? f.min} min={f.min} max={f.max} step={f.step} onChange={set} format={f.format} testId={idOf(b, ctx.side)} />;
     case 'select': {
       const status = (id: unknown) => (f.availability ? ctx.providers.find((p) => p.id === id) : undefined);
       const chosen = status(value);

@@ -48,7 +48,8 @@ export function connectEvents(store: StudioStore): () => void {
       clearTimeout(refresh);
       refresh = setTimeout(() => void store.getState().refreshHistory(), 150);
       const s = store.getState();
-      if (!removed && s.current?.id === id && s.current.kind === 'sweep') void s.openEntry(id, false).catch(() => undefined);
+      const shown = s.origin ?? s.current; // entries that fill in as they run
+      if (!removed && shown?.id === id && shown.kind !== 'compare') void s.openEntry(id, false).catch(() => undefined);
     }),
   ];
   return () => offs.forEach((off) => off());

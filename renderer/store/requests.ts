@@ -1,5 +1,6 @@
 import type { CompareRequestInput, SweepRequestInput } from '../../app/studio';
 import { controlRequest } from './control';
+import type { VariantInput } from '../../app/variant';
 import type { StudioState } from './state';
 import { toVariant } from './variants';
 
@@ -42,3 +43,9 @@ export function sweepRequest(s: StudioState, jobId: string, seed: number, branch
   const base = toVariant({ ...s.a, deepcache: { ...s.a.deepcache, enabled: false } }, s.sharedLoras);
   return { jobId, model: s.modelDir, params: params(s, seed), ...inputs(s), base, branches, intervals, repeats };
 }
+
+/** What every job shares: the inputs' params and image refs. */
+export const sharedParams = (s: StudioState, seed: number): Pick<CompareRequestInput, 'params' | 'inputs'> => ({ params: params(s, seed), ...inputs(s) });
+
+/** Grids and the matrix vary variant A's options. */
+export const baseVariant = (s: StudioState): VariantInput => toVariant(s.a, s.sharedLoras);

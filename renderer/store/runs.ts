@@ -1,9 +1,18 @@
 import type { StateCreator } from 'zustand';
-import type { HistoryManifest, JobInfo } from '../../app/studio';
+import type { GridCell, MatrixSetting } from '../../app/grid';
+import type { HistoryManifest, JobInfo, JobKind } from '../../app/studio';
+import type { Variant } from '../../app/variant';
 import { isCancelled, plainError } from '../../app/errors';
 import type { StudioState } from './state';
 import { resetProgress } from './progress';
-import { compareRequest, newJobId, sweepRequest } from './requests';
+import { baseVariant, compareRequest, newJobId, sharedParams, sweepRequest } from './requests';
+
+/** One side of a pair opened from a sweep or grid: an image it already made and what made it. */
+export interface PairSide {
+  file: string;
+  label: string;
+  variant: Variant;
+}
 
 export interface RunsSlice {
   job?: JobInfo & { error?: string };
@@ -13,6 +22,12 @@ export interface RunsSlice {
   images: Record<string, string>;
   runCompare(): Promise<void>;
   runSweep(branches: number[], intervals: number[], repeats: number): Promise<void>;
+  runGrid(axes: { key: string; values: (string | number | boolean)[] }[], repeats: number): Promise<void>;
+  runMatrix(settings: MatrixSetting[], repeats: number): Promise<void>;
+  /** The sweep, grid or matrix a pair was opened from: its tab keeps showing it. */
+  origin?: HistoryManifest;
+  /** Two images of the current sweep/grid entry in the Compare tab (no new run). */
+  openPair(a: PairSide, b: PairSide): void;
   cancel(): Promise<void>;
   openEntry(id: string, switchTab?: boolean): Promise<void>;
   onJobState(info: JobInfo): void;
@@ -26,7 +41,7 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
   /** Jobs this window started and awaits; others (started before a reload) are opened when they end. */
   const awaited = new Set<string>();
 
-  const runJob = async (kind: JobInfo['kind'], total: number, repeats: number, call: (jobId: string) => Promise<HistoryManifest>): Promise<void> => {
+  const runJob = async (kind: JobKind, total: number, repeats: number, call: (jobId: string) => Promise<HistoryManifest>): Promise<void> => {
     if (get().job?.status === 'running' || get().job?.status === 'queued') return;
     const jobId = newJobId();
     awaited.add(jobId);
@@ -62,15 +77,36 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
       return runJob('sweep', branches.length * (1 + n * repeats), repeats, (jobId) =>
         s.client.call('jobs.sweep', sweepRequest(get(), jobId, seed, branches, intervals, repeats)));
     },
+    runGrid: (axes, repeats) => {
+      const s = get();
+      const seed = s.seedForRun();
+      const n = axes.reduce((k, a) => k * a.values.length, 1);
+      return runJob('grid', n * repeats, repeats, (jobId) =>
+        s.client.call('jobs.grid', { jobId, model: s.modelDir, ...sharedParams(get(), seed), base: baseVariant(get()), axes, repeats }));
+    },
+    runMatrix: (settings, repeats) => {
+      const s = get();
+      const seed = s.seedForRun();
+      const n = 1 + settings.length * (settings.length + 1) / 2;
+      return runJob('matrix', n * repeats, repeats, (jobId) =>
+        s.client.call('jobs.matrix', { jobId, model: s.modelDir, ...sharedParams(get(), seed), base: baseVariant(get()), settings, repeats }));
+    },
+    openPair: (a, b) => {
+      const src = get().origin ?? get().current;
+      if (!src) return;
+      const compare = { a: { ...a.variant, label: a.label.slice(0, 40) }, b: { ...b.variant, label: b.label.slice(0, 40) }, repeats: 0, runs: [], images: { a: a.file, b: b.file } };
+      set({ origin: src, current: { ...src, kind: 'compare', compare, sweep: undefined, grid: undefined } });
+      get().setTab('compare');
+    },
     cancel: async () => {
       const job = get().job;
       if (job) await get().client.call('jobs.cancel', { jobId: job.jobId });
     },
     openEntry: async (id, switchTab = true) => {
       const m = await get().client.call('history.get', { id });
-      const files = [m.compare?.images.a, m.compare?.images.b, m.compare?.images.diff, m.sweep?.reference, ...(m.sweep?.points.map((p) => p.image) ?? [])]
+      const files = [m.compare?.images.a, m.compare?.images.b, m.compare?.images.diff, m.sweep?.reference, ...(m.sweep?.points.map((p) => p.image) ?? []), ...(m.grid?.cells.map((c: GridCell) => c.image) ?? [])]
         .filter((f): f is string => !!f);
-      const keep = get().current?.id === id ? get().images : {};
+      const keep = (get().origin ?? get().current)?.id === id ? get().images : {};
       const images: Record<string, string> = {};
       await Promise.all(files.map(async (f) => {
         images[f] = keep[f] ?? (await get().client.call('history.file', { id, file: f })).dataUrl;
@@ -81,11 +117,13 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
         if (url) images[INIT_IMAGE] = url; // an image since deleted from the workspace is only missing from the view
       }
       const shown = get().current?.id === id;
-      set({ current: m, images, ...(shown ? {} : { highlight: undefined, inspect: undefined }) });
+      // a pair opened from this entry stays on show in Compare; its origin follows the entry
+      const pair = get().origin?.id === id && get().current?.compare && !m.compare;
+      set(pair ? { origin: m, images } : { current: m, origin: undefined, images, ...(shown ? {} : { highlight: undefined, inspect: undefined }) });
       // what the engine fixed or measured on its own (a resized mask) is said when an entry is first shown
       const notices = [...new Set(m.compare?.runs.flatMap((r) => r.result.notices ?? []) ?? [])];
-      if (notices.length && !shown) get().notify(`Run ${id}: ${notices.join('; ')}`);
-      if (switchTab) get().setTab(m.kind === 'sweep' ? 'sweep' : 'compare');
+      if (notices.length && !shown && !pair) get().notify(`Run ${id}: ${notices.join('; ')}`);
+      if (switchTab) get().setTab(m.kind);
     },
     onJobState: (info) => {
       const job = get().job;

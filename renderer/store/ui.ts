@@ -3,7 +3,8 @@ import type { Colormap } from '../../app/metrics';
 import { DEFAULT_THRESHOLDS, type Region, type VerdictThresholds } from '../../app/verdict';
 import type { StudioState } from './state';
 
-export type Tab = 'compare' | 'latency' | 'sweep' | 'history';
+/** A tab's id (renderer/views/tabs.ts lists them); an entry's kind opens its own tab. */
+export type Tab = string;
 
 export interface UiSlice {
   tab: Tab;

@@ -54,6 +54,24 @@ export function toVariant(f: VariantForm, shared: LoraPick[] = []): VariantInput
   return v as VariantInput;
 }
 
+/**
+ * Contract -> form (a sweep point or grid cell applied to a side): the variant's options, its
+ * groups switched on, its LoRAs as picks (less the shared ones toVariant adds back).
+ */
+export function fromVariant(v: Variant, label: string, shared: LoraPick[] = []): VariantForm {
+  const form = defaultVariant(label) as unknown as Loose, src = v as unknown as Loose;
+  const sharedPaths = new Set(shared.filter((l) => l.enabled).map((l) => l.path));
+  for (const d of accelerations()) {
+    for (const k of Object.keys(d.options)) if (src[k] !== undefined) form[k] = structuredClone(src[k]);
+    for (const f of d.editor.fields ?? []) {
+      if (f.kind === 'file-list') form[f.key] = ((src[f.key] as { path: string; weight: number }[] | undefined) ?? []).filter((l) => !sharedPaths.has(l.path)).map((l) => ({ ...l, enabled: true }));
+    }
+    const g = d.editor.group;
+    if (g) form[g.key] = src[g.key] ? { ...g.defaults, ...(src[g.key] as Loose), enabled: true } : { ...g.defaults, enabled: false };
+  }
+  return form as VariantForm;
+}
+
 /** The contract's verdict on a form, as the editor shows it (undefined = valid). */
 export function variantProblem(f: VariantForm, shared: LoraPick[] = []): string | undefined {
   for (const d of accelerations()) {
@@ -70,6 +88,8 @@ export interface VariantsSlice {
   b: VariantForm;
   setVariant(side: Side, patch: Partial<VariantForm>): void;
   copyAtoB(): void;
+  /** Puts a variant that ran (a sweep point, a grid cell) on a side, to run it as an A/B. */
+  applyVariant(side: Side, v: Variant, label: string): void;
 }
 
 export const variantsSlice: StateCreator<StudioState, [], [], VariantsSlice> = (set) => {
@@ -79,5 +99,6 @@ export const variantsSlice: StateCreator<StudioState, [], [], VariantsSlice> = (
     b: { ...b, deepcache: { ...b.deepcache, enabled: true } },
     setVariant: (side, patch) => set((s) => (side === 'A' ? { a: { ...s.a, ...patch } } : { b: { ...s.b, ...patch } })),
     copyAtoB: () => set((s) => ({ b: { ...structuredClone(s.a), label: s.b.label } })),
+    applyVariant: (side, v, label) => set((s) => ({ [side === 'A' ? 'a' : 'b']: fromVariant(v, label.slice(0, 40), s.sharedLoras) })),
   };
 };

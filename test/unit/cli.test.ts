@@ -57,6 +57,14 @@ describe('engine CLI acceleration flags', () => {
     expect(r.fullSteps).toEqual([0, 3]);
     expect(r.summary.split(', ').sort()).toEqual(['CFG truncated after 50% of steps', 'DeepCache N=3 branch 0 uniform', 'graph optimisation basic', 'provider cpu']);
   });
+  it('--deepcache-start/--deepcache-end keep the first and last steps full; a bad fraction is refused by name', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'cli-')), 'dcw.png');
+    const { stdout } = await cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--steps', '8', '--scheduler', 'ddim', '--width', '64', '--height', '64',
+      '--deepcache-interval', '4', '--deepcache-start', '0.25', '--deepcache-end', '0.25', '--out', out, '--json');
+    expect(JSON.parse(stdout.trim()).fullSteps).toEqual([0, 1, 4, 6, 7]);
+    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--deepcache-start', 'half')).rejects.toMatchObject({ stderr: expect.stringContaining('--deepcache-start must be a number, got "half"') });
+    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--deepcache-start', '0.7', '--deepcache-end', '0.5')).rejects.toMatchObject({ stderr: expect.stringContaining('deepcache.start + deepcache.end must be < 1') });
+  });
   it('--config reads a whole variant; an unavailable provider is a clear error unless fallback is allowed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-'));
     const cfg = join(dir, 'v.json');

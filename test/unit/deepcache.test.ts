@@ -77,6 +77,29 @@ describe('DeepCache by graph partitioning', () => {
     expect(nu.filter((s) => s >= 10 && s < 25).length).toBeGreaterThan(nu.filter((s) => s >= 35).length);
   });
 
+  it('window: (0, 0) or absent is today\'s schedule; steps inside the window run the full UNet; bad windows are refused', () => {
+    const ts = Array.from({ length: 20 }, (_, i) => 950 - 50 * i);
+    for (const schedule of ['uniform', 'nonuniform', [0, 7, 13]] as const) for (const interval of [1, 2, 3, 5]) {
+      const o = { interval, branch: 0, schedule: schedule as never };
+      expect([...fullSteps({ ...o, start: 0, end: 0 }, ts, ts)]).toEqual([...fullSteps(o, ts, ts)]);
+      const w = fullSteps({ ...o, start: 0.2, end: 0.1 }, ts, ts);
+      // the first round(0.2·20) = 4 and last round(0.1·20) = 2 steps are full; in between the schedule as it was
+      for (const i of [0, 1, 2, 3, 18, 19]) expect(w.has(i)).toBe(true);
+      for (let i = 4; i < 18; i++) expect([i, w.has(i)]).toEqual([i, fullSteps(o, ts, ts).has(i)]);
+    }
+    expect([...fullSteps({ interval: 4, branch: 0, schedule: 'uniform', start: 0.25, end: 0.25 }, ts.slice(0, 8), ts.slice(0, 8))].sort((a, b) => a - b)).toEqual([0, 1, 4, 6, 7]);
+    expect(Variant.safeParse({ deepcache: { interval: 3, branch: 0, start: 0.6, end: 0.5 } }).error?.message).toContain('deepcache.start + deepcache.end must be < 1');
+    expect(Variant.safeParse({ deepcache: { interval: 3, branch: 0, start: -0.1 } }).error?.message).toContain('deepcache.start must be >= 0');
+    expect(Variant.safeParse({ deepcache: { interval: 3, branch: 0, end: 0.95 } }).error?.message).toContain('deepcache.end must be <= 0.9');
+  });
+
+  it('a window runs its steps in full in the engine too', async () => {
+    const r = await run({ deepcache: { interval: 3, branch: 0, start: 0.2, end: 0.2 } }, { scheduler: 'ddim' });
+    // 9 steps: the first and last round(1.8) = 2 full, uniform N=3 ([0, 3, 6]) in between
+    expect(r.result.fullSteps).toEqual([0, 1, 3, 6, 7, 8]);
+    expect(r.result.summary).toContain('DeepCache N=3 branch 0 uniform, full first 20% last 20%');
+  });
+
   it('interval 1 equals the plain run exactly, for every scheduler and for img2img', async () => {
     for (const scheduler of ['pndm', 'ddim', 'euler', 'euler-a', 'dpmpp-2m', 'lcm']) {
       const plain = await run({}, { scheduler });
