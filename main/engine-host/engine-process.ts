@@ -60,7 +60,7 @@ async function run(runId: number, request: unknown, previews: boolean): Promise<
       onLatents: previews
         ? (step, latents, dims) => {
             const rgb = latentsToRgb(latents, dims);
-            port.post({ type: 'preview', runId, step, steps: 0, width: rgb.width, height: rgb.height, rgb: rgb.data });
+            port.post({ type: 'preview', runId, step, steps: 0, width: rgb.width, height: rgb.height, rgb: rgb.data, latents: Float32Array.from(latents), dims: [...dims] });
           }
         : undefined,
     });

@@ -6,7 +6,7 @@ import type { ProviderStatus } from '../../app/studio';
 import { buildReport } from './report';
 import type { StudioHost } from './studio-host';
 
-const MIME: Record<string, string> = { png: 'image/png', html: 'text/html', json: 'application/json' };
+const MIME: Record<string, string> = { png: 'image/png', html: 'text/html', json: 'application/json', bin: 'application/octet-stream' };
 
 function ortVersion(): string {
   try {

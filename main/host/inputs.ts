@@ -54,6 +54,11 @@ export class InputStore {
     return Object.fromEntries(Object.entries(inputs).map(([k, ref]) => [k, { path: this.resolve(ref, k) }]));
   }
 
+  /** Each input's content hash (the stale-baseline key: a path's file may change under the same name). */
+  contentHashes(inputs: RunInputs): Record<string, string> {
+    return Object.fromEntries(Object.entries(inputs).map(([k, ref]) => [k, 'sha256' in ref ? ref.sha256 : createHash('sha256').update(readFileSync(this.resolve(ref, k))).digest('hex')]));
+  }
+
   /** A ref's image as the picker shows it. */
   read(ref: ImageRef): StoredImage & { dataUrl: string } {
     const png = readFileSync(this.resolve(ref));

@@ -3,7 +3,8 @@ import { parseEvent, type EventName, type PayloadOf } from '../../app/channels';
 import { isCancelled } from '../../app/errors';
 import type { RunInputs } from '../../app/run-request';
 import type { CompareRequest, EngineState, HistoryManifest, SweepRequest } from '../../app/studio';
-import { inspectModel } from '../../engine/model/folder'; // no onnxruntime in this process
+import { inspectModel, modelHash } from '../../engine/model/folder'; // no onnxruntime in this process
+import { Variant } from '../../app/variant';
 import { EngineSupervisor, type SpawnEngine, type SupervisorOptions } from './engine-supervisor';
 import { HistoryStore } from './history';
 import { InputStore } from './inputs';
@@ -65,8 +66,10 @@ export class StudioHost {
   async compare(req: CompareRequest, signal?: AbortSignal): Promise<HistoryManifest> {
     const inputs = this.inputs.resolveAll(req.inputs); // a bad ref fails the call now, before queueing
     const m = this.newManifest(req.jobId, 'compare', req.model, req.params, req.inputs);
+    if (req.parent) m.parent = req.parent;
     m.compare = { a: req.a, b: req.b, repeats: req.repeats, runs: [], images: {} };
-    return this.start(m, compareRuns(req), (ctx) => runCompare(ctx, { ...req, inputs }, m), signal);
+    const key = { modelHash: await modelHash(inspectModel(req.model)), engine: this.opts.version, params: req.params, inputs: this.inputs.contentHashes(req.inputs), repeats: req.repeats, variant: Variant.parse(req.a) };
+    return this.start(m, compareRuns(req), (ctx) => runCompare(ctx, { ...req, inputs }, m, key), signal);
   }
 
   async sweep(req: SweepRequest, signal?: AbortSignal): Promise<HistoryManifest> {
