@@ -73,6 +73,7 @@ export function ComparePanel() {
               <figcaption>init image · strength {String(runA?.params.strength ?? current?.params.strength ?? '')}</figcaption>
             </figure>
           )}
+          {c.baseline && <p className={`baseline-note${c.baseline.reusedFrom ? ' reused' : ''}`} data-testid="baseline-note">{c.baseline.message}</p>}
           <p><b className="side-a">A</b> {runA ? `${runA.summary} · ran on ${runA.provider}${runA.fellBack ? ' (fell back)' : ''}` : c.a.label}</p>
           <p><b className="side-b">B</b> {runB ? `${runB.summary} · ran on ${runB.provider}${runB.fellBack ? ' (fell back)' : ''}` : c.b.label}</p>
         </div>

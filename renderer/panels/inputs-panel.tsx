@@ -4,6 +4,7 @@ import { useStudio } from '../store';
 import { currentModel } from '../store/model';
 import { Field, Section, Slider, Toggle } from './controls';
 import { InitImagePicker } from './init-image';
+import { PngInfoDrop } from './png-info';
 
 const SIZES = [64, 96, 128, 192, 256, 320, 384, 448, 512, 576, 640, 768, 1024];
 
@@ -18,6 +19,7 @@ export function InputsPanel() {
   const sizes = [...new Set([...SIZES, model?.defaultSize ?? 512, i.width, i.height])].sort((a, b) => a - b);
   return (
     <Section title="Inputs (same for A and B)">
+      <PngInfoDrop />
       <Field label="Prompt">
         <textarea rows={2} value={i.prompt} onChange={(e) => set({ prompt: e.target.value })} data-testid="prompt" />
       </Field>

@@ -2,7 +2,7 @@ import { useEffect, useRef } from 'react';
 import { useStudio } from '../store';
 import type { ProgressState } from '../store/progress';
 import { variantProblem } from '../store/variants';
-import { Section, Slider } from './controls';
+import { Section, Slider, Toggle } from './controls';
 
 /** A progress bar fed by the transient progress store: it writes to the DOM, React never re-renders. */
 function ProgressBar({ side, label }: { side: string; label: string }) {
@@ -63,10 +63,15 @@ export function RunPanel() {
   const labelB = useStudio((s) => s.b.label);
   const invalid = useStudio((s) => variantProblem(s.a, s.sharedLoras) ?? variantProblem(s.b, s.sharedLoras));
   const model = useStudio((s) => s.modelDir);
+  const reuseA = useStudio((s) => s.inputs.reuseA);
+  const forkOf = useStudio((s) => s.forkOf);
+  const clearFork = useStudio((s) => s.clearFork);
   const busy = job?.status === 'running' || job?.status === 'queued';
   return (
     <Section title="Run">
       <Slider label="Repeats per variant" value={repeats} min={1} max={10} step={1} onChange={(r) => setInputs({ repeats: r })} format={(r) => `${r}×`} />
+      <Toggle label="Reuse A when nothing it depends on changed" checked={reuseA} onChange={(v) => setInputs({ reuseA: v })} testId="reuse-a" />
+      {forkOf && <p className="run-note" data-testid="fork-of">Fork of “{forkOf.title}”<button className="ghost" onClick={clearFork} aria-label="not a fork">×</button></p>}
       <div className="row">
         <button className="primary" disabled={busy || !!invalid || !model} onClick={() => void runCompare()} data-testid="run">Run A / B</button>
         <button disabled={!busy} onClick={() => void cancel()} data-testid="cancel">Cancel</button>

@@ -24,7 +24,8 @@ const inputs = (s: StudioState): Pick<CompareRequestInput, 'inputs'> => (s.initI
 /** A and B get the very same model, params and seed; only the variants differ. */
 export function compareRequest(s: StudioState, jobId: string, seed: number): CompareRequestInput {
   return {
-    jobId, model: s.modelDir, params: params(s, seed), ...inputs(s), repeats: s.inputs.repeats, previews: true,
+    jobId, model: s.modelDir, params: params(s, seed), ...inputs(s), repeats: s.inputs.repeats, previews: true, reuseA: s.inputs.reuseA,
+    ...(s.forkOf ? { parent: s.forkOf.id } : {}),
     a: toVariant(s.a, s.sharedLoras), b: toVariant(s.b, s.sharedLoras),
   };
 }

@@ -54,6 +54,20 @@ export function toVariant(f: VariantForm, shared: LoraPick[] = []): VariantInput
   return v as VariantInput;
 }
 
+/** Contract -> form (a history entry into the editors): every LoRA becomes the variant's own pick. */
+export function fromVariant(v: Variant): VariantForm {
+  const form = defaultVariant(v.label) as unknown as Loose, given = v as unknown as Loose;
+  for (const d of accelerations()) {
+    for (const k of Object.keys(d.options)) if (given[k] !== undefined) form[k] = given[k];
+    for (const field of d.editor.fields ?? []) {
+      if (field.kind === 'file-list') form[field.key] = ((given[field.key] ?? []) as { path: string; weight: number }[]).map((l) => ({ ...l, enabled: true }));
+    }
+    const g = d.editor.group;
+    if (g) form[g.key] = given[g.key] ? { ...(form[g.key] as Loose), ...(given[g.key] as Loose), enabled: true } : { ...(form[g.key] as Loose), enabled: false };
+  }
+  return form as unknown as VariantForm;
+}
+
 /** The contract's verdict on a form, as the editor shows it (undefined = valid). */
 export function variantProblem(f: VariantForm, shared: LoraPick[] = []): string | undefined {
   for (const d of accelerations()) {
