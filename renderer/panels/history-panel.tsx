@@ -34,12 +34,14 @@ export function HistoryPanel() {
   const deleteEntry = useStudio((s) => s.deleteEntry);
   const current = useStudio((s) => s.current?.id);
   const workspace = useStudio((s) => s.info?.workspace);
+  const loaded = useStudio((s) => s.loaded);
   const shown = useMemo(() => filterHistory(history, query), [history, query]);
   if (!history.length) return <div className="empty"><p>No runs yet. Every run is kept in {workspace ?? 'the workspace'}.</p></div>;
   return (
     <div className="history" data-testid="history">
       <HistoryFilters shown={shown.length} />
       <p className="hint">Kept in {workspace}</p>
+      {loaded && <p className="loaded-note" data-testid="history-loaded">{loaded}</p>}
       {!shown.length && <p className="hint" data-testid="history-none">No entry matches: clear the search or the filters.</p>}
       <ul className="history-list">
         {shown.map((h) => (

@@ -70,7 +70,7 @@ export function RunPanel() {
   return (
     <Section title="Run">
       <Slider label="Repeats per variant" value={repeats} min={1} max={10} step={1} onChange={(r) => setInputs({ repeats: r })} format={(r) => `${r}×`} />
-      <Toggle label="Reuse A when nothing it depends on changed" checked={reuseA} onChange={(v) => setInputs({ reuseA: v })} testId="reuse-a" />
+      <Toggle label="Reuse A if unchanged" checked={reuseA} onChange={(v) => setInputs({ reuseA: v })} testId="reuse-a" />
       {forkOf && <p className="run-note" data-testid="fork-of">Fork of “{forkOf.title}”<button className="ghost" onClick={clearFork} aria-label="not a fork">×</button></p>}
       <div className="row">
         <button className="primary" disabled={busy || !!invalid || !model} onClick={() => void runCompare()} data-testid="run">Run A / B</button>

@@ -25,6 +25,8 @@ export interface HistorySlice {
   historyQuery: HistoryQuery;
   /** The entry the editors were forked from: the next compare records it as its parent. */
   forkOf?: { id: string; title: string };
+  /** What the last Load / Fork did, as the History tab says it. */
+  loaded?: string;
   setHistoryQuery(patch: Partial<HistoryQuery>): void;
   refreshHistory(): Promise<void>;
   deleteEntry(id: string): Promise<void>;
@@ -85,7 +87,8 @@ export const historySlice: StateCreator<StudioState, [], [], HistorySlice> = (se
         else notes.push('its init image is no longer in the workspace');
       } else get().clearInitImage();
       if (Object.keys(others).length) notes.push(`not loaded: ${Object.keys(others).join(', ')}`);
-      get().notify(`${fork ? 'Forked' : 'Loaded'} “${entryTitle(m)}” into the editors${notes.length ? `; ${notes.join('; ')}` : ''}`);
+      set({ loaded: `${fork ? 'Forked' : 'Loaded'} “${entryTitle(m)}” into the editors` });
+      if (notes.length) get().notify(`${entryTitle(m)}: ${notes.join('; ')}`); // what could not come back is a warning
     } catch (e) {
       get().notify((e as Error).message);
     }
