@@ -10,6 +10,7 @@ import {
   MAX_UPLOAD_BYTES, ModelEntry, ProviderStatus, StoredImage, StudioInfo, SweepRequest,
 } from './studio';
 import { ImageRef } from './run-request';
+import { BlindRequest, BlindVote } from './blind';
 
 const Empty = z.object({}).strict();
 const Ok = z.object({ ok: z.literal(true) });
@@ -31,6 +32,9 @@ export const COMMANDS = {
   'inputs.get': { request: z.object({ ref: ImageRef }).strict(), response: StoredImage.extend({ dataUrl: z.string() }) },
   'jobs.compare': { request: CompareRequest, response: HistoryManifest },
   'jobs.sweep': { request: SweepRequest, response: HistoryManifest },
+  'jobs.blind': { request: BlindRequest, response: HistoryManifest },
+  /** One vote of a blind session (pair is 0-based); `ms` is the time from showing the pair to the vote. */
+  'blind.vote': { request: z.object({ id: JobId, pair: z.number().int().min(0), vote: BlindVote, ms: z.number().nonnegative().max(86_400_000) }).strict(), response: HistoryManifest },
   'jobs.cancel': { request: z.object({ jobId: JobId }).strict(), response: z.object({ cancelled: z.boolean() }) },
   'jobs.list': { request: Empty, response: z.array(JobInfo) },
   'history.list': { request: Empty, response: z.array(HistorySummary) },

@@ -6,16 +6,16 @@ import { z } from 'zod';
 import { GenerateParams, RunEvent, RunResult } from './contract';
 import { accelerations, summarize } from './accelerations/registry';
 import { BaselineKey, BaselineUse } from './baseline';
+import { BlindSession } from './blind';
 import { LIMITS } from './limits';
-import { ImageRef, RunInputs } from './run-request';
+import { ImageRef, JobId, RunInputs } from './run-request';
 import { Provider, Variant } from './variant';
 
 /** An error as it crosses a process boundary (VS Code's shape). */
 export const ErrorShape = z.object({ name: z.string(), message: z.string(), stack: z.string().optional() });
 export type ErrorShape = z.infer<typeof ErrorShape>;
 
-/** Job ids name history folders: lower-case letters, digits and dashes only. */
-export const JobId = z.string().regex(/^[a-z0-9][a-z0-9-]{5,63}$/, 'job id: 6-64 of [a-z0-9-]');
+export { JobId } from './run-request';
 
 export const LoraEntry = z.object({ path: z.string(), name: z.string() });
 export type LoraEntry = z.infer<typeof LoraEntry>;
@@ -112,6 +112,10 @@ export const SweepPoint = z.object({
 });
 export type SweepPoint = z.infer<typeof SweepPoint>;
 
+/** What a history entry is: an A/B comparison, a DeepCache sweep, a blind A/B session. */
+export const EntryKind = z.enum(['compare', 'sweep', 'blind']);
+export type EntryKind = z.infer<typeof EntryKind>;
+
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export type JobStatus = z.infer<typeof JobStatus>;
 
@@ -119,7 +123,7 @@ export type JobStatus = z.infer<typeof JobStatus>;
 export const HistoryManifest = z.object({
   version: z.literal(1),
   id: JobId,
-  kind: z.enum(['compare', 'sweep']),
+  kind: EntryKind,
   createdAt: z.string(),
   finishedAt: z.string().optional(),
   status: JobStatus,
@@ -156,13 +160,14 @@ export const HistoryManifest = z.object({
       points: z.array(SweepPoint),
     })
     .optional(),
+  blind: BlindSession.optional(),
   thumb: z.string().optional(),
 });
 export type HistoryManifest = z.infer<typeof HistoryManifest>;
 
 export const HistorySummary = z.object({
   id: JobId,
-  kind: z.enum(['compare', 'sweep']),
+  kind: EntryKind,
   createdAt: z.string(),
   status: JobStatus,
   prompt: z.string(),
@@ -180,7 +185,7 @@ export type HistorySummary = z.infer<typeof HistorySummary>;
 
 export const JobInfo = z.object({
   jobId: JobId,
-  kind: z.enum(['compare', 'sweep']),
+  kind: EntryKind,
   status: JobStatus,
   /** Runs done / total runs of the job. */
   done: z.number().int(),

@@ -4,6 +4,7 @@ import { About } from './panels/about';
 import { ComparePanel } from './panels/compare-panel';
 import { ExportButton } from './panels/export-button';
 import { Header, Notices } from './panels/header';
+import { BlindPanel } from './panels/blind-panel';
 import { HistoryPanel } from './panels/history-panel';
 import { InputsPanel } from './panels/inputs-panel';
 import { LatencyPanel } from './panels/latency-panel';
@@ -17,6 +18,7 @@ const TABS: { id: Tab; label: string; short?: string }[] = [
   { id: 'compare', label: 'Compare' },
   { id: 'latency', label: 'Latency' },
   { id: 'sweep', label: 'DeepCache sweep', short: 'Sweep' },
+  { id: 'blind', label: 'Blind A/B', short: 'Blind' },
   { id: 'history', label: 'History' },
 ];
 
@@ -37,7 +39,7 @@ function Center() {
         <span className="spacer" />
         {current && (
           <span className="current-entry" title={current.id}>
-            <span className="when">{current.kind === 'sweep' ? 'sweep' : 'comparison'} of {new Date(current.createdAt).toLocaleTimeString()}</span> <ExportButton id={current.id} />
+            <span className="when">{current.kind === 'sweep' ? 'sweep' : current.kind === 'blind' ? 'blind session' : 'comparison'} of {new Date(current.createdAt).toLocaleTimeString()}</span> <ExportButton id={current.id} />
           </span>
         )}
       </nav>
@@ -45,6 +47,7 @@ function Center() {
         {tab === 'compare' && <ComparePanel />}
         {tab === 'latency' && <LatencyPanel />}
         {tab === 'sweep' && <SweepPanel />}
+        {tab === 'blind' && <BlindPanel />}
         {tab === 'history' && <HistoryPanel />}
       </div>
     </section>

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Handlers } from '../../app/channels';
 import type { ProviderStatus } from '../../app/studio';
 import { buildReport } from './report';
+import { voteBlind } from './jobs/blind';
 import type { StudioHost } from './studio-host';
 
 const MIME: Record<string, string> = { png: 'image/png', html: 'text/html', json: 'application/json', bin: 'application/octet-stream' };
@@ -47,6 +48,13 @@ export function createHandlers(host: StudioHost): Handlers {
     'inputs.get': async ({ ref }) => host.inputs.read(ref),
     'jobs.compare': (req, signal) => host.compare(req, signal),
     'jobs.sweep': (req, signal) => host.sweep(req, signal),
+    'jobs.blind': (req, signal) => host.blind(req, signal),
+    'blind.vote': async ({ id, pair, vote, ms }) => {
+      if (host.queue.list().some((j) => j.jobId === id)) throw new Error('this session is still running: vote once its pairs are made');
+      const m = voteBlind(host.history, id, pair, vote, ms);
+      host.emit('history.changed', { id, removed: false });
+      return m;
+    },
     'jobs.cancel': async ({ jobId }) => ({ cancelled: host.queue.cancel(jobId) }),
     'jobs.list': async () => host.queue.list(),
     'history.list': async () => host.history.list(),

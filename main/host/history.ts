@@ -123,8 +123,10 @@ export class HistoryStore {
     }
     const title = m.compare
       ? `${compareTitle(m.compare.a, m.compare.b)}${m.compare.repeats > 1 ? ` ×${m.compare.repeats}` : ''}`
+      : m.blind ? `Blind A/B: ${compareTitle(m.blind.a, m.blind.b)}, ${m.blind.pairs.length} pairs`
       : `DeepCache sweep: intervals ${m.sweep!.intervals[0]}..${m.sweep!.intervals.at(-1)}, branches ${m.sweep!.branches.join(',')}`;
-    const variants = m.compare ? `A: ${variantText(m.compare.a)}; B: ${variantText(m.compare.b)}` : m.sweep ? `base: ${variantText(m.sweep.base)}` : '';
+    const ab = m.compare ?? m.blind;
+    const variants = ab ? `A: ${variantText(ab.a)}; B: ${variantText(ab.b)}` : m.sweep ? `base: ${variantText(m.sweep.base)}` : '';
     return {
       id: m.id, kind: m.kind, createdAt: m.createdAt, status: m.status, prompt: m.params.prompt, model: m.model.name, title, variants, thumb,
       speedup: m.compare ? speedup(m.compare.runs) : undefined, ssim: m.compare?.metrics?.ssim, error: m.error,

@@ -32,7 +32,7 @@ th{color:#8b93a7;font-weight:500}.imgs{display:flex;gap:12px;flex-wrap:wrap}figu
 img{image-rendering:pixelated;width:240px;height:auto;background:#000;border:1px solid #2a3040}pre{background:#181c26;padding:10px;overflow:auto;font-size:12px}
 .big{font-size:22px;font-weight:600}.status{color:#f7768e}</style></head><body>
 <h1>Diffusion A/B Studio report</h1>
-<p>${esc(m.kind === 'compare' ? 'A/B comparison' : 'DeepCache sweep')} · ${esc(m.createdAt)} · model <b>${esc(m.model.name)}</b> ${esc(m.model.hash ?? '')} · status ${esc(m.status)}${m.error ? ` <span class="status">${esc(m.error)}</span>` : ''}</p>
+<p>${esc(m.kind === 'compare' ? 'A/B comparison' : m.kind === 'blind' ? 'blind A/B session' : 'DeepCache sweep')} · ${esc(m.createdAt)} · model <b>${esc(m.model.name)}</b> ${esc(m.model.hash ?? '')} · status ${esc(m.status)}${m.error ? ` <span class="status">${esc(m.error)}</span>` : ''}</p>
 <h2>Inputs</h2><table>${params}</table>${initImage(m, inputs)}${body}
 <h2>Manifest</h2><pre>${esc(JSON.stringify(m, null, 1))}</pre></body></html>`;
 }

@@ -12,6 +12,8 @@ import { compareRuns, runCompare } from './jobs/compare';
 import { nowIso, type JobContext } from './jobs/context';
 import { JobQueue } from './jobs/queue';
 import { runSweep, sweepIntervals, sweepRuns } from './jobs/sweep';
+import { blindRuns, runBlind } from './jobs/blind';
+import type { BlindRequest } from '../../app/blind';
 import { ModelRegistry, type ModelPaths } from './models';
 
 export interface HostOptions {
@@ -77,6 +79,14 @@ export class StudioHost {
     const m = this.newManifest(req.jobId, 'sweep', req.model, req.params, req.inputs);
     m.sweep = { base: req.base, intervals: sweepIntervals(req), branches: req.branches, repeats: req.repeats, points: [] };
     return this.start(m, sweepRuns(req), (ctx) => runSweep(ctx, { ...req, inputs }, m), signal);
+  }
+
+  /** A blind A/B session: every prompt × seed on both variants, sides shuffled per pair. */
+  async blind(req: BlindRequest, signal?: AbortSignal): Promise<HistoryManifest> {
+    const inputs = this.inputs.resolveAll(req.inputs);
+    const m = this.newManifest(req.jobId, 'blind', req.model, { ...req.params, prompt: req.prompts[0]! }, req.inputs);
+    m.blind = { a: req.a, b: req.b, prompts: req.prompts, seeds: req.seeds, pairs: [] };
+    return this.start(m, blindRuns(req), (ctx) => runBlind(ctx, { ...req, inputs }, m), signal);
   }
 
   /** Cancels every job, waits for their manifests to be written, stops the engine host. */

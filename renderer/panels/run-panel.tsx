@@ -76,7 +76,7 @@ export function RunPanel() {
         <button className="primary" disabled={busy || !!invalid || !model} onClick={() => void runCompare()} data-testid="run">Run A / B</button>
         <button disabled={!busy} onClick={() => void cancel()} data-testid="cancel">Cancel</button>
       </div>
-      {job && (job.kind === 'compare' ? (
+      {job && (job.kind === 'compare' || job.kind === 'blind' ? (
         <div className="run-progress">
           <div className="progress-row"><LivePreview side="A" /><ProgressBar side="A" label={labelA} /></div>
           <div className="progress-row"><LivePreview side="B" /><ProgressBar side="B" label={labelB} /></div>

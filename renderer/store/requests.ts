@@ -1,4 +1,5 @@
 import type { CompareRequestInput, SweepRequestInput } from '../../app/studio';
+import type { BlindRequestInput } from '../../app/blind';
 import type { StudioState } from './state';
 import { toVariant } from './variants';
 
@@ -34,4 +35,9 @@ export function compareRequest(s: StudioState, jobId: string, seed: number): Com
 export function sweepRequest(s: StudioState, jobId: string, seed: number, branches: number[], intervals: number[], repeats: number): SweepRequestInput {
   const base = toVariant({ ...s.a, deepcache: { ...s.a.deepcache, enabled: false } }, s.sharedLoras);
   return { jobId, model: s.modelDir, params: params(s, seed), ...inputs(s), base, branches, intervals, repeats };
+}
+
+/** A blind session on the editors' variants and inputs; each pair's prompt and seed from the lists. */
+export function blindRequest(s: StudioState, jobId: string, prompts: string[], seeds: number[]): BlindRequestInput {
+  return { jobId, model: s.modelDir, params: params(s, seeds[0] ?? 0), ...inputs(s), prompts, seeds, a: toVariant(s.a, s.sharedLoras), b: toVariant(s.b, s.sharedLoras) };
 }

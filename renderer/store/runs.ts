@@ -1,9 +1,10 @@
 import type { StateCreator } from 'zustand';
 import type { HistoryManifest, JobInfo } from '../../app/studio';
+import type { BlindVote } from '../../app/blind';
 import { isCancelled } from '../../app/errors';
 import type { StudioState } from './state';
 import { resetProgress } from './progress';
-import { compareRequest, newJobId, sweepRequest } from './requests';
+import { blindRequest, compareRequest, newJobId, sweepRequest } from './requests';
 
 export interface RunsSlice {
   job?: JobInfo & { error?: string };
@@ -13,6 +14,9 @@ export interface RunsSlice {
   images: Record<string, string>;
   runCompare(): Promise<void>;
   runSweep(branches: number[], intervals: number[], repeats: number): Promise<void>;
+  runBlind(prompts: string[], seeds: number[]): Promise<void>;
+  /** One vote of the blind session on show; the host saves it and returns the session. */
+  voteBlind(pair: number, vote: BlindVote, ms: number): Promise<void>;
   cancel(): Promise<void>;
   openEntry(id: string, switchTab?: boolean): Promise<void>;
   onJobState(info: JobInfo): void;
@@ -60,6 +64,19 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
       return runJob('sweep', branches.length * (1 + n * repeats), repeats, (jobId) =>
         s.client.call('jobs.sweep', sweepRequest(get(), jobId, seed, branches, intervals, repeats)));
     },
+    runBlind: (prompts, seeds) => {
+      const s = get();
+      return runJob('blind', prompts.length * seeds.length * 2, 1, (jobId) => s.client.call('jobs.blind', blindRequest(get(), jobId, prompts, seeds)));
+    },
+    voteBlind: async (pair, vote, ms) => {
+      const id = get().current?.id;
+      if (!id) return;
+      try {
+        set({ current: await get().client.call('blind.vote', { id, pair, vote, ms }) });
+      } catch (e) {
+        get().notify((e as Error).message);
+      }
+    },
     cancel: async () => {
       const job = get().job;
       if (job) await get().client.call('jobs.cancel', { jobId: job.jobId });
@@ -79,7 +96,7 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
         if (url) images[INIT_IMAGE] = url; // an image since deleted from the workspace is only missing from the view
       }
       set({ current: m, images });
-      if (switchTab) get().setTab(m.kind === 'sweep' ? 'sweep' : 'compare');
+      if (switchTab) get().setTab(m.kind === 'compare' ? 'compare' : m.kind);
     },
     onJobState: (info) => {
       const job = get().job;

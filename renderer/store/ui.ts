@@ -2,7 +2,7 @@ import type { StateCreator } from 'zustand';
 import type { Colormap } from '../../app/metrics';
 import type { StudioState } from './state';
 
-export type Tab = 'compare' | 'latency' | 'sweep' | 'history';
+export type Tab = 'compare' | 'latency' | 'sweep' | 'blind' | 'history';
 
 export interface UiSlice {
   tab: Tab;
