@@ -6,8 +6,8 @@ import './blind.css';
 
 const KEYS: Record<string, BlindVote> = { '1': 'left', ArrowLeft: 'left', '2': 'right', ArrowRight: 'right', s: 'same', S: 'same', c: 'cant-tell', C: 'cant-tell' };
 const VOTES: { vote: BlindVote; label: string; key: string }[] = [
-  { vote: 'left', label: 'Left is better', key: '1 / ←' }, { vote: 'same', label: 'Same', key: 'S' },
-  { vote: 'cant-tell', label: "Can't tell", key: 'C' }, { vote: 'right', label: 'Right is better', key: '2 / →' },
+  { vote: 'left', label: 'Left better', key: '1 ←' }, { vote: 'same', label: 'Same', key: 'S' },
+  { vote: 'cant-tell', label: "Can't tell", key: 'C' }, { vote: 'right', label: 'Right better', key: '2 →' },
 ];
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
