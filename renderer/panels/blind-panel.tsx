@@ -134,7 +134,7 @@ function Results({ m }: { m: HistoryManifest }) {
         <button onClick={() => download(`blind-${m.id}.json`, 'application/json', JSON.stringify({ id: m.id, model: m.model, params: m.params, a: s.a, b: s.b, stats: st, pairs: rows }, null, 2))} data-testid="blind-json">Export JSON</button>
       </div>
       <table className="blind-table">
-        <thead><tr><th>#</th><th>prompt</th><th>seed</th><th>left was</th><th>vote</th><th>time</th><th>SSIM</th></tr></thead>
+        <thead><tr><th>#</th><th>prompt</th><th>seed</th><th>left was</th><th>preferred</th><th>time</th><th>SSIM</th></tr></thead>
         <tbody>
           {rows.map((r) => (
             <tr key={r.pair}><td>{r.pair}</td><td>{r.prompt}</td><td>{r.seed}</td><td>{r.shown_left}</td><td>{r.preferred}</td><td>{r.time_to_vote_ms === '' ? '' : `${(Number(r.time_to_vote_ms) / 1000).toFixed(1)} s`}</td><td>{Number(r.ssim).toFixed(4)}</td></tr>

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventName, PayloadOf } from '../../app/channels';
+import { BlindRequest } from '../../app/blind';
 import { CompareRequest, StepTrajectory, SweepRequest, type CompareRequestInput } from '../../app/studio';
 import { readPng } from '../../engine/index';
 import { createHandlers } from '../../main/host/handlers';
@@ -102,6 +103,28 @@ describe('studio host (engine in its own process)', () => {
     const m3 = await host.compare(third);
     expect(m3.compare!.baseline).toEqual({ message: 'A re-run: the parameters changed (steps)' });
     expect(m3.compare!.runs.map((r) => r.side)).toEqual(['A', 'B']);
+  }, 120_000);
+
+  it('blind session: pairs made with sides drawn by the host, votes saved, bad votes refused, reported', async () => {
+    const h = createHandlers(host), sig = new AbortController().signal;
+    const id = jobId();
+    const m = await h['jobs.blind'](BlindRequest.parse({ jobId: id, model: FIXTURE_MODEL, params: { prompt: '', seed: 0, steps: 2, width: 64, height: 64 }, prompts: ['a cat'], seeds: [1, 2], a: { label: 'base' }, b: { label: 'dc', deepcache: { interval: 2, branch: 0 } } }), sig);
+    expect(m.status).toBe('done');
+    expect(m.blind!.pairs.map((p) => [p.prompt, p.seed])).toEqual([['a cat', 1], ['a cat', 2]]);
+    for (const p of m.blind!.pairs) {
+      expect(['A', 'B']).toContain(p.left);
+      expect(host.history.readFile(id, p.images.a).length).toBeGreaterThan(0);
+    }
+    const voted = await h['blind.vote']({ id, pair: 1, vote: 'same', ms: 812 }, sig);
+    expect(voted.blind!.pairs[1]).toMatchObject({ vote: 'same', ms: 812 });
+    expect(host.history.get(id).blind!.pairs[1]!.vote).toBe('same'); // on disk
+    await expect(h['blind.vote']({ id, pair: 2, vote: 'left', ms: 1 }, sig)).rejects.toThrow(`blind.vote: session ${id} has no pair 3 (it has 2)`);
+    const compareId = (await host.compare(compare({ repeats: 1, params: { prompt: 'x', seed: 1, steps: 2, width: 64, height: 64 } }))).id;
+    await expect(h['blind.vote']({ id: compareId, pair: 0, vote: 'left', ms: 1 }, sig)).rejects.toThrow('is not a blind A/B session');
+    expect(host.history.list().find((e) => e.id === id)!.title).toBe('Blind A/B: DeepCache N=2 branch 0 uniform vs baseline, 2 pairs');
+    const { html } = await h['history.export']({ id }, sig);
+    expect(html).toContain("A 0 · B 0 · same 1 · can't tell 0 · 1/2 voted");
+    expect(html).toContain('no pair decided');
   }, 120_000);
 
   it('exports a self-contained HTML report (images inline, SVG charts, config)', async () => {
