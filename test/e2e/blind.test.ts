@@ -9,15 +9,6 @@ import { setRange, skipE2e, startStudio, type Studio } from './support/studio';
 
 let studio: Studio;
 
-async function both(name: string): Promise<void> {
-  for (const [w, h] of [[1024, 700], [1920, 1080]] as const) {
-    await studio.page.setViewportSize({ width: w, height: h });
-    await studio.page.waitForTimeout(250);
-    await studio.shot(`${name}-${w}x${h}`);
-  }
-  await studio.page.setViewportSize({ width: 1440, height: 900 });
-}
-
 describe.skipIf(skipE2e)('blind A/B session (Chromium, serve mode)', () => {
   beforeAll(async () => {
     studio = await startStudio('history');
@@ -37,14 +28,14 @@ describe.skipIf(skipE2e)('blind A/B session (Chromium, serve mode)', () => {
     await expect.poll(() => page.getByTestId('blind-problem').textContent()).toBe('seeds must be whole numbers ≥ 0 (got "7, x")');
     await page.getByTestId('blind-seeds').fill('7');
     expect(await page.getByTestId('blind-start').textContent()).toBe('Make 2 pairs');
-    await both('06-blind-setup');
+    await studio.shotSizes('06-blind-setup');
     await page.getByTestId('blind-start').click();
     await page.getByTestId('blind-vote').waitFor({ timeout: 180_000 });
     expect(await page.getByTestId('blind-progress').textContent()).toBe('Pair 1 of 2');
     const shown = (side: string) => page.getByTestId(`blind-${side}`).evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth);
     await expect.poll(() => shown('left'), { timeout: 10_000 }).toBeGreaterThan(0);
     await expect.poll(() => shown('right')).toBeGreaterThan(0);
-    await both('07-blind-vote');
+    await studio.shotSizes('07-blind-vote');
     // nothing on screen names a side before the votes are in
     expect(await page.getByTestId('blind-vote').textContent()).not.toMatch(/\bA\b|\bB\b|baseline|DeepCache/);
 
@@ -67,7 +58,7 @@ describe.skipIf(skipE2e)('blind A/B session (Chromium, serve mode)', () => {
     expect(await page.getByTestId('blind-rate').textContent()).toBe(`B (DeepCache) preferred in ${pct(b / 2)} of 2 decided pairs (95 % Wilson interval ${pct(lo)} – ${pct(hi)})`);
     expect(await page.getByTestId('blind-counts').textContent()).toBe(`A better ${2 - b} · B better ${b} · same 0 · can't tell 0 · 2/2 voted`);
     expect(await page.getByTestId('blind-agreement').textContent()).toContain(pct(st.agreement!));
-    await both('08-blind-results');
+    await studio.shotSizes('08-blind-results');
 
     const [csvDl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('blind-csv').click()]);
     const csv = readFileSync((await csvDl.path())!, 'utf8').split('\r\n');

@@ -10,15 +10,6 @@ import { runAndWait, setRange, skipE2e, startStudio, type Studio } from './suppo
 
 let studio: Studio;
 
-async function both(name: string): Promise<void> {
-  for (const [w, h] of [[1024, 700], [1920, 1080]] as const) {
-    await studio.page.setViewportSize({ width: w, height: h });
-    await studio.page.waitForTimeout(250);
-    await studio.shot(`${name}-${w}x${h}`);
-  }
-  await studio.page.setViewportSize({ width: 1440, height: 900 });
-}
-
 describe.skipIf(skipE2e)('history, stale baseline, scrubber, PNG info (Chromium, serve mode)', () => {
   beforeAll(async () => {
     studio = await startStudio('history');
@@ -52,7 +43,7 @@ describe.skipIf(skipE2e)('history, stale baseline, scrubber, PNG info (Chromium,
     const third = await runAndWait(studio);
     await expect.poll(() => page.getByTestId('baseline-note').textContent()).toBe('A re-run: the parameters changed (steps)');
     expect(third.compare!.baseline).toEqual({ message: 'A re-run: the parameters changed (steps)' });
-    await both('01-baseline-note');
+    await studio.shotSizes('01-baseline-note');
     expect(studio.pageErrors).toEqual([]);
   }, 600_000);
 
@@ -78,7 +69,7 @@ describe.skipIf(skipE2e)('history, stale baseline, scrubber, PNG info (Chromium,
     const cached = t.drift.findIndex((_, i) => !t.fullSteps.B.includes(i));
     await setRange(page.getByTestId('scrub-step'), cached);
     await expect.poll(() => page.getByTestId('scrub-readout').textContent()).toContain('B used the cache');
-    await both('02-scrubber');
+    await studio.shotSizes('02-scrubber');
     expect(studio.pageErrors).toEqual([]);
   }, 120_000);
 
@@ -92,7 +83,7 @@ describe.skipIf(skipE2e)('history, stale baseline, scrubber, PNG info (Chromium,
     await page.getByTestId('history-search').fill('n=3 heart');
     await expect.poll(() => page.getByTestId('history-item').count()).toBe(1);
     expect(await page.getByTestId('history-count').textContent()).toBe('1 of 3');
-    await both('03-history-search');
+    await studio.shotSizes('03-history-search');
     await page.getByTestId('history-search').fill('');
     await page.getByTestId('history-kind').selectOption('sweep');
     await expect.poll(() => page.getByTestId('history-none').count()).toBe(1);
@@ -117,7 +108,7 @@ describe.skipIf(skipE2e)('history, stale baseline, scrubber, PNG info (Chromium,
     // fork it: the next run names it as its parent, and (same key as the first two) reuses A
     await item.getByTestId('history-fork').click();
     await expect.poll(() => page.getByTestId('fork-of').textContent()).toContain('Fork of “DeepCache N=3 branch 0 uniform vs baseline”');
-    await both('04-history-forked');
+    await studio.shotSizes('04-history-forked');
     const forked = await runAndWait(studio);
     expect(forked.parent).toBe(first!.id);
     expect(forked.compare!.baseline!.reusedFrom).toMatch(/./);
@@ -147,7 +138,7 @@ describe.skipIf(skipE2e)('history, stale baseline, scrubber, PNG info (Chromium,
     expect(await page.getByLabel('height').inputValue()).toBe('64');
     expect(await page.getByLabel('scheduler').inputValue()).toBe('ddim');
     expect(await page.getByTestId('png-info-other').locator('dt').allTextContents()).toEqual(['Model hash', 'Clip skip']);
-    await both('05-png-info');
+    await studio.shotSizes('05-png-info');
 
     // a PNG without infotext: a clear notice, inputs untouched
     await page.getByTestId('png-info-file').setInputFiles({ name: 'plain.png', mimeType: 'image/png', buffer: Buffer.from(encodePng({ width: 1, height: 1, data: new Uint8Array(3) })) });

@@ -2,45 +2,25 @@
  * End to end: Debian's Chromium (playwright-core) against serve mode on the embedded model (the
  * tiny fixture while it is missing). Screenshots go to test-output/e2e/ (git-ignored).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryManifest } from '../../app/studio';
 import { encodePng, readPng, toRgb8 } from '../../engine/index';
-import { ensureRenderer } from '../../main/host/build-renderer';
+import { CHROMIUM, setRange, skipE2e, startStudio, type Studio } from './support/studio';
 
-const ROOT = join(__dirname, '../..');
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(ROOT, 'test-output', 'e2e');
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && !process.env.CI) {
-  console.warn(`e2e skipped: ${CHROMIUM} is missing (apt-get install -y chromium). In CI (CI set) this test runs and fails instead.`);
-}
+if (skipE2e) console.warn(`e2e skipped: ${CHROMIUM} is missing (apt-get install -y chromium). In CI (CI set) this test runs and fails instead.`);
 
-let server: ChildProcess;
+let studio: Studio;
 let url: string;
 let workspace: string;
-let browser: BrowserContext;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[];
 
-/** React reads range inputs through the native setter and an input event. */
-async function setRange(input: Locator, value: number): Promise<void> {
-  await input.evaluate((el, v) => {
-    Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!.call(el, String(v));
-    el.dispatchEvent(new Event('input', { bubbles: true }));
-  }, value);
-}
-
-const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+const shot = (name: string) => studio.shot(name);
 
 /** The workspace's finished compare entries, oldest first. */
-const compareEntries = (): HistoryManifest[] => readdirSync(join(workspace, 'runs')).filter((d) => !d.startsWith('.'))
-  .map((d) => JSON.parse(readFileSync(join(workspace, 'runs', d, 'manifest.json'), 'utf8')) as HistoryManifest)
-  .filter((m) => m.kind === 'compare' && m.status === 'done').sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+const compareEntries = (): HistoryManifest[] => studio.entries('compare');
 
 /** A yellow disc on blue: an init image nothing like what the prompt alone gives. */
 function discPng(w: number, h: number): Buffer {
@@ -52,40 +32,13 @@ function discPng(w: number, h: number): Buffer {
   return Buffer.from(encodePng(toRgb8({ width: w, height: h, data })));
 }
 
-describe.skipIf(!haveChromium && !process.env.CI)('studio in Chromium against serve mode', () => {
+describe.skipIf(skipE2e)('studio in Chromium against serve mode', () => {
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    await ensureRenderer(ROOT);
-    workspace = mkdtempSync(join(tmpdir(), 'studio-e2e-'));
-    server = spawn(process.execPath, ['--import', 'tsx', 'main/host/serve.ts', '--port', '0', '--workspace', workspace, '--no-build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    server.stdout!.on('data', (d) => (out += d));
-    server.stderr!.on('data', () => undefined);
-    url = await new Promise<string>((resolve, reject) => {
-      const t = setInterval(() => {
-        const m = out.match(/open (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{16,})/);
-        if (m) {
-          clearInterval(t);
-          resolve(m[1]!);
-        }
-      }, 100);
-      server.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-    });
-    browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'chromium-')), {
-      executablePath: CHROMIUM, headless: true, viewport: { width: 1440, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    studio = await startStudio('e2e');
+    ({ url, workspace, page, pageErrors } = studio);
   }, 240_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    if (server && server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((r) => server.once('exit', r));
-    }
-  });
+  afterAll(() => studio?.close());
 
   it('refuses a request without the token', async () => {
     const u = new URL(url);

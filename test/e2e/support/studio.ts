@@ -21,6 +21,8 @@ export interface Studio {
   page: Page;
   pageErrors: string[];
   shot(name: string): Promise<void>;
+  /** The same screenshot at 1024x700 and 1920x1080 (name-WxH.png), then back to 1440x900. */
+  shotSizes(name: string): Promise<void>;
   /** The workspace's manifests of one kind, oldest first (done ones unless `all`). */
   entries(kind?: HistoryManifest['kind'], all?: boolean): HistoryManifest[];
   close(): Promise<void>;
@@ -56,6 +58,14 @@ export async function startStudio(topic: string): Promise<Studio> {
     url, workspace, page, pageErrors,
     shot: async (name) => {
       await page.screenshot({ path: join(shots, `${name}.png`) });
+    },
+    shotSizes: async (name) => {
+      for (const [width, height] of [[1024, 700], [1920, 1080]] as const) {
+        await page.setViewportSize({ width, height });
+        await page.waitForTimeout(250);
+        await page.screenshot({ path: join(shots, `${name}-${width}x${height}.png`) });
+      }
+      await page.setViewportSize({ width: 1440, height: 900 });
     },
     // a folder just created has no manifest yet (the host writes it next)
     entries: (kind = 'compare', all = false) => readdirSync(join(workspace, 'runs')).filter((d) => !d.startsWith('.') && existsSync(join(workspace, 'runs', d, 'manifest.json')))
