@@ -11,6 +11,7 @@ import {
 } from './studio';
 import { ImageRef } from './run-request';
 import { LIMITS } from './limits';
+import { BlindRequest, BlindVote } from './blind';
 
 const Empty = z.object({}).strict();
 const Ok = z.object({ ok: z.literal(true) });
@@ -39,6 +40,9 @@ export const COMMANDS = {
   'jobs.sweep': { request: SweepRequest, response: HistoryManifest },
   'jobs.grid': { request: GridRequest, response: HistoryManifest },
   'jobs.matrix': { request: MatrixRequest, response: HistoryManifest },
+  'jobs.blind': { request: BlindRequest, response: HistoryManifest },
+  /** One vote of a blind session (pair is 0-based); `ms` is the time from showing the pair to the vote. */
+  'blind.vote': { request: z.object({ id: JobId, pair: z.number().int().min(0), vote: BlindVote, ms: z.number().nonnegative().max(86_400_000) }).strict(), response: HistoryManifest },
   'jobs.cancel': { request: z.object({ jobId: JobId }).strict(), response: z.object({ cancelled: z.boolean() }) },
   'jobs.list': { request: Empty, response: z.array(JobInfo) },
   'history.list': { request: Empty, response: z.array(HistorySummary) },

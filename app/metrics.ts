@@ -162,6 +162,17 @@ export function rgbaToRgb(rgba: ArrayLike<number>): Uint8Array {
 }
 
 /** Box-filter downscale to fit `maxSide` (thumbnails), 8-bit RGB out. */
+/** ‖b − a‖ / ‖a‖: how far B's latents have drifted from A's (0 = identical). */
+export function relativeL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`relativeL2: lengths differ (${a.length} vs ${b.length})`);
+  let d = 0, n = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += (b[i]! - a[i]!) ** 2;
+    n += a[i]! ** 2;
+  }
+  return n > 0 ? Math.sqrt(d / n) : Math.sqrt(d);
+}
+
 export function downscale(img: Pixels, maxSide: number): { width: number; height: number; data: Uint8Array } {
   const f = Math.max(1, Math.ceil(Math.max(img.width, img.height) / maxSide));
   const w = Math.max(1, Math.floor(img.width / f)), h = Math.max(1, Math.floor(img.height / f)), out = new Uint8Array(w * h * 3);

@@ -7,6 +7,9 @@ import { GenerateParams } from './contract';
 import { MAX_CONTROLNETS } from './controlnet';
 import { Variant } from './variant';
 
+/** Job ids name history folders: lower-case letters, digits and dashes only (here, below every schema that names a job). */
+export const JobId = z.string().regex(/^[a-z0-9][a-z0-9-]{5,63}$/, 'job id: 6-64 of [a-z0-9-]');
+
 /** An image a run needs: a PNG file (CLI: any path; studio: inside the workspace) or an uploaded image's hash. */
 export const ImageRef = z.union([
   z.object({ path: z.string().min(1).max(4096) }).strict(),

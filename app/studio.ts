@@ -5,17 +5,18 @@
 import { z } from 'zod';
 import { GenerateParams, RunEvent, RunResult } from './contract';
 import { accelerations, summarize } from './accelerations/registry';
+import { BaselineKey, BaselineUse } from './baseline';
+import { BlindSession } from './blind';
 import { LIMITS } from './limits';
 import { AxisValueSchema, GridSection, MAX_GRID_CELLS, MAX_MATRIX_SETTINGS } from './grid';
-import { ImageRef, RunInputs } from './run-request';
+import { ImageRef, JobId, RunInputs } from './run-request';
 import { Provider, Variant } from './variant';
 
 /** An error as it crosses a process boundary (VS Code's shape). */
 export const ErrorShape = z.object({ name: z.string(), message: z.string(), stack: z.string().optional() });
 export type ErrorShape = z.infer<typeof ErrorShape>;
 
-/** Job ids name history folders: lower-case letters, digits and dashes only. */
-export const JobId = z.string().regex(/^[a-z0-9][a-z0-9-]{5,63}$/, 'job id: 6-64 of [a-z0-9-]');
+export { JobId } from './run-request';
 
 export const LoraEntry = z.object({ path: z.string(), name: z.string() });
 export type LoraEntry = z.infer<typeof LoraEntry>;
@@ -83,6 +84,10 @@ export const CompareRequest = z
     b: Variant,
     repeats: z.number().int().min(1, 'repeats must be >= 1').max(20, 'repeats must be <= 20').default(1),
     previews: z.boolean().default(true),
+    /** Reuse A's runs from an earlier entry when its baseline key is unchanged (app/baseline.ts). */
+    reuseA: z.boolean().default(false),
+    /** The entry this run was forked from (History → Fork). */
+    parent: JobId.optional(),
   })
   .strict();
 export type CompareRequest = z.infer<typeof CompareRequest>;
@@ -128,7 +133,8 @@ export const MatrixRequest = z
 export type MatrixRequest = z.infer<typeof MatrixRequest>;
 export type MatrixRequestInput = z.input<typeof MatrixRequest>;
 
-export const JobKind = z.enum(['compare', 'sweep', 'grid', 'matrix']);
+/** What a job (and its history entry) is: an A/B comparison, a DeepCache sweep, a grid, a compatibility matrix, a blind A/B session. */
+export const JobKind = z.enum(['compare', 'sweep', 'grid', 'matrix', 'blind']);
 export type JobKind = z.infer<typeof JobKind>;
 
 export const RunRecord = z.object({ side: z.string(), repeat: z.number().int(), result: RunResult });
@@ -156,6 +162,7 @@ export const SweepPoint = z.object({
 });
 export type SweepPoint = z.infer<typeof SweepPoint>;
 
+
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export type JobStatus = z.infer<typeof JobStatus>;
 
@@ -172,6 +179,8 @@ export const HistoryManifest = z.object({
   params: GenerateParams,
   /** The image refs the runs used, as they were asked for (older entries have none). */
   inputs: RunInputs.optional(),
+  /** The entry this one was forked from. */
+  parent: JobId.optional(),
   compare: z
     .object({
       a: Variant,
@@ -180,6 +189,12 @@ export const HistoryManifest = z.object({
       runs: z.array(RunRecord),
       images: z.object({ a: z.string().optional(), b: z.string().optional(), diff: z.string().optional() }),
       metrics: ImageMetrics.optional(),
+      /** What A depended on (a later run reuses A only when its key is the same). */
+      aKey: BaselineKey.optional(),
+      /** Whether A was reused or re-run, as the UI says it. */
+      baseline: BaselineUse.optional(),
+      /** The per-step trajectory file (the scrubber's): previews, drift, full steps. */
+      steps: z.string().optional(),
     })
     .optional(),
   sweep: z
@@ -193,6 +208,7 @@ export const HistoryManifest = z.object({
     })
     .optional(),
   grid: GridSection.optional(),
+  blind: BlindSession.optional(),
   thumb: z.string().optional(),
 });
 export type HistoryManifest = z.infer<typeof HistoryManifest>;
@@ -205,6 +221,8 @@ export const HistorySummary = z.object({
   prompt: z.string(),
   model: z.string(),
   title: z.string(),
+  /** Both variants' options as text: what the history's search looks through besides prompt and model. */
+  variants: z.string().default(''),
   /** PNG as a data: URL (small). */
   thumb: z.string().optional(),
   speedup: z.number().optional(),
@@ -240,6 +258,20 @@ export const JobPreview = z.object({
 });
 export type JobPreview = z.infer<typeof JobPreview>;
 
+/** An entry's steps.json: both sides' previews at every step, B's latent drift from A, the full steps. */
+export const StepTrajectory = z.object({
+  steps: z.number().int(),
+  /** Per step: ‖B − A‖ / ‖A‖ of the latents after the step; null where either side's latents are missing. */
+  drift: z.array(z.number().nullable()),
+  fullSteps: z.object({ A: z.array(z.number().int()), B: z.array(z.number().int()) }),
+  /** Per side, per step: the latent preview as a small PNG (base64), '' where none came. */
+  frames: z.object({ A: z.array(z.string()), B: z.array(z.string()) }),
+  /** Floats per step in latents-a.bin (A's latents kept for a later run that reuses A); 0 when not kept. */
+  latentLength: z.number().int(),
+  note: z.string().optional(),
+});
+export type StepTrajectory = z.infer<typeof StepTrajectory>;
+
 /** Uploads are PNGs of at most this many bytes (a 4096² RGBA PNG compresses well below it). */
 export const MAX_UPLOAD_BYTES = LIMITS.uploadBytes; // sized with the WebSocket message limit (base64 fits)
 
@@ -265,7 +297,8 @@ export const FromEngine = z.discriminatedUnion('type', [
   /** Sent every few seconds while the engine host lives: the supervisor's watchdog listens for it. */
   z.object({ type: z.literal('heartbeat') }),
   z.object({ type: z.literal('event'), runId: z.number().int(), event: RunEvent }),
-  z.object({ type: z.literal('preview'), runId: z.number().int(), step: z.number().int(), steps: z.number().int(), width: z.number().int(), height: z.number().int(), rgb: Bytes }),
+  /** `latents` (NCHW, `dims`): the step's own latents, for the per-step A/B drift. */
+  z.object({ type: z.literal('preview'), runId: z.number().int(), step: z.number().int(), steps: z.number().int(), width: z.number().int(), height: z.number().int(), rgb: Bytes, latents: Floats.optional(), dims: z.array(z.number().int()).optional() }),
   z.object({ type: z.literal('done'), runId: z.number().int(), result: RunResult, images: z.array(EngineImage) }),
   z.object({ type: z.literal('providers'), runId: z.number().int(), list: z.array(ProviderStatus) }),
   z.object({ type: z.literal('error'), runId: z.number().int(), error: ErrorShape }),
@@ -306,5 +339,21 @@ export function variantDifference(a: Variant, b: Variant): string {
   const diffs = Object.keys(db).filter((k) => da[k] !== db[k]).map((k) => `${db[k]} (A: ${da[k]})`);
   return diffs.length ? `B: ${diffs.join('; ')}` : 'B has the same options as A';
 }
+
+/** One side of a title: its summaries of the options where it differs from the other side, or "baseline". */
+function sideTitle(mine: Record<string, string>, other: Record<string, string>, v: Variant): string {
+  const parts = Object.keys(mine).filter((k) => mine[k] !== other[k] && summarize(k, v)).map((k) => mine[k]!);
+  return parts.length ? parts.join(' + ') : 'baseline';
+}
+
+/** A history entry's title, from the variants' differing options: "DeepCache N=3 branch 0 uniform vs baseline". */
+export function compareTitle(a: Variant, b: Variant): string {
+  const da = describeOptions(a), db = describeOptions(b);
+  if (Object.keys(db).every((k) => da[k] === db[k])) return `${b.label} vs ${a.label} (same options)`;
+  return `${sideTitle(db, da, b)} vs ${sideTitle(da, db, a)}`;
+}
+
+/** Every option's text of a variant, for search ("DeepCache N=3 …, fp16, …"). */
+export const variantText = (v: Variant): string => [v.label, ...Object.values(describeOptions(v)).filter(Boolean)].join(', ');
 
 export { speedup, steadyRuns } from './run-stats';

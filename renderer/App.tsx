@@ -9,7 +9,7 @@ import { RunPanel } from './panels/run-panel';
 import { VariantsPanel } from './panels/variants-panel';
 import { TABS } from './views/tabs';
 
-const KIND_NAME: Record<string, string> = { compare: 'comparison', sweep: 'sweep', grid: 'grid', matrix: 'matrix' };
+const KIND_NAME: Record<string, string> = { compare: 'comparison', sweep: 'sweep', grid: 'grid', matrix: 'matrix', blind: 'blind session' };
 
 function Center() {
   const tab = useStudio((s) => s.tab);

@@ -66,7 +66,7 @@ async function run(runId: number, request: unknown, previews: boolean): Promise<
         ? (step, latents, dims) => {
             last = { latents: Float32Array.from(latents), dims };
             const rgb = latentsToRgb(latents, dims, previewFactors.get(model));
-            port.post({ type: 'preview', runId, step, steps: 0, width: rgb.width, height: rgb.height, rgb: rgb.data });
+            port.post({ type: 'preview', runId, step, steps: 0, width: rgb.width, height: rgb.height, rgb: rgb.data, latents: last.latents, dims: [...dims] });
           }
         : undefined,
     });

@@ -28,6 +28,9 @@ export interface Preview {
   width: number;
   height: number;
   rgb: Uint8Array;
+  /** The step's latents (NCHW, `dims`), when the engine host sent them. */
+  latents?: Float32Array;
+  dims?: number[];
 }
 
 export interface RunHooks {
@@ -255,7 +258,7 @@ export class EngineSupervisor {
     const p = this.pending.get(msg.runId);
     if (!p) return;
     if (msg.type === 'event') p.hooks.onEvent?.(msg.event);
-    else if (msg.type === 'preview') p.hooks.onPreview?.({ step: msg.step, width: msg.width, height: msg.height, rgb: msg.rgb });
+    else if (msg.type === 'preview') p.hooks.onPreview?.({ step: msg.step, width: msg.width, height: msg.height, rgb: msg.rgb, latents: msg.latents, dims: msg.dims });
     else if (msg.type === 'done') p.resolve({ result: msg.result, images: msg.images });
     else if (msg.type === 'providers') p.resolve(msg.list);
     else if (msg.type === 'error') {

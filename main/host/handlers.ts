@@ -5,9 +5,10 @@ import type { Handlers } from '../../app/channels';
 import type { ProviderStatus } from '../../app/studio';
 import { loadClipTokenizer, type ClipTokenizer } from '../../engine/tokenizer/clip';
 import { buildReport } from './report';
+import { voteBlind } from './jobs/blind';
 import type { StudioHost } from './studio-host';
 
-const MIME: Record<string, string> = { png: 'image/png', html: 'text/html', json: 'application/json' };
+const MIME: Record<string, string> = { png: 'image/png', html: 'text/html', json: 'application/json', bin: 'application/octet-stream' };
 
 function ortVersion(): string {
   try {
@@ -59,6 +60,13 @@ export function createHandlers(host: StudioHost): Handlers {
     'jobs.sweep': (req, signal) => host.sweep(req, signal),
     'jobs.grid': (req, signal) => host.grid(req, signal),
     'jobs.matrix': (req, signal) => host.matrix(req, signal),
+    'jobs.blind': (req, signal) => host.blind(req, signal),
+    'blind.vote': async ({ id, pair, vote, ms }) => {
+      if (host.queue.list().some((j) => j.jobId === id)) throw new Error('this session is still running: vote once its pairs are made');
+      const m = voteBlind(host.history, id, pair, vote, ms);
+      host.emit('history.changed', { id, removed: false });
+      return m;
+    },
     'jobs.cancel': async ({ jobId }) => ({ cancelled: host.queue.cancel(jobId) }),
     'jobs.list': async () => host.queue.list(),
     'history.list': async () => host.history.list(),

@@ -1,14 +1,16 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
-import { HistoryManifest, HistorySummary, JobId, speedup } from '../../app/studio';
+import { compareTitle, HistoryManifest, HistorySummary, JobId, speedup, variantText } from '../../app/studio';
 import { ranLabel } from '../../app/run-stats';
 
 const sideResult = (m: HistoryManifest, side: string) => m.compare?.runs.find((r) => r.side === side)?.result;
+/** " · B (fell back to cpu)" for each side that ran elsewhere than asked: the title says what ran. */
+const fellBack = (m: HistoryManifest): string => (['A', 'B'] as const).filter((s) => sideResult(m, s)?.fellBack).map((s) => ` · ${ranLabel(s, sideResult(m, s))}`).join('');
 import { TMP_MARK, writeFileAtomic, writeJsonAtomic } from './atomic';
 import { describeWriteError, readInside, resolveInside, WorkspaceError } from './workspace-paths';
 
 /** File names an entry may hold: one level of sub-folder at most, no dots in front. */
-const FILE_NAME = /^[a-z0-9][a-z0-9_-]*(\/[a-z0-9][a-z0-9_-]*)?\.(png|html|json)$/i;
+const FILE_NAME = /^[a-z0-9][a-z0-9_-]*(\/[a-z0-9][a-z0-9_-]*)?\.(png|html|json|bin)$/i;
 /** Bounds on what the host reads back: a manifest, and a thumbnail inlined in every listing. */
 const MANIFEST_BYTES = 16 * 1024 * 1024;
 const THUMB_BYTES = 1024 * 1024;
@@ -103,11 +105,16 @@ export class HistoryStore {
 
   /** Newest first; entries whose manifest cannot be read are skipped (and logged), not fatal. */
   list(): HistorySummary[] {
-    const out: HistorySummary[] = [];
+    return this.manifests().map((m) => this.summary(m));
+  }
+
+  /** Every readable manifest, newest first. */
+  manifests(): HistoryManifest[] {
+    const out: HistoryManifest[] = [];
     for (const name of existsSync(this.runs) ? readdirSync(this.runs) : []) {
       if (!JobId.safeParse(name).success) continue;
       const m = this.tryRead(name);
-      if (m) out.push(this.summary(m));
+      if (m) out.push(m);
     }
     return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
   }
@@ -120,12 +127,15 @@ export class HistoryStore {
       console.warn(`history: no thumbnail for ${m.id}: ${(e as Error).message}`);
     }
     const title = m.compare
-      ? `${ranLabel(m.compare.a.label, sideResult(m, 'A'))} vs ${ranLabel(m.compare.b.label, sideResult(m, 'B'))}${m.compare.repeats > 1 ? ` ×${m.compare.repeats}` : ''}`
+      ? `${compareTitle(m.compare.a, m.compare.b)}${fellBack(m)}${m.compare.repeats > 1 ? ` ×${m.compare.repeats}` : ''}`
+      : m.blind ? `Blind A/B: ${compareTitle(m.blind.a, m.blind.b)}, ${m.blind.pairs.length} pairs`
       : m.grid
         ? m.grid.mode === 'matrix' ? `Compatibility matrix: ${m.grid.settings?.length ?? 0} options` : `Grid: ${m.grid.axes.map((a) => `${a.label} ×${a.values.length}`).join(' × ')}`
         : `DeepCache sweep: intervals ${m.sweep!.intervals[0]}..${m.sweep!.intervals.at(-1)}, branches ${m.sweep!.branches.join(',')}`;
+    const ab = m.compare ?? m.blind;
+    const variants = ab ? `A: ${variantText(ab.a)}; B: ${variantText(ab.b)}` : m.sweep ? `base: ${variantText(m.sweep.base)}` : '';
     return {
-      id: m.id, kind: m.kind, createdAt: m.createdAt, status: m.status, prompt: m.params.prompt, model: m.model.name, title, thumb,
+      id: m.id, kind: m.kind, createdAt: m.createdAt, status: m.status, prompt: m.params.prompt, model: m.model.name, title, variants, thumb,
       speedup: m.compare ? speedup(m.compare.runs) : undefined, ssim: m.compare?.metrics?.ssim, error: m.error,
     };
   }

@@ -54,6 +54,12 @@ export class InputStore {
     return Object.fromEntries(Object.entries(inputs).map(([k, ref]) => [k, Array.isArray(ref) ? ref.map((r, i) => ({ path: this.resolve(r, `${k}[${i}]`) })) : { path: this.resolve(ref, k) }]));
   }
 
+  /** Each input's content hash (the stale-baseline key: a path's file may change under the same name). */
+  contentHashes(inputs: RunInputs): Record<string, string> {
+    const hash = (ref: ImageRef, k: string): string => 'sha256' in ref ? ref.sha256 : createHash('sha256').update(readFileSync(this.resolve(ref, k))).digest('hex');
+    return Object.fromEntries(Object.entries(inputs).map(([k, ref]) => [k, Array.isArray(ref) ? ref.map((r, i) => hash(r, `${k}[${i}]`)).join(',') : hash(ref, k)]));
+  }
+
   /** A ref's image as the picker shows it. */
   read(ref: ImageRef): StoredImage & { dataUrl: string } {
     const png = readFileSync(this.resolve(ref));

@@ -4,6 +4,7 @@ import { BRANCH_COLORS, SIDE_COLORS, STAGE_COLORS } from '../../app/palette';
 import { sideStats, speedup, stageRows, stepSeries } from '../../app/run-stats';
 import { gridTables, latencyText, metricText, speedupText } from '../../app/grid';
 import { variantDifference, type HistoryManifest } from '../../app/studio';
+import { blindRows, blindStats } from '../../app/blind';
 import { readPng } from '../../engine/image/png';
 import type { HistoryStore } from './history';
 import type { InputStore } from './inputs';
@@ -16,7 +17,7 @@ const STAGES = [
   { label: 'denoising loop', color: STAGE_COLORS.denoise },
   { label: 'VAE decoder', color: STAGE_COLORS.vae },
 ];
-const KIND_TITLE: Record<HistoryManifest['kind'], string> = { compare: 'A/B comparison', sweep: 'DeepCache sweep', grid: 'X/Y/Z grid', matrix: 'Compatibility matrix' };
+const KIND_TITLE: Record<HistoryManifest['kind'], string> = { compare: 'A/B comparison', sweep: 'DeepCache sweep', grid: 'X/Y/Z grid', matrix: 'Compatibility matrix', blind: 'blind A/B session' };
 const ms = (v: number): string => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
 
 /** A self-contained HTML report of one entry: images inline, heatmaps, SVG charts, config, timings. */
@@ -25,7 +26,7 @@ export function buildReport(history: HistoryStore, m: HistoryManifest, inputs?: 
     if (!file) return '';
     return existsSync(history.filePath(m.id, file)) ? `data:image/png;base64,${history.readFile(m.id, file).toString('base64')}` : '';
   };
-  const body = m.compare ? compareSection(m, img, history) : m.grid ? gridSection(m, img) : sweepSection(m, img);
+  const body = m.compare ? compareSection(m, img, history) : m.grid ? gridSection(m, img) : m.blind ? blindSection(m) : sweepSection(m, img);
   const params = Object.entries(m.params).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td></tr>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(`A/B report: ${m.params.prompt}`)}</title>
 <style>body{background:#11141b;color:#d5d9e3;font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;padding:0 16px}
@@ -84,6 +85,17 @@ ${ssimMap ? `<figure><img src="${ssimMap}" alt="SSIM map"><figcaption>1 − SSIM
 <h2>Latency per stage (median; first run vs steady state)</h2>${stackedBars(rows, STAGES)}
 <h2>Latency per step (steady state median)</h2>${lines(steps)}
 <h2>Variant A</h2><pre>${esc(JSON.stringify(c.a, null, 1))}</pre><h2>Variant B</h2><pre>${esc(JSON.stringify(c.b, null, 1))}</pre>`;
+}
+
+/** A blind session: the preference with its interval, and every pair as exported (sides revealed). */
+function blindSection(m: HistoryManifest): string {
+  const st = blindStats(m.blind!.pairs, 0.95);
+  const rows = blindRows(m.blind!);
+  const head = rows[0] ? Object.keys(rows[0]).filter((k) => !k.startsWith('config')).map((k) => `<th>${esc(k)}</th>`).join('') : '';
+  const body = rows.map((r) => `<tr>${Object.entries(r).filter(([k]) => !k.startsWith('config')).map(([, v]) => `<td>${esc(String(v))}</td>`).join('')}</tr>`).join('');
+  const rate = st.bRate === undefined ? 'no pair decided' : `B preferred in ${(st.bRate * 100).toFixed(1)} % of ${st.a + st.b} decided pairs (95 % Wilson ${(st.ci![0] * 100).toFixed(1)}–${(st.ci![1] * 100).toFixed(1)} %)`;
+  return `<h2>Blind A/B</h2><p>${esc(variantDifference(m.blind!.a, m.blind!.b))}</p><p class="big">${esc(rate)}</p>
+<p>A ${st.a} · B ${st.b} · same ${st.same} · can't tell ${st.cantTell} · ${st.voted}/${st.total} voted</p><table><tr>${head}</tr>${body}</table>`;
 }
 
 function sweepSection(m: HistoryManifest, img: (f?: string) => string): string {

@@ -4,7 +4,8 @@ import { isCancelled } from '../../app/errors';
 import type { RunInputs } from '../../app/run-request';
 import { axisSpec, planGrid, planMatrix, valueLabel, type PlannedCell } from '../../app/grid';
 import type { CompareRequest, EngineState, GridRequest, HistoryManifest, MatrixRequest, SweepRequest } from '../../app/studio';
-import { inspectModel } from '../../engine/model/folder'; // no onnxruntime in this process
+import { Variant } from '../../app/variant';
+import { inspectModel, modelHash } from '../../engine/model/folder'; // no onnxruntime in this process
 import { EnginePool } from './engine-pool';
 import type { EngineSupervisor, SpawnEngine, SupervisorOptions } from './engine-supervisor';
 import { HistoryStore } from './history';
@@ -14,6 +15,8 @@ import { nowIso, type JobContext } from './jobs/context';
 import { JobQueue } from './jobs/queue';
 import { cellRuns, initialCells, runCells } from './jobs/grid';
 import { runSweep, sweepIntervals, sweepRuns } from './jobs/sweep';
+import { blindRuns, runBlind } from './jobs/blind';
+import type { BlindRequest } from '../../app/blind';
 import { ModelRegistry, type ModelPaths } from './models';
 
 export interface HostOptions {
@@ -71,8 +74,10 @@ export class StudioHost {
   async compare(req: CompareRequest, signal?: AbortSignal): Promise<HistoryManifest> {
     const inputs = this.inputs.resolveAll(req.inputs); // a bad ref fails the call now, before queueing
     const m = this.newManifest(req.jobId, 'compare', req.model, req.params, req.inputs);
+    if (req.parent) m.parent = req.parent;
     m.compare = { a: req.a, b: req.b, repeats: req.repeats, runs: [], images: {} };
-    return this.start(m, compareRuns(req), (ctx) => runCompare(ctx, { ...req, inputs }, m), signal);
+    const key = { modelHash: await modelHash(inspectModel(req.model)), engine: this.opts.version, params: req.params, inputs: this.inputs.contentHashes(req.inputs), repeats: req.repeats, variant: Variant.parse(req.a) };
+    return this.start(m, compareRuns(req), (ctx) => runCompare(ctx, { ...req, inputs }, m, key), signal);
   }
 
   async sweep(req: SweepRequest, signal?: AbortSignal): Promise<HistoryManifest> {
@@ -102,6 +107,14 @@ export class StudioHost {
     m.grid = { ...section, base: req.base, repeats: req.repeats, reference: 0, cells: initialCells(cells) };
     const job = { jobId: req.jobId, model: req.model, inputs, cells, repeats: req.repeats };
     return this.start(m, cellRuns(job), (ctx) => runCells(ctx, job, m), signal);
+  }
+
+  /** A blind A/B session: every prompt × seed on both variants, sides shuffled per pair. */
+  async blind(req: BlindRequest, signal?: AbortSignal): Promise<HistoryManifest> {
+    const inputs = this.inputs.resolveAll(req.inputs);
+    const m = this.newManifest(req.jobId, 'blind', req.model, { ...req.params, prompt: req.prompts[0]! }, req.inputs);
+    m.blind = { a: req.a, b: req.b, prompts: req.prompts, seeds: req.seeds, pairs: [] };
+    return this.start(m, blindRuns(req), (ctx) => runBlind(ctx, { ...req, inputs }, m), signal);
   }
 
   /** Cancels every job, waits for their manifests to be written, stops the engine host. */

@@ -75,8 +75,9 @@ export function ComparePanel() {
                 <figcaption>init image · strength {String(runA?.params.strength ?? current?.params.strength ?? '')}</figcaption>
               </figure>
             )}
-            <p><b className="side-a">A</b> {runA ? `${runA.summary} · ran on ${runA.provider}${runA.fellBack ? ` (fell back from ${c.a.provider})` : ''}` : c.a.label}</p>
-            <p><b className="side-b">B</b> {runB ? `${runB.summary} · ran on ${runB.provider}${runB.fellBack ? ` (fell back from ${c.b.provider})` : ''}` : c.b.label}</p>
+            {c.baseline && <p className={`baseline-note${c.baseline.reusedFrom ? ' reused' : ''}`} data-testid="baseline-note">{c.baseline.message}</p>}
+            <p><b className="side-a">A</b> {runA ? `${runA.summary} · ran on ${runA.providerLabel ?? runA.provider}${runA.fellBack ? ` (fell back from ${c.a.provider})` : ''}` : c.a.label}</p>
+            <p><b className="side-b">B</b> {runB ? `${runB.summary} · ran on ${runB.providerLabel ?? runB.provider}${runB.fellBack ? ` (fell back from ${c.b.provider})` : ''}` : c.b.label}</p>
           </div>
         )}
       </div>

@@ -5,6 +5,7 @@ import { currentModel } from '../store/model';
 import { Field, Section, Slider, Toggle } from './controls';
 import { InitImagePicker } from './init-image';
 import { PromptTokens } from './prompt-tokens';
+import { PngInfoDrop } from './png-info';
 
 const SIZES = [64, 96, 128, 192, 256, 320, 384, 448, 512, 576, 640, 768, 1024];
 
@@ -19,6 +20,7 @@ export function InputsPanel() {
   const sizes = [...new Set([...SIZES, model?.defaultSize ?? 512, i.width, i.height])].sort((a, b) => a - b);
   return (
     <Section title="Inputs (same for A and B)">
+      <PngInfoDrop />
       <Field label="Prompt" hint={<PromptTokens text={i.prompt} what="prompt" empty="Empty prompt: the images follow no text (an unconditional sample)." />}>
         <textarea rows={2} value={i.prompt} onChange={(e) => set({ prompt: e.target.value })} data-testid="prompt" />
       </Field>

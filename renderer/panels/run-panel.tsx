@@ -3,7 +3,7 @@ import { useStudio } from '../store';
 import type { ProgressState } from '../store/progress';
 import { variantProblem } from '../store/variants';
 import { shownStep } from '../../app/run-stats';
-import { Section, Slider } from './controls';
+import { Section, Slider, Toggle } from './controls';
 
 /** A progress bar fed by the transient progress store: it writes to the DOM, React never re-renders. */
 function ProgressBar({ side, label, done }: { side: string; label: string; done?: string }) {
@@ -67,6 +67,9 @@ export function RunPanel() {
   const labelB = useStudio((s) => s.b.label);
   const invalid = useStudio((s) => variantProblem(s.a, s.sharedLoras) ?? variantProblem(s.b, s.sharedLoras));
   const model = useStudio((s) => s.modelDir);
+  const reuseA = useStudio((s) => s.inputs.reuseA);
+  const forkOf = useStudio((s) => s.forkOf);
+  const clearFork = useStudio((s) => s.clearFork);
   const busy = job?.status === 'running' || job?.status === 'queued';
   const current = useStudio((s) => s.current);
   // after the run: how long it took, not the last stage it passed ("vae-decoder · run 3/3")
@@ -81,11 +84,13 @@ export function RunPanel() {
   return (
     <Section title="Run">
       <Slider label="Repeats per variant" value={repeats} min={1} max={10} step={1} onChange={(r) => setInputs({ repeats: r })} format={(r) => `${r}×`} />
+      <Toggle label="Reuse A if unchanged" checked={reuseA} onChange={(v) => setInputs({ reuseA: v })} testId="reuse-a" />
+      {forkOf && <p className="run-note" data-testid="fork-of">Fork of “{forkOf.title}”<button className="ghost" onClick={clearFork} aria-label="not a fork">×</button></p>}
       <div className="row">
         <button className="primary" disabled={busy || !!invalid || !model} onClick={() => void runCompare()} data-testid="run">Run A / B</button>
         <button disabled={!busy} onClick={() => void cancel()} data-testid="cancel">Cancel</button>
       </div>
-      {job && (job.kind === 'compare' ? (
+      {job && (job.kind === 'compare' || job.kind === 'blind' ? (
         <div className="run-progress">
           <div className="progress-row"><LivePreview side="A" /><ProgressBar side="A" label={labelA} done={sideDone('A')} /></div>
           <div className="progress-row"><LivePreview side="B" /><ProgressBar side="B" label={labelB} done={sideDone('B')} /></div>

@@ -20,6 +20,8 @@ export interface Inputs {
   repeats: number;
   /** img2img: how much of the schedule runs from the init image (used only with one). */
   strength: number;
+  /** Reuse A's runs from an earlier entry when nothing A depends on changed (the host checks the key). */
+  reuseA: boolean;
 }
 
 /** The init image both sides start from: uploaded to the host once, then named by its ref. */
@@ -55,7 +57,7 @@ export const inputsSlice: StateCreator<StudioState, [], [], InputsSlice> = (set,
   // Guidance 3: the embedded model's measured best (its README's sweep; SD's 7.5 over-saturates it).
   inputs: {
     prompt: 'grinning face, twemoji style', negativePrompt: '', seed: 42, seedLocked: true, steps: 20, guidance: 3,
-    width: 128, height: 128, scheduler: '', repeats: 3, strength: 0.8,
+    width: 128, height: 128, scheduler: '', repeats: 3, strength: 0.8, reuseA: false,
   },
   sharedLoras: [],
   setInputs: (patch) => set((s) => ({ inputs: { ...s.inputs, ...patch } })),

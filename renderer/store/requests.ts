@@ -1,6 +1,7 @@
 import type { CompareRequestInput, SweepRequestInput } from '../../app/studio';
 import { controlRequest } from './control';
 import type { VariantInput } from '../../app/variant';
+import type { BlindRequestInput } from '../../app/blind';
 import type { StudioState } from './state';
 import { toVariant } from './variants';
 
@@ -33,7 +34,8 @@ const inputs = (s: StudioState): Pick<CompareRequestInput, 'inputs'> => {
 /** A and B get the very same model, params and seed; only the variants differ. */
 export function compareRequest(s: StudioState, jobId: string, seed: number): CompareRequestInput {
   return {
-    jobId, model: s.modelDir, params: params(s, seed), ...inputs(s), repeats: s.inputs.repeats, previews: true,
+    jobId, model: s.modelDir, params: params(s, seed), ...inputs(s), repeats: s.inputs.repeats, previews: true, reuseA: s.inputs.reuseA,
+    ...(s.forkOf ? { parent: s.forkOf.id } : {}),
     a: toVariant(s.a, s.sharedLoras), b: toVariant(s.b, s.sharedLoras),
   };
 }
@@ -49,3 +51,7 @@ export const sharedParams = (s: StudioState, seed: number): Pick<CompareRequestI
 
 /** Grids and the matrix vary variant A's options. */
 export const baseVariant = (s: StudioState): VariantInput => toVariant(s.a, s.sharedLoras);
+/** A blind session on the editors' variants and inputs; each pair's prompt and seed from the lists. */
+export function blindRequest(s: StudioState, jobId: string, prompts: string[], seeds: number[]): BlindRequestInput {
+  return { jobId, model: s.modelDir, params: params(s, seeds[0] ?? 0), ...inputs(s), prompts, seeds, a: toVariant(s.a, s.sharedLoras), b: toVariant(s.b, s.sharedLoras) };
+}

@@ -1,11 +1,12 @@
 import type { StateCreator } from 'zustand';
+import type { BlindVote } from '../../app/blind';
 import type { GridCell, MatrixSetting } from '../../app/grid';
 import type { HistoryManifest, JobInfo, JobKind } from '../../app/studio';
 import type { Variant } from '../../app/variant';
 import { isCancelled, plainError } from '../../app/errors';
 import type { StudioState } from './state';
 import { resetProgress } from './progress';
-import { baseVariant, compareRequest, newJobId, sharedParams, sweepRequest } from './requests';
+import { baseVariant, blindRequest, compareRequest, newJobId, sharedParams, sweepRequest } from './requests';
 
 /** One side of a pair opened from a sweep or grid: an image it already made and what made it. */
 export interface PairSide {
@@ -28,6 +29,9 @@ export interface RunsSlice {
   origin?: HistoryManifest;
   /** Two images of the current sweep/grid entry in the Compare tab (no new run). */
   openPair(a: PairSide, b: PairSide): void;
+  runBlind(prompts: string[], seeds: number[]): Promise<void>;
+  /** One vote of the blind session on show; the host saves it and returns the session. */
+  voteBlind(pair: number, vote: BlindVote, ms: number): Promise<void>;
   cancel(): Promise<void>;
   openEntry(id: string, switchTab?: boolean): Promise<void>;
   onJobState(info: JobInfo): void;
@@ -97,6 +101,19 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
       const compare = { a: { ...a.variant, label: a.label.slice(0, 40) }, b: { ...b.variant, label: b.label.slice(0, 40) }, repeats: 0, runs: [], images: { a: a.file, b: b.file } };
       set({ origin: src, current: { ...src, kind: 'compare', compare, sweep: undefined, grid: undefined } });
       get().setTab('compare');
+    },
+    runBlind: (prompts, seeds) => {
+      const s = get();
+      return runJob('blind', prompts.length * seeds.length * 2, 1, (jobId) => s.client.call('jobs.blind', blindRequest(get(), jobId, prompts, seeds)));
+    },
+    voteBlind: async (pair, vote, ms) => {
+      const id = get().current?.id;
+      if (!id) return;
+      try {
+        set({ current: await get().client.call('blind.vote', { id, pair, vote, ms }) });
+      } catch (e) {
+        get().notify((e as Error).message);
+      }
     },
     cancel: async () => {
       const job = get().job;

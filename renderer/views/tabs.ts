@@ -1,4 +1,5 @@
 import type { ComponentType } from 'react';
+import { BlindPanel } from '../panels/blind-panel';
 import { ComparePanel } from '../panels/compare-panel';
 import { GridPanel } from '../panels/grid-panel';
 import { HistoryPanel } from '../panels/history-panel';
@@ -21,5 +22,6 @@ export const TABS: TabView[] = [
   { id: 'sweep', label: 'DeepCache sweep', short: 'Sweep', Component: SweepPanel },
   { id: 'grid', label: 'Grid', Component: GridPanel },
   { id: 'matrix', label: 'Matrix', Component: MatrixPanel },
+  { id: 'blind', label: 'Blind A/B', short: 'Blind', Component: BlindPanel },
   { id: 'history', label: 'History', Component: HistoryPanel },
 ];

@@ -1,6 +1,6 @@
 import type { RunRequest } from '../../../app/run-request';
 import type { EventName, PayloadOf } from '../../../app/channels';
-import type { EngineImage } from '../engine-supervisor';
+import type { EngineImage, EngineSupervisor, Preview } from '../engine-supervisor';
 import type { EnginePool } from '../engine-pool';
 import type { HistoryStore } from '../history';
 import type { RunResult } from '../../../app/contract';
@@ -22,6 +22,8 @@ const PREVIEW_EVERY_MS = 66;
 /** One engine run inside a job, its progress and (throttled) previews forwarded as events. */
 export async function runOne(
   ctx: JobContext, jobId: string, at: { run: number; label: string; side: string; repeat: number }, request: RunRequest, previews: boolean,
+  /** Every step's preview, unthrottled (the per-step trajectory). */
+  onStep?: (p: Preview) => void,
 ): Promise<{ result: RunResult; images: EngineImage[] }> {
   let steps = request.params.steps;
   let lastPreview = 0;
@@ -32,6 +34,7 @@ export async function runOne(
       ctx.emit('job.progress', { jobId, ...at, event });
     },
     onPreview: (p) => {
+      onStep?.(p);
       const now = Date.now();
       if (now - lastPreview < PREVIEW_EVERY_MS && p.step < steps - 1) return;
       lastPreview = now;

@@ -1,5 +1,6 @@
 import { blink } from './blink';
 import { difference } from './difference';
+import { scrubber } from './scrubber';
 import { sideBySide } from './side-by-side';
 import { ssimView } from './ssim';
 import { swipe } from './swipe';
@@ -12,4 +13,5 @@ export const COMPARE_VIEWS: CompareView[] = [
   blink,
   difference,
   ssimView,
+  scrubber,
 ];

@@ -13,10 +13,10 @@ export const runE2e = existsSync(CHROMIUM) || !!process.env.CI;
 export const haveChromium = existsSync(CHROMIUM);
 
 /** Serve mode on a fresh workspace; resolves with its tokened URL. */
-export async function startServe(): Promise<{ server: ChildProcess; url: string; workspace: string }> {
+export async function startServe(serveArgs: string[] = [], prefix = 'studio-e2e-'): Promise<{ server: ChildProcess; url: string; workspace: string }> {
   await ensureRenderer(ROOT);
-  const workspace = mkdtempSync(join(tmpdir(), 'studio-e2e-'));
-  const server = spawn(process.execPath, ['--import', 'tsx', 'main/host/serve.ts', '--port', '0', '--workspace', workspace, '--no-build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const workspace = mkdtempSync(join(tmpdir(), prefix));
+  const server = spawn(process.execPath, ['--import', 'tsx', 'main/host/serve.ts', '--port', '0', '--workspace', workspace, '--no-build', ...serveArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   server.stdout!.on('data', (d) => (out += d));
   server.stderr!.on('data', () => undefined);

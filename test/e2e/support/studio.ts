@@ -1,16 +1,14 @@
 /**
- * The e2e harness: serve mode on a fresh workspace and Debian's Chromium, one of each per test file.
- * (test/e2e/studio.test.ts predates it and keeps its own copy.)
+ * The e2e harness for the studio's views: serve mode on a fresh workspace and Debian's Chromium (./serve.ts),
+ * one of each per test file, screenshots under test-output/<topic>/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { ensureRenderer } from '../../../main/host/build-renderer';
+import type { HistoryManifest } from '../../../app/studio';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium, ROOT, startServe, stopServe } from './serve';
 
-export const ROOT = join(__dirname, '../../..');
-export const CHROMIUM = '/usr/bin/chromium';
+export { CHROMIUM, ROOT };
 /** Skip (with a message) without Chromium, except in CI where the test must run. */
 export const skipE2e = !existsSync(CHROMIUM) && !process.env.CI;
 if (skipE2e) console.warn(`e2e skipped: ${CHROMIUM} is missing (apt-get install -y chromium). In CI (CI set) this test runs and fails instead.`);
@@ -21,6 +19,10 @@ export interface Studio {
   page: Page;
   pageErrors: string[];
   shot(name: string): Promise<void>;
+  /** The same screenshot at 1024x700 and 1920x1080 (name-WxH.png), then back to 1440x900. */
+  shotSizes(name: string): Promise<void>;
+  /** The workspace's manifests of one kind, oldest first (done ones unless `all`). */
+  entries(kind?: HistoryManifest['kind'], all?: boolean): HistoryManifest[];
   close(): Promise<void>;
 }
 
@@ -28,33 +30,12 @@ export interface Studio {
 export async function openStudio(topic: string, opts: { viewport?: { width: number; height: number }; serveArgs?: string[] } = {}): Promise<Studio> {
   const shots = join(ROOT, 'test-output', topic);
   mkdirSync(shots, { recursive: true });
-  await ensureRenderer(ROOT);
-  const workspace = mkdtempSync(join(tmpdir(), `studio-${topic}-`));
-  const server: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'main/host/serve.ts', '--port', '0', '--workspace', workspace, '--no-build', ...(opts.serveArgs ?? [])], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  server.stdout!.on('data', (d) => (out += d));
-  server.stderr!.on('data', () => undefined);
-  const url = await new Promise<string>((resolve, reject) => {
-    const t = setInterval(() => {
-      const m = out.match(/open (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{16,})/);
-      if (m) {
-        clearInterval(t);
-        resolve(m[1]!);
-      }
-    }, 100);
-    server.once('exit', (code) => {
-      clearInterval(t);
-      reject(new Error(`serve exited with ${code}: ${out}`));
-    });
-  });
+  const { server, url, workspace } = await startServe(opts.serveArgs, `studio-${topic}-`);
   let browser: BrowserContext;
   try {
-    browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'chromium-')), {
-      executablePath: CHROMIUM, headless: true, viewport: opts.viewport ?? { width: 1440, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium(opts.viewport);
   } catch (e) {
-    server.kill('SIGTERM');
+    await stopServe(server);
     throw e;
   }
   const page = browser.pages()[0] ?? (await browser.newPage());
@@ -63,23 +44,26 @@ export async function openStudio(topic: string, opts: { viewport?: { width: numb
   return {
     url, workspace, page, pageErrors,
     shot: async (name) => void (await page.screenshot({ path: join(shots, `${name}.png`) })),
-    close: async () => {
-      await browser.close();
-      if (server.exitCode === null) {
-        server.kill('SIGTERM');
-        await new Promise((r) => server.once('exit', r));
+    shotSizes: async (name) => {
+      for (const [width, height] of [[1024, 700], [1920, 1080]] as const) {
+        await page.setViewportSize({ width, height });
+        await page.waitForTimeout(250);
+        await page.screenshot({ path: join(shots, `${name}-${width}x${height}.png`) });
       }
+      await page.setViewportSize({ width: 1440, height: 900 });
+    },
+    // a folder just created has no manifest yet (the host writes it next)
+    entries: (kind = 'compare', all = false) => readdirSync(join(workspace, 'runs')).filter((d) => !d.startsWith('.') && existsSync(join(workspace, 'runs', d, 'manifest.json')))
+      .map((d) => JSON.parse(readFileSync(join(workspace, 'runs', d, 'manifest.json'), 'utf8')) as HistoryManifest)
+      .filter((m) => m.kind === kind && (all || m.status === 'done')).sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
+    close: async () => {
+      await browser.close().catch(() => undefined);
+      await stopServe(server);
     },
   };
 }
 
-/** React reads range inputs through the native setter and an input event. */
-export async function setRange(input: Locator, value: number): Promise<void> {
-  await input.evaluate((el, v) => {
-    Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!.call(el, String(v));
-    el.dispatchEvent(new Event('input', { bubbles: true }));
-  }, value);
-}
+export { setRange } from './serve';
 
 /** Loads the studio and waits for the model list. */
 export async function ready(page: Page, url: string): Promise<void> {
@@ -96,4 +80,17 @@ export async function runAB(page: Page, status = 'done', timeout = 180_000): Pro
     const p = document.querySelector('[data-job]');
     return !!p && p.getAttribute('data-job') !== prev && !!p.querySelector('[data-testid=job-status]')?.textContent?.startsWith(s!);
   }, [status, before] as const, { timeout, polling: 250 });
+}
+
+/** Runs A / B and waits until one more compare entry is done and the window says so. */
+export async function runAndWait(studio: Studio, timeout = 180_000): Promise<HistoryManifest> {
+  const before = studio.entries().length;
+  await studio.page.getByTestId('run').click();
+  const t0 = Date.now();
+  while (studio.entries().length === before) {
+    if (Date.now() - t0 > timeout) throw new Error(`runAndWait: no new compare entry after ${timeout} ms`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  await studio.page.waitForFunction(() => document.querySelector('[data-testid=job-status]')?.textContent === 'done', undefined, { timeout: 20_000, polling: 200 });
+  return studio.entries().at(-1)!;
 }
