@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Acceleration } from './acceleration';
 
 /**
@@ -24,8 +24,7 @@ export const compile: Acceleration = {
     const perGraph = (ctx.graphOptions ??= {});
     let cached = 0;
     for (const [part, src] of Object.entries(ctx.graphs)) {
-      // onnxruntime cannot re-serialise graphs whose weights live in external data (> 2 GB models)
-      if (!existsSync(src) || existsSync(join(dirname(src), 'model.onnx_data'))) continue;
+      if (!existsSync(src) || hasExternalData(src)) continue;
       const st = statSync(src);
       const key = createHash('sha256').update(`${src}\0${st.size}\0${st.mtimeMs}\0${level}\0${ctx.provider}\0${cpus()[0]?.model}`).digest('hex').slice(0, 16);
       const out = join(dir, `${part}-${key}.onnx`);
@@ -41,3 +40,14 @@ export const compile: Acceleration = {
     ctx.timings['compile.cachedGraphs'] = cached;
   },
 };
+
+/**
+ * Whether a graph's folder holds weights beside it (model.onnx_data from exporters, model.onnx.data from
+ * the engine's rewrites): onnxruntime saves such a graph optimised with references to those files by
+ * their relative names, which the compiled/ folder lacks (seen on CUDA: "External data path does not
+ * exist" when the cached graph is loaded), so those graphs are optimised at each session creation instead.
+ */
+export function hasExternalData(src: string): boolean {
+  const self = basename(src);
+  return readdirSync(dirname(src)).some((f) => f !== self && !/\.(onnx|json|txt|md)$/i.test(f));
+}

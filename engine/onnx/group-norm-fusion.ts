@@ -70,6 +70,9 @@ function match(g: OnnxGraph, inorm: Node, modelPath: string): Match {
   const gw = weightThrough(g, gammaName), bw = weightThrough(g, betaName);
   if (!gw || !bw) throw new Error('γ/β are not weights');
   const c = Number(gw.dims?.[0]);
+  // γ [C, 1, 1] broadcasts over a 4-D NCHW input; an attention's norm over [B, C, HW] has γ [C, 1] (the
+  // NHWC transpose needs 4-D: seen on CUDA, the VAE's mid-block attention refused the fused graph)
+  if ((gw.dims ?? []).length !== 3) throw new Error(`γ has shape [${gw.dims}]: the input is not 4-D NCHW`);
   if ((gw.dims ?? []).slice(1).some((d) => Number(d) !== 1) || (bw.dims ?? []).slice(1).some((d) => Number(d) !== 1)) throw new Error(`γ has shape [${gw.dims}], expected [C, 1, 1]`);
   // SiLU after it: Mul(a, Sigmoid(a)), a read by nothing else
   const readers = g.consumers(add.output![0]!);

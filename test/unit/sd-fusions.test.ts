@@ -166,3 +166,13 @@ describe('SD fusions as a variant option', () => {
     expect(JSON.parse(stdout.trim()).summary).toContain('skipped on cpu (no kernels): packedQkv, groupNorm, biasSplitGelu');
   });
 });
+
+describe('GroupNorm fusion: 4-D inputs only', () => {
+  it("leaves the VAE's mid-block attention norm ([B, C, HW], γ [C, 1]) alone, with the reason (CUDA refused it fused)", () => {
+    const file = join(FIXTURE_MODEL, 'vae_decoder', 'model.onnx');
+    const { model, report } = fuseGroupNorm(readModel(file), file);
+    expect(report.skipped).toEqual([{ scope: '/decoder/mid_block/attentions.0/group_norm', reason: 'γ has shape [32,1]: the input is not 4-D NCHW' }]);
+    expect(report.fused.length).toBe(21);
+    expect(model.graph!.node!.some((n) => n.name === '/decoder/mid_block/attentions.0/group_norm/GroupNorm')).toBe(false);
+  });
+});
