@@ -62,6 +62,8 @@ export function configs(group: Group): BenchConfig[] {
       emb('cuda fp16', cuda({ precision: 'fp16' })),
       emb('cuda fp16 + fused attention', fused()),
       emb('cuda fp16 + fused + DeepCache N=3 b0', fused({ deepcache: { interval: 3, branch: 0 } })),
+      { ...emb('cuda fp16 + fused + SD fusions', fused({ sdFusions: {} })), baseline: 'embedded cuda fp16 + fused attention' },
+      { ...emb('cuda fp16 + fused + SD fusions + DeepCache N=3 b0', fused({ sdFusions: {}, deepcache: { interval: 3, branch: 0 } })), baseline: 'embedded cuda fp16 + fused + DeepCache N=3 b0' },
       emb('webgpu fp32', { provider: 'webgpu' }),
     ];
   }
