@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryManifest } from '../../app/studio';
 import { encodePng, toRgb8 } from '../../engine/index';
-import { haveChromium, ROOT, setRange, startStudio, type Studio } from './support/serve';
+import { ROOT, skipE2e, setRange, startStudio, type Studio } from './support/serve';
 
 const SHOTS = join(ROOT, 'test-output', 'controlnet');
 const MODEL = join(ROOT, 'test/fixtures/tiny-sd-controlnet-plain');
@@ -21,7 +21,7 @@ function controlPng(): Buffer {
   return Buffer.from(encodePng(toRgb8({ width: w, height: h, data })));
 }
 
-describe.skipIf(!haveChromium && !process.env.CI)('ControlNet panel in Chromium (serve mode)', () => {
+describe.skipIf(skipE2e)('ControlNet panel in Chromium (serve mode)', () => {
   let s: Studio;
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });

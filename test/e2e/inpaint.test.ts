@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryManifest } from '../../app/studio';
 import { readMask } from '../../engine/image/mask';
 import { readPng } from '../../engine/index';
-import { ROOT, setRange, skipE2e, startStudio, type Studio } from './support/studio-server';
+import { ROOT, setRange, startStudio, type Studio } from './support/serve';
+import { skipE2e } from './support/studio';
 
 const SHOTS = join(ROOT, 'test-output', 'inpaint');
 const DEMO = join(ROOT, 'assets/demo/emoji-inpaint-image.png');

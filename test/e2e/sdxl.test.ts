@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryManifest } from '../../app/studio';
-import { launchChromium, ROOT, runE2e, startServe, stopServe } from './support/serve';
+import { launchChromium, ROOT, skipE2e, startServe, stopServe } from './support/serve';
 
 const SDXL = fileURLToPath(new URL('../fixtures/tiny-sdxl', import.meta.url));
 const SHOTS = join(ROOT, 'test-output', 'sdxl');
@@ -20,7 +20,7 @@ const setRange = (input: Locator, value: number) => input.evaluate((el, v) => {
   el.dispatchEvent(new Event('input', { bubbles: true }));
 }, value);
 
-describe.skipIf(!runE2e)('studio on an SDXL folder (Chromium, serve mode)', () => {
+describe.skipIf(skipE2e)('studio on an SDXL folder (Chromium, serve mode)', () => {
   let server: ChildProcess | undefined, browser: BrowserContext | undefined, page: Page, url: string, workspace: string;
   const pageErrors: string[] = [];
   beforeAll(async () => {

@@ -8,12 +8,9 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryManifest } from '../../app/studio';
 import { encodePng, readPng, toRgb8 } from '../../engine/index';
-import { CHROMIUM, haveChromium, ROOT, setRange, startStudio, type Studio } from './support/serve';
+import { ROOT, skipE2e, setRange, startStudio, type Studio } from './support/serve';
 
 const SHOTS = join(ROOT, 'test-output', 'e2e');
-if (!haveChromium && !process.env.CI) {
-  console.warn(`e2e skipped: ${CHROMIUM} is missing (apt-get install -y chromium). In CI (CI set) this test runs and fails instead.`);
-}
 
 let studio: Studio;
 let url: string;
@@ -38,7 +35,7 @@ function discPng(w: number, h: number): Buffer {
   return Buffer.from(encodePng(toRgb8({ width: w, height: h, data })));
 }
 
-describe.skipIf(!haveChromium && !process.env.CI)('studio in Chromium against serve mode', () => {
+describe.skipIf(skipE2e)('studio in Chromium against serve mode', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     studio = await startStudio();

@@ -8,9 +8,10 @@ import { ensureRenderer } from '../../../main/host/build-renderer';
 
 export const ROOT = join(__dirname, '../../..');
 export const CHROMIUM = '/usr/bin/chromium';
-/** Runs when Chromium is there, and always in CI (where its absence fails the test). */
-export const runE2e = existsSync(CHROMIUM) || !!process.env.CI;
 export const haveChromium = existsSync(CHROMIUM);
+/** Skip (with a message) without Chromium, except in CI where the test must run (and fail). */
+export const skipE2e = !haveChromium && !process.env.CI;
+if (skipE2e) console.warn(`e2e skipped: ${CHROMIUM} is missing (apt-get install -y chromium). In CI (CI set) this test runs and fails instead.`);
 
 /** Serve mode on a fresh workspace; resolves with its tokened URL. */
 export async function startServe(serveArgs: string[] = [], prefix = 'studio-e2e-'): Promise<{ server: ChildProcess; url: string; workspace: string }> {
