@@ -48,7 +48,8 @@ describe.skipIf(skipE2e)('inpainting in the studio (Chromium against serve mode)
     const canvas = page.getByTestId('mask-canvas');
     await canvas.waitFor();
     await setRange(page.getByTestId('mask-brush'), 30);
-    // a horizontal stroke across the lower middle of the 128x128 emoji
+    // a horizontal stroke across the lower middle of the 128x128 emoji (the inputs column scrolls: bring it into view)
+    await canvas.scrollIntoViewIfNeeded();
     const box = (await canvas.boundingBox())!;
     await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.7);
     await page.mouse.down();
