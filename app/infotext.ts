@@ -19,10 +19,17 @@ export function infotext(p: ResolvedParams, extra: Record<string, string | numbe
     Seed: p.seed,
     Size: `${p.width}x${p.height}`,
     ...(p.strength !== undefined ? { 'Denoising strength': p.strength } : {}),
+    ...controlnetInfo(p),
     ...extra,
   };
   const kv = Object.entries(pairs).map(([k, v]) => `${k}: ${quote(String(v))}`).join(', ');
   return [p.prompt, ...(p.negativePrompt ? [`Negative prompt: ${p.negativePrompt}`] : []), kv].join('\n');
+}
+
+/** A1111's ControlNet entries ("ControlNet 0: ..."), one per unit. */
+function controlnetInfo(p: ResolvedParams): Record<string, string> {
+  return Object.fromEntries((p.controlnet?.units ?? []).map((u, i) => [`ControlNet ${i}`,
+    `Module: ${u.preprocess === 'canny' ? `canny (${u.low}, ${u.high})` : 'none'}, Model: ${u.dir ?? 'controlnet'}, Weight: ${u.scale}, Guidance Start: ${u.start}, Guidance End: ${u.end}`]));
 }
 
 function quote(v: string): string {

@@ -51,6 +51,8 @@ export async function runGenerate(f: GenerateFlags): Promise<void> {
   process.once('SIGINT', onSigint);
   try {
     const { params, inputs } = requestFromFlags(f);
+    // no --guidance: the model folder's recommendation (studio.json), else diffusers' 7.5 (the contract's default)
+    params.guidance ??= inspectModel(resolveUserPath(f.model)).recommendedGuidance;
     const { result, images } = await engine.run({ model: resolveUserPath(f.model), params, variant, inputs }, {
       signal: abort.signal,
       onEvent: (e) => {
@@ -98,8 +100,6 @@ export function requestFromFlags(f: GenerateFlags): { params: GenerateParamsInpu
   };
   const control = controlFromFlags(f);
   const params = { ...preset?.params, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)), controlnet: control.controlnet } as GenerateParamsInput;
-  // no --guidance: the model folder's recommendation (studio.json), else diffusers' 7.5 (the contract's default)
-  if (params.guidance === undefined && f.model) params.guidance = inspectModel(resolveUserPath(f.model)).recommendedGuidance;
   const paths: Record<'initImage' | 'mask' | 'garment' | 'controlImage', string | undefined> = { initImage: f.initImage, mask: f.mask, garment: f.garment, controlImage: undefined };
   const flag = { initImage: '--init-image', mask: '--mask', garment: '--garment', controlImage: '--control-image' } as const;
   const missing = Object.entries(preset?.images ?? {}).filter(([k]) => !paths[k as keyof typeof paths]);

@@ -48,7 +48,7 @@ export function ComparePanel() {
             <button className="ghost" onClick={resetView}>fit</button>
           </div>
         </div>
-        {c && c.runs.length > 0 && <Verdict runs={c.runs} metrics={metrics} />}
+        {c && (c.runs.length > 0 || (a && b)) && <Verdict runs={c.runs} metrics={metrics} />}
         {a && b ? (
           <>
             <div className="view-area" data-testid={`compare-${view.id}`}>

@@ -11,7 +11,7 @@ function HistoryFilters({ shown }: { shown: number }) {
   const models = useStudio(useShallow((s) => [...new Set(s.history.map((h) => h.model))].sort()));
   return (
     <div className="history-filters">
-      <input type="search" placeholder="Search prompt, variants, model…" value={q.text} onChange={(e) => set({ text: e.target.value })} aria-label="search history" data-testid="history-search" />
+      <input type="search" placeholder="Search…" title="Search prompts, variants' options and model names" value={q.text} onChange={(e) => set({ text: e.target.value })} aria-label="search history" data-testid="history-search" />
       <select value={q.model} onChange={(e) => set({ model: e.target.value })} aria-label="filter by model" data-testid="history-model">
         <option value="">all models</option>
         {models.map((m) => <option key={m} value={m}>{m}</option>)}

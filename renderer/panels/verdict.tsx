@@ -54,7 +54,7 @@ export function Verdict({ runs, metrics }: { runs: readonly RunRecord[]; metrics
     <div className="verdict" data-testid="verdict">
       {level && <b className={`reading ${level}`} data-testid="reading" data-figure>{VERDICT_TEXT[level]}</b>}
       <span data-testid="verdict-speed" data-figure>
-        {sp ? <>B <b className={sp >= 1 ? 'good' : 'bad'}>{x2(sp)}</b> {sp >= 1 ? 'faster' : 'slower'}</> : 'B did not run'}
+        {sp ? <>B <b className={sp >= 1 ? 'good' : 'bad'}>{x2(sp)}</b> {sp >= 1 ? 'faster' : 'slower'}</> : runs.length ? 'B did not run' : 'images opened from a sweep or grid: their times are there'}
         {sp && <span className="hint">{range ? ` (${x2(range.low)}–${x2(range.high)}, IQR of ${range.runs[0]}+${range.runs[1]} runs)` : ' (1 steady run a side: no spread)'}</span>}
       </span>
       <span className="figures" data-testid="figures">

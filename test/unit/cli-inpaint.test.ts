@@ -37,7 +37,7 @@ describe('engine CLI inpainting', () => {
     writeFileSync(mask, encode({ width: 12, height: 8, data: Uint8Array.from({ length: 96 }, (_, p) => (p % 12 < 6 ? 255 : 0)), channels: 1, depth: 8 }));
     writeFileSync(garment, encode({ width: 8, height: 8, data: new Uint8Array(8 * 8 * 3).fill(200), channels: 3, depth: 8 }));
     const { stderr } = await cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--steps', '2', '--init-image', init, '--mask', mask, '--out', out);
-    expect(stderr).toContain('warning: the mask is 12x8; resized to the image\'s 96x64');
+    expect(stderr).toContain('note: the mask is 12x8; resized to the image\'s 96x64');
     expect([readPng(out).width, readPng(out).height]).toEqual([96, 64]);
     const { stdout } = await cli('generate', '--model', FIXTURE_MODEL, '--preset', 'tryon', '--width', '96', '--height', '64', '--steps', '2', '--guidance', '1', '--init-image', init, '--mask', mask,
       '--garment', garment, '--out', out, '--json');

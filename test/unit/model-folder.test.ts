@@ -105,6 +105,6 @@ describe('model folder loader: every missing or malformed part is named', () => 
   it('an unknown pipeline class lists the known ones', () => {
     const index = JSON.parse(readFileSync(join(FIXTURE_MODEL, 'model_index.json'), 'utf8'));
     const dir = folder({ 'model_index.json': JSON.stringify({ ...index, _class_name: 'FluxPipeline' }) });
-    expect(() => pipelineFor(inspectModel(dir))).toThrow('model_index.json _class_name "FluxPipeline"; the engine runs OnnxStableDiffusionPipeline, StableDiffusionPipeline, ORTStableDiffusionPipeline, ORTStableDiffusionXLPipeline');
+    expect(() => pipelineFor(inspectModel(dir))).toThrow('model_index.json _class_name "FluxPipeline"; the engine runs OnnxStableDiffusionPipeline, StableDiffusionPipeline, ORTStableDiffusionPipeline, OnnxStableDiffusionControlNetPipeline, ORTStableDiffusionXLPipeline');
   });
 });
