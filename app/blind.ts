@@ -5,8 +5,8 @@
  * shown, vote, time to vote). Pure (the `common` layer).
  */
 import { z } from 'zod';
-import { GenerateParams } from './contract';
-import { JobId, RunInputs } from './run-request';
+import { MAX_PROMPT } from './contract';
+import { JOB_FIELDS } from './run-request';
 import { Variant } from './variant';
 
 export const BlindVote = z.enum(['left', 'right', 'same', 'cant-tell']);
@@ -14,12 +14,9 @@ export type BlindVote = z.infer<typeof BlindVote>;
 
 export const BlindRequest = z
   .object({
-    jobId: JobId,
-    model: z.string().min(1),
-    /** Shared parameters; each pair's prompt and seed replace these. */
-    params: GenerateParams,
-    inputs: RunInputs.default({}),
-    prompts: z.array(z.string().min(1, 'a prompt must not be empty').max(4000)).min(1, 'give at least one prompt').max(20, 'at most 20 prompts'),
+    /** params are shared; each pair's prompt and seed replace theirs */
+    ...JOB_FIELDS,
+    prompts: z.array(z.string().min(1, 'a prompt must not be empty').max(MAX_PROMPT)).min(1, 'give at least one prompt').max(20, 'at most 20 prompts'),
     seeds: z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).min(1, 'give at least one seed').max(10, 'at most 10 seeds'),
     a: Variant,
     b: Variant,

@@ -33,3 +33,6 @@ export const RunRequest = z.object({ model: z.string().min(1), params: GenerateP
 export type RunRequest = z.infer<typeof RunRequest>;
 export type RunRequestInput = z.input<typeof RunRequest>;
 
+/** What every job of the studio runs on: the model, the shared parameters and the images by reference (inputs.upload). */
+export const JOB_FIELDS = { jobId: JobId, model: z.string().min(1), params: GenerateParams, inputs: RunInputs.default({}) };
+

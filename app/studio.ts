@@ -9,7 +9,7 @@ import { BaselineKey, BaselineUse } from './baseline';
 import { BlindSession } from './blind';
 import { LIMITS } from './limits';
 import { AxisValueSchema, GridSection, MAX_GRID_CELLS, MAX_MATRIX_SETTINGS } from './grid';
-import { ImageRef, JobId, RunInputs } from './run-request';
+import { ImageRef, JOB_FIELDS, JobId, RunInputs } from './run-request';
 import { Provider, Variant } from './variant';
 
 /** An error as it crosses a process boundary (VS Code's shape). */
@@ -75,11 +75,7 @@ export type Side = z.infer<typeof Side>;
 /** Run A and B on identical inputs, `repeats` times each (interleaved A, B, A, B…). */
 export const CompareRequest = z
   .object({
-    jobId: JobId,
-    model: z.string().min(1),
-    params: GenerateParams,
-    /** Images both sides run on, by reference (e.g. an init image uploaded with inputs.upload). */
-    inputs: RunInputs.default({}),
+    ...JOB_FIELDS,
     a: Variant,
     b: Variant,
     repeats: z.number().int().min(1, 'repeats must be >= 1').max(20, 'repeats must be <= 20').default(1),
@@ -94,7 +90,7 @@ export type CompareRequest = z.infer<typeof CompareRequest>;
 export type CompareRequestInput = z.input<typeof CompareRequest>;
 
 /** What a sweep, grid or matrix job runs on: the model, the shared inputs and the variant it varies. */
-const JOB_INPUTS = { jobId: JobId, model: z.string().min(1), params: GenerateParams, inputs: RunInputs.default({}), base: Variant };
+const JOB_INPUTS = { ...JOB_FIELDS, base: Variant };
 
 /** DeepCache sweep: every interval × branch on the base variant; SSIM against the interval-1 image. */
 export const SweepRequest = z
