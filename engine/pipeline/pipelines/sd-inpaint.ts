@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { MAX_SIZE } from '../../../app/contract';
 import { TorchGenerator } from '../../noise/generator';
 import { createScheduler } from '../../schedulers/registry';
-import { resizeBilinear } from '../../image/resize';
+import { resizeImage } from '../../image/resize';
 import type { RgbImage } from '../../image/rgb';
 import { checkInputs } from '../check-inputs';
 import { graphDenoiser } from '../denoiser';
@@ -42,7 +42,7 @@ export const sdInpaint: Pipeline = {
     }
     if (!opts.initImage) throw new Error(`a mask needs an init image: the image to repaint${opts.garment ? ' (try-on: the person)' : ''}`);
     // diffusers resizes the image to the asked size; so does this, and says so
-    const { image: init, warnings } = fitImage(opts.initImage, input.width, input.height);
+    const { image: init, notices } = fitImage(opts.initImage, input.width, input.height);
     const p = checkInputs(model, input, init, { inpaint: true });
     const clock = new StageTimer(opts.signal, opts.onEvent);
     const te = graphOf(model, 'text_encoder', ['input_ids']);
@@ -56,7 +56,7 @@ export const sdInpaint: Pipeline = {
     const shape = [p.batch, lc, h, w];
     const prepared = prepareMask(opts.mask, p.width, p.height);
     const mask = prepared.mask;
-    warnings.push(...prepared.warnings);
+    notices.push(...prepared.notices);
     // try-on: the garment pasted into the mask is the start (the masked image is made from the person)
     const start0 = opts.garment ? placeGarment(init, mask, opts.garment) : init;
 
@@ -88,17 +88,17 @@ export const sdInpaint: Pipeline = {
     }));
     // 5. latents → images
     const images = await clock.stage('vae-decoder', () => vae.onnxMs, () => decodeLatents(vae, steps.latents, shape, model.scalingFactor));
-    return { params: p, images, notices: warnings, timings: clock.timings(steps, te.onnxMs + loopMs() + vae.onnxMs + enc.onnxMs) };
+    return { params: p, images, notices, timings: clock.timings(steps, te.onnxMs + loopMs() + vae.onnxMs + enc.onnxMs) };
   },
 };
 
-/** The init image at the asked size (bilinear), with a warning when it had to be resized. */
-function fitImage(img: RgbImage, width?: number, height?: number): { image: RgbImage; warnings: string[] } {
+/** The init image at the asked size (bilinear), with a notice when it had to be resized. */
+function fitImage(img: RgbImage, width?: number, height?: number): { image: RgbImage; notices: string[] } {
   const w = width ?? img.width, h = height ?? img.height;
   const ok = (v: number): boolean => Number.isInteger(v) && v >= 8 && v <= MAX_SIZE; // else checkInputs refuses it
-  if ((w === img.width && h === img.height) || !ok(w) || !ok(h)) return { image: img, warnings: [] };
+  if ((w === img.width && h === img.height) || !ok(w) || !ok(h)) return { image: img, notices: [] };
   return {
-    image: { width: w, height: h, data: resizeBilinear(img.data, img.width, img.height, 3, w, h) },
-    warnings: [`the init image is ${img.width}x${img.height}; resized to the asked ${w}x${h}`],
+    image: resizeImage(img, w, h),
+    notices: [`the init image is ${img.width}x${img.height}; resized to the asked ${w}x${h}`],
   };
 }

@@ -7,16 +7,16 @@ import type { Denoiser, Tensor } from '../denoiser';
  * The mask at the image's size, binarised as diffusers' mask processor does (>= 0.5 → 1 = repaint).
  * A mask of another size is resized first, and the run says so (a warning, not an error).
  */
-export function prepareMask(mask: MaskImage, width: number, height: number): { mask: Float32Array; warnings: string[] } {
-  const warnings: string[] = [];
+export function prepareMask(mask: MaskImage, width: number, height: number): { mask: Float32Array; notices: string[] } {
+  const notices: string[] = [];
   let m = mask;
   if (mask.width !== width || mask.height !== height) {
     m = resizeMask(mask, width, height);
-    warnings.push(`the mask is ${mask.width}x${mask.height}; resized to the image's ${width}x${height}`);
+    notices.push(`the mask is ${mask.width}x${mask.height}; resized to the image's ${width}x${height}`);
   }
   const out = Float32Array.from(m.data, (v) => (v >= 0.5 ? 1 : 0));
-  if (!out.includes(1)) warnings.push('the mask is all black: nothing is repainted (white = repaint)');
-  return { mask: out, warnings };
+  if (!out.includes(1)) notices.push('the mask is all black: nothing is repainted (white = repaint)');
+  return { mask: out, notices };
 }
 
 /** diffusers' `image * (mask < 0.5)` in [-1, 1]: repainted pixels become 0, i.e. 0.5 grey in [0, 1]. */
