@@ -137,8 +137,10 @@ export const runsSlice: StateCreator<StudioState, [], [], RunsSlice> = (set, get
       // a pair opened from this entry stays on show in Compare; its origin follows the entry
       const pair = get().origin?.id === id && get().current?.compare && !m.compare;
       set(pair ? { origin: m, images } : { current: m, origin: undefined, images, ...(shown ? {} : { highlight: undefined, inspect: undefined }) });
-      // what the engine fixed or measured on its own (a resized mask) is said when an entry is first shown
-      const notices = [...new Set(m.compare?.runs.flatMap((r) => r.result.notices ?? []) ?? [])];
+      // what the engine fixed for the whole job (a resized mask or control image: every run says it) is said when
+      // an entry is first shown; per-run measurements (ControlNet ms) stay with the comparison's own panels
+      const runs = m.compare?.runs ?? [];
+      const notices = (runs[0]?.result.notices ?? []).filter((n) => runs.every((r) => r.result.notices?.includes(n)));
       if (notices.length && !shown && !pair) get().notify(`Run ${id}: ${notices.join('; ')}`);
       if (switchTab) get().setTab(m.kind);
     },
