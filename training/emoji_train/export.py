@@ -52,6 +52,39 @@ def fp16_storage(path):
     return {"bytes": os.path.getsize(path), "fp16_initializers": n16, "nodes": len(m.graph.node)}
 
 
+def int8_storage(path):
+    """int8 storage, fp32 compute (half fp16's bytes, so the emoji ControlNet fits the embedded folder's budget):
+    initializers of >= 2 dims and >= 1024 values become int8 '<name>_q' + per-output-channel scale, dequantized
+    by DequantizeLinear (axis 0) into '<name>'; other big ones fp16 + Cast. Same rounding as models.int8_round."""
+    import onnx
+    from onnx import numpy_helper, helper, TensorProto
+    m = onnx.load(path)
+    pre, keep, n8, n16 = [], [], 0, 0
+    for init in m.graph.initializer:
+        a = numpy_helper.to_array(init)
+        if init.data_type == TensorProto.FLOAT and a.ndim >= 2 and a.size >= 1024:
+            s = (np.abs(a).reshape(a.shape[0], -1).max(1).clip(min=1e-12) / 127).astype(np.float32)
+            q = np.clip(np.round(a / s.reshape((-1,) + (1,) * (a.ndim - 1))), -127, 127).astype(np.int8)
+            keep += [numpy_helper.from_array(q, init.name + "_q"), numpy_helper.from_array(s, init.name + "_scale")]
+            pre.append(helper.make_node("DequantizeLinear", [init.name + "_q", init.name + "_scale"], [init.name],
+                                        name=init.name + "_dequant", axis=0))
+            n8 += 1
+        elif init.data_type == TensorProto.FLOAT and a.size >= 1024:
+            keep.append(numpy_helper.from_array(a.astype(np.float16), init.name + "_fp16"))
+            pre.append(helper.make_node("Cast", [init.name + "_fp16"], [init.name], name=init.name + "_cast", to=TensorProto.FLOAT))
+            n16 += 1
+        else:
+            keep.append(init)
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(keep)
+    nodes = pre + list(m.graph.node)
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    return {"bytes": os.path.getsize(path), "int8_initializers": n8, "fp16_initializers": n16, "nodes": len(m.graph.node)}
+
+
 def cpu_timing(model_dir, tok, runs=20):
     """One 128x128 image: text encoder (CFG batch 2), 25 PNDM steps (26 UNet calls, batch 2), VAE decode;
     onnxruntime CPU, intra_op 2 threads, inter_op 1."""

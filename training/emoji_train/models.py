@@ -44,6 +44,18 @@ def fp16_round(m):
     return m
 
 
+def int8_round(m):
+    """What int8_storage ships (weights of >= 2 dims and >= 1024 values, symmetric per output channel), in place."""
+    with torch.no_grad():
+        for p in m.parameters():
+            if p.dim() >= 2 and p.numel() >= 1024:
+                s = p.abs().amax(tuple(range(1, p.dim())), keepdim=True).clamp(min=1e-12) / 127
+                p.copy_((p / s).round().clamp(-127, 127) * s)
+            elif p.numel() >= 1024:
+                p.copy_(p.half().float())
+    return m
+
+
 def load_vae(st):
     vae = make_vae()
     vae.load_state_dict(load_sd(st.p("vae.safetensors")))
