@@ -83,9 +83,27 @@ def int8_storage(path):
     nodes = pre + list(m.graph.node)
     del m.graph.node[:]
     m.graph.node.extend(nodes)
+    short_names(m.graph)
     onnx.checker.check_model(m)
     onnx.save(m, path)
     return {"bytes": os.path.getsize(path), "int8_initializers": n8, "fp16_initializers": n16, "nodes": len(m.graph.node)}
+
+
+def short_names(graph):
+    """Drops node names and renames intermediate values 'v<n>' (the exporter's module paths took ~250 KB of the
+    ControlNet); the graph's inputs, outputs and initializers keep theirs, so the computation is unchanged.
+    Not for the UNet: the engine finds its residual points and DeepCache cuts by those module paths."""
+    keep = {v.name for v in list(graph.input) + list(graph.output)} | {i.name for i in graph.initializer}
+    new = {}
+    for n in graph.node:
+        n.name = ""
+        for k, x in enumerate(n.output):
+            if x and x not in keep:
+                n.output[k] = new.setdefault(x, f"v{len(new)}")
+    for n in graph.node:
+        for k, x in enumerate(n.input):
+            n.input[k] = new.get(x, x)
+    del graph.value_info[:]
 
 
 def out_axis(graph, name, ndim):
