@@ -110,6 +110,8 @@ describe.skipIf(skipE2e)('ControlNet panel in Chromium (serve mode)', () => {
     await expect.poll(() => page.getByTestId('model-select').inputValue(), { timeout: 15_000 }).toBe(EMOJI);
     await expect.poll(() => page.getByLabel('ControlNet 1 folder').inputValue(), { timeout: 15_000 }).toBe(join(EMOJI, DEMO.controlnet));
     await expect.poll(() => page.getByTestId('control-size').textContent()).toBe("128×128 · the run's size");
+    await page.getByTestId('controlnet-demo').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'demo-loaded-1024x700.png') });
     await page.getByTestId('run').click();
     await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 240_000, interval: 500 }).toBe('done');
 
