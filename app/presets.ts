@@ -56,8 +56,8 @@ export const EMOJI_INPAINT_DEMO = {
  */
 export const EMOJI_CONTROLNET_DEMO = {
   image: 'assets/demo/emoji-control-edges.png',
-  controlnet: 'controlnet-canny',
-  source: { samples: 'assets/models/emoji-sd/controlnet-canny/samples.png', column: 2, size: 128 },
+  controlnet: 'emoji-sd-controlnet-canny',
+  source: { samples: 'assets/models/emoji-sd-controlnet-canny/samples.png', column: 2, size: 128 },
   scale: 1,
   params: { prompt: '', seed: 42, steps: 25, guidance: 1 },
 } as const;

@@ -108,7 +108,7 @@ describe.skipIf(skipE2e)('ControlNet panel in Chromium (serve mode)', () => {
     await expect.poll(() => page.getByTestId('model-select').locator('option').count(), { timeout: 30_000 }).toBeGreaterThan(0);
     await page.getByTestId('controlnet-demo').click();
     await expect.poll(() => page.getByTestId('model-select').inputValue(), { timeout: 15_000 }).toBe(EMOJI);
-    await expect.poll(() => page.getByLabel('ControlNet 1 folder').inputValue(), { timeout: 15_000 }).toBe(join(EMOJI, DEMO.controlnet));
+    await expect.poll(() => page.getByLabel('ControlNet 1 folder').inputValue(), { timeout: 15_000 }).toBe(join(EMOJI, '..', DEMO.controlnet));
     await expect.poll(() => page.getByTestId('control-size').textContent()).toBe("128×128 · the run's size");
     await page.getByTestId('controlnet-demo').scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(SHOTS, 'demo-loaded-1024x700.png') });
@@ -119,7 +119,7 @@ describe.skipIf(skipE2e)('ControlNet panel in Chromium (serve mode)', () => {
     const [dir] = readdirSync(runs).filter((d) => !d.startsWith('.') && (JSON.parse(readFileSync(join(runs, d, 'manifest.json'), 'utf8')) as HistoryManifest).model.dir === EMOJI);
     const m = JSON.parse(readFileSync(join(runs, dir!, 'manifest.json'), 'utf8')) as HistoryManifest;
     expect(m.params).toMatchObject({ prompt: '', seed: DEMO.params.seed, steps: DEMO.params.steps, guidance: DEMO.params.guidance });
-    expect(m.params.controlnet).toMatchObject({ units: [{ dir: join(EMOJI, DEMO.controlnet), scale: 1, start: 0, end: 1, preprocess: 'none' }] });
+    expect(m.params.controlnet).toMatchObject({ units: [{ dir: join(EMOJI, '..', DEMO.controlnet), scale: 1, start: 0, end: 1, preprocess: 'none' }] });
     // the generated emoji's canny edges cover most of the map's (the engine test scores F1 on 8 maps)
     const map = readPng(join(ROOT, DEMO.image)), a = readPng(join(runs, dir!, 'a.png'));
     const want = Uint8Array.from({ length: map.width * map.height }, (_, p) => map.data[p * 3]!);

@@ -16,7 +16,7 @@ import { readPng, writePng } from '../../engine/image/png';
 import { toRgb8, type RgbImage } from '../../engine/image/rgb';
 
 const MODEL = fileURLToPath(new URL('../../assets/models/emoji-sd', import.meta.url));
-const CN = join(MODEL, 'controlnet-canny');
+const CN = join(MODEL, '..', 'emoji-sd-controlnet-canny');
 const S = 128;
 
 /** Edge pixels with an edge of `other` in their 3x3 neighbourhood, over all edge pixels of `e`. */
