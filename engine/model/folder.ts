@@ -63,7 +63,7 @@ export function inspectModel(dirIn: string): ModelInfo {
   const vaeScaleFactor = downsampling(vae, 8);
   const hints = readStudioHints(dir);
   const inside = readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && /^controlnet/.test(d.name) && existsSync(join(dir, d.name, 'model.onnx'))).map((d) => join(dir, d.name));
+    .filter((d) => /^controlnet/.test(d.name) && existsSync(join(dir, d.name, 'model.onnx'))).map((d) => join(dir, d.name));
   return {
     dir,
     name: basename(dir),
