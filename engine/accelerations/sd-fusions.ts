@@ -94,7 +94,7 @@ export const sdFusions: Acceleration = {
   validate(v) {
     const missing = unsupported(chosen(v), v.provider);
     return missing.length && !v.allowFallback
-      ? `sdFusions: ${missing.join(', ')} need onnxruntime kernels the ${v.provider} provider lacks (they run on: ${[...new Set(missing.flatMap((p) => [...KERNELS[p]]))].join(', ')}); allow CPU fallback to skip them`
+      ? `sdFusions: ${missing.join(', ')} need onnxruntime kernels the ${v.provider} provider lacks (${missing.map((p) => `${p} runs on ${[...KERNELS[p]].join('/')}`).join(', ')}); allow CPU fallback to skip them`
       : undefined;
   },
   async prepare(ctx) {

@@ -7,7 +7,7 @@ import type { ModelProto } from './model-proto';
  * into onnxruntime's com.microsoft.BiasAdd(MatMul(h, W), b, skip) as fusion_bias_add.py does: the
  * MatMul reads the GEGLU (BiasSplitGelu, or the h · gelu(g) Mul it replaces), so the tensors are
  * [N, S, C]. The CUDA (and WebGPU) kernels take C ∈ {320, 640, 1280} only (bias_add.cc), so other
- * widths are left as they are, with that reason.
+ * widths are left as they are, with that reason; `channels: 'any'` matches every width (fixtures).
  */
 export interface BiasAddReport {
   fused: string[];
@@ -16,7 +16,7 @@ export interface BiasAddReport {
 
 export const BIAS_ADD_CHANNELS = [320, 640, 1280];
 
-export function fuseBiasAdd(model: ModelProto): { model: ModelProto; report: BiasAddReport } {
+export function fuseBiasAdd(model: ModelProto, channels: readonly number[] | 'any' = BIAS_ADD_CHANNELS): { model: ModelProto; report: BiasAddReport } {
   const g = new OnnxGraph(model.graph!);
   const biasAdds = new Set<Node>();
   const r = rewriteEach(model.graph!, (n) => n.opType === 'Add' && isFfOutput(g, n), (add) => {
@@ -27,7 +27,7 @@ export function fuseBiasAdd(model: ModelProto): { model: ModelProto; report: Bia
     const mm = biasAdd.input!.find((i) => i !== bias)!;
     const c = (g.weight(bias)!.dims ?? []).map(Number);
     if (c.length !== 1) throw new Error(`the bias has shape [${c}], expected [C]`);
-    if (!BIAS_ADD_CHANNELS.includes(c[0]!)) throw new Error(`${c[0]} channels: onnxruntime's BiasAdd kernels take ${BIAS_ADD_CHANNELS.join(', ')} only`);
+    if (channels !== 'any' && !channels.includes(c[0]!)) throw new Error(`${c[0]} channels: onnxruntime's BiasAdd kernels take ${channels.join(', ')} only`);
     if (g.consumers(biasAdd.output![0]!).length !== 1) throw new Error('the biased projection has other readers');
     biasAdds.add(biasAdd);
     return { last: add, nodes: [{ name: `${scope}/BiasAdd`, opType: 'BiasAdd', domain: 'com.microsoft', input: [mm, bias, skip], output: [add.output![0]!] }], fused: scope };
