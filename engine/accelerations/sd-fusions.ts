@@ -82,10 +82,12 @@ export function fuseSd(model: ModelProto, path: string, parts: SdFusionPart[]): 
 
 /**
  * onnxruntime's SD optimizer (transformers/optimizer.py --model_type unet) as graph rewrites, one
- * fusion per file in engine/onnx/. Runs after fused attention and before DeepCache (names keep
- * their module paths) and fp16 conversion (which converts the fused graph). On a provider without
- * a part's kernels the variant is refused; with CPU fallback allowed those parts are skipped, and
- * the summary says so.
+ * fusion per file in engine/onnx/: packed QKV/KV attention, NHWC GroupNorm (+SiLU), SkipGroupNorm
+ * (residual Add + GroupNorm), BiasSplitGelu, BiasAdd (bias + residual), NhwcConv with inverse
+ * transposes cancelled. Runs after fused attention and before DeepCache (names keep their module
+ * paths) and fp16 conversion (which converts the fused graph). On a provider without a part's
+ * kernels the variant is refused; with CPU fallback allowed those parts are skipped, and the
+ * summary says so. The counts per graph are in the note; a part that matched nothing says 0.
  */
 export const sdFusions: Acceleration = {
   id: 'sd-fusions',

@@ -120,13 +120,14 @@ function expand(model: ModelProto): ModelProto {
 const dir = mkdtempSync(join(tmpdir(), 'sdf-rewire-'));
 const rnd = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + k));
 
+/** The UNet's output (ctx: the text width), or with ctx 0 a VAE decoder's. */
 async function unetOut(path: string, hw: number, ctx: number): Promise<Float32Array> {
   const s = await ort.InferenceSession.create(path, { executionProviders: ['cpu'], logSeverityLevel: 4 });
-  const out = await s.run({
+  const out = await s.run(ctx ? {
     sample: new ort.Tensor('float32', rnd(2 * 4 * hw * hw, 1), [2, 4, hw, hw]),
     timestep: new ort.Tensor('float32', Float32Array.of(500), [1]),
     encoder_hidden_states: new ort.Tensor('float32', rnd(2 * 77 * ctx, 2), [2, 77, ctx]),
-  });
+  } : { latent_sample: new ort.Tensor('float32', rnd(4 * hw * hw, 1), [1, 4, hw, hw]) });
   await s.release();
   return out[s.outputNames[0]!]!.data as Float32Array;
 }
@@ -179,6 +180,12 @@ describe('SD fusions: the fused graphs, written back in standard ops, equal the 
     const r = await check(TINY, 8, 32, [...SD_FUSION_PARTS], 'all');
     expect(r.report).toEqual({ packedQkv: 22, groupNorm: 46, skipGroupNorm: 34, biasSplitGelu: 11, biasAdd: 11, nhwcConv: 72 });
     expect(transposes(r.model)).toBeLessThan(transposes(readModel(TINY)));
+    expect(r.diff).toBeLessThan(1e-4);
+  });
+
+  it('all parts together on the tiny-sd VAE decoder (GroupNorm, SkipGroupNorm, NhwcConv)', async () => {
+    const r = await check(join(FIXTURE_MODEL, 'vae_decoder', 'model.onnx'), 8, 0, [...SD_FUSION_PARTS], 'vae');
+    expect(r.report).toMatchObject({ groupNorm: 21, skipGroupNorm: 6, nhwcConv: 27 });
     expect(r.diff).toBeLessThan(1e-4);
   });
 
