@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import type { PrepareContext } from '../../engine/accelerations/acceleration';
 import { precision } from '../../engine/accelerations/precision';
 import { attentionScoreNodes, convertToHalf } from '../../engine/onnx/fp16';
 import { makeAttr } from '../../engine/onnx/graph';
@@ -83,7 +84,7 @@ describe('fp16 conversion honours upcast_attention (SD 2.1)', () => {
     const ctx = {
       variant: { precision: 'fp16' }, provider: 'cuda', modelDir: model, cacheDir: join(dir, 'cache'),
       graphs: { unet: join(model, 'unet', 'model.onnx') }, timings: {}, notes: {},
-    } as unknown as Parameters<typeof precision.prepare>[0];
+    } as unknown as PrepareContext;
     await precision.prepare!(ctx);
     // the fp32 probabilities are cast to half for the · v MatMul (a plain conversion has no Cast there)
     const pv = readModel(ctx.graphs.unet!).graph!.node!.find((n) => n.name === `${scope}/MatMul_1`)!;
