@@ -49,6 +49,11 @@ function configFlag(modelDir: string, part: string, key: string): boolean {
 /** diffusers keeps a VAE whose config says force_upcast in fp32 (its fp16 decode overflows). */
 const forceUpcast = (modelDir: string, part: string) => configFlag(modelDir, part, 'force_upcast');
 
+const upcastNote = (modelDir: string, parts: string[]) => {
+  const up = parts.filter((p) => configFlag(modelDir, p, 'upcast_attention'));
+  return up.length ? `; attention scores fp32 in ${up.join('+')}: config upcast_attention` : '';
+};
+
 /** Converts (or reuses from cacheDir) one graph per its plan; returns the graph to open. */
 function convert(ctx: PrepareContext, part: string, src: string, p: Exclude<Plan, 'as-is'>): string {
   // SD 2.1's upcast_attention: attention scores in fp32 (engine/onnx/fp16.ts says why)
@@ -89,7 +94,7 @@ export const precision: Acceleration = {
     ctx.timings['precision.convertMs'] = performance.now() - t0;
     const parts = (p: keyof typeof done) => done[p].join('+');
     const summary = [
-      done.half.length && `fp16 ${parts('half')} (I/O fp32)`,
+      done.half.length && `fp16 ${parts('half')} (I/O fp32${upcastNote(ctx.modelDir, done.half)})`,
       done['half-weights'].length && `fp16 weights, fp32 compute: ${parts('half-weights')} (${ctx.provider} has no fp16 kernels)`,
       done.upcast.length && `fp16 weights upcast to fp32: ${parts('upcast')}`,
       done.force_upcast.length && `fp32 ${parts('force_upcast')} (config force_upcast)`,

@@ -86,6 +86,7 @@ describe('fp16 conversion honours upcast_attention (SD 2.1)', () => {
       graphs: { unet: join(model, 'unet', 'model.onnx') }, timings: {}, notes: {},
     } as unknown as PrepareContext;
     await precision.prepare!(ctx);
+    expect(ctx.notes.precision).toBe('fp16 unet (I/O fp32; attention scores fp32 in unet: config upcast_attention)');
     // the fp32 probabilities are cast to half for the · v MatMul (a plain conversion has no Cast there)
     const pv = readModel(ctx.graphs.unet!).graph!.node!.find((n) => n.name === `${scope}/MatMul_1`)!;
     expect(pv.input![0]).toBe('probs/to_fp16');
