@@ -1,10 +1,17 @@
 import { z } from 'zod';
 import { defineAcceleration } from './descriptor';
 
-/** The parts of onnxruntime's SD optimizer (optimizer.py --model_type unet) the engine rewrites. */
-export const SD_FUSION_PARTS = ['packedQkv', 'groupNorm', 'biasSplitGelu'] as const;
+/**
+ * The parts of onnxruntime's SD optimizer (optimizer.py --model_type unet) the engine rewrites, in
+ * the order they are applied (engine/accelerations/sd-fusions.ts says why). Each runs alone:
+ * skipGroupNorm makes the GroupNorms it rewrites itself when groupNorm is off.
+ */
+export const SD_FUSION_PARTS = ['packedQkv', 'groupNorm', 'skipGroupNorm', 'biasSplitGelu', 'biasAdd', 'nhwcConv'] as const;
 export type SdFusionPart = (typeof SD_FUSION_PARTS)[number];
-const LABELS: Record<SdFusionPart, string> = { packedQkv: 'packed QKV/KV attention', groupNorm: 'GroupNorm (NHWC)', biasSplitGelu: 'BiasSplitGelu' };
+const LABELS: Record<SdFusionPart, string> = {
+  packedQkv: 'packed QKV/KV attention', groupNorm: 'GroupNorm (NHWC)', skipGroupNorm: 'SkipGroupNorm (residual + GroupNorm)',
+  biasSplitGelu: 'BiasSplitGelu', biasAdd: 'BiasAdd (bias + residual)', nhwcConv: 'NhwcConv + transpose removal',
+};
 
 export const SdFusionsOptions = z
   .object(Object.fromEntries(SD_FUSION_PARTS.map((p) => [p, z.boolean().default(true)])) as Record<SdFusionPart, z.ZodDefault<z.ZodBoolean>>)
@@ -22,7 +29,7 @@ function parseParts(raw: string): SdFusionsOptions {
 
 export const sdFusions = defineAcceleration({
   id: 'sd-fusions',
-  description: "onnxruntime's Stable Diffusion fusions as graph rewrites: packed-QKV attention, NHWC GroupNorm (+SiLU), BiasSplitGelu (CUDA kernels)",
+  description: "onnxruntime's Stable Diffusion fusions as graph rewrites: packed-QKV attention, NHWC GroupNorm (+SiLU) and SkipGroupNorm, BiasSplitGelu, BiasAdd, NhwcConv with inverse transposes cancelled (CUDA kernels)",
   options: { sdFusions: SdFusionsOptions.optional() },
   summary: ({ sdFusions: f }) => (f ? `SD fusions (${SD_FUSION_PARTS.filter((p) => f[p]).map((p) => LABELS[p]).join(', ')})` : ''),
   off: 'no SD fusions',
@@ -30,8 +37,8 @@ export const sdFusions = defineAcceleration({
     group: {
       key: 'sdFusions', label: 'SD fusions', defaults: Object.fromEntries(SD_FUSION_PARTS.map((p) => [p, true])),
       fields: SD_FUSION_PARTS.map((p) => ({ kind: 'checkbox' as const, key: p, label: LABELS[p] })),
-      help: 'CUDA kernels only: elsewhere refused, or skipped with CPU fallback',
+      help: 'CUDA kernels (BiasSplitGelu and BiasAdd also on WebGPU): elsewhere refused, or skipped with CPU fallback. BiasSplitGelu/BiasAdd fuse SD widths only (320/640/1280 channels)',
     },
   },
-  flags: [{ flags: '--sd-fusions <parts>', help: `onnxruntime's SD fusions: all, or a comma list of ${SD_FUSION_PARTS.join(', ')}`, parse: parseParts, apply: (sdFusions: SdFusionsOptions) => ({ sdFusions }) }],
+  flags: [{ flags: '--sd-fusions <parts>', help: `onnxruntime's SD fusions (CUDA; biasSplitGelu, biasAdd also WebGPU): all, or a comma list of ${SD_FUSION_PARTS.join(', ')}`, parse: parseParts, apply: (sdFusions: SdFusionsOptions) => ({ sdFusions }) }],
 });

@@ -37,24 +37,33 @@ function storedHalf(path: string): boolean {
   return half;
 }
 
-/** diffusers keeps a VAE whose config says force_upcast in fp32 (its fp16 decode overflows). */
-function forceUpcast(modelDir: string, part: string): boolean {
+/** A true flag in a component's config.json (force_upcast, upcast_attention); false when absent or unreadable. */
+function configFlag(modelDir: string, part: string, key: string): boolean {
   const cfg = join(modelDir, part, 'config.json');
   try {
-    return existsSync(cfg) && JSON.parse(readFileSync(cfg, 'utf8')).force_upcast === true;
+    return existsSync(cfg) && JSON.parse(readFileSync(cfg, 'utf8'))[key] === true;
   } catch {
     return false;
   }
 }
+/** diffusers keeps a VAE whose config says force_upcast in fp32 (its fp16 decode overflows). */
+const forceUpcast = (modelDir: string, part: string) => configFlag(modelDir, part, 'force_upcast');
+
+const upcastNote = (modelDir: string, parts: string[]) => {
+  const up = parts.filter((p) => configFlag(modelDir, p, 'upcast_attention'));
+  return up.length ? `; attention scores fp32 in ${up.join('+')}: config upcast_attention` : '';
+};
 
 /** Converts (or reuses from cacheDir) one graph per its plan; returns the graph to open. */
 function convert(ctx: PrepareContext, part: string, src: string, p: Exclude<Plan, 'as-is'>): string {
-  const dir = join(ctx.cacheDir, 'precision', `${part}-${p}-${graphKey(src, VERSION, p)}`);
+  // SD 2.1's upcast_attention: attention scores in fp32 (engine/onnx/fp16.ts says why)
+  const upcastAttention = p === 'half' && configFlag(ctx.modelDir, part, 'upcast_attention');
+  const dir = join(ctx.cacheDir, 'precision', `${part}-${p}-${graphKey(src, VERSION, p, ...(upcastAttention ? ['upcast-attention'] : []))}`);
   const dst = join(dir, 'model.onnx');
   if (existsSync(dst)) return dst;
   const model = readModel(src);
   if (p === 'upcast') convertToFloat(model, src, dst);
-  else if (p === 'half') convertToHalf(model, src, dst);
+  else if (p === 'half') convertToHalf(model, src, dst, { upcastAttention });
   else roundWeights(model, src, dst);
   linkExternalData(readModel(dst), src, dir);
   return dst;
@@ -85,7 +94,7 @@ export const precision: Acceleration = {
     ctx.timings['precision.convertMs'] = performance.now() - t0;
     const parts = (p: keyof typeof done) => done[p].join('+');
     const summary = [
-      done.half.length && `fp16 ${parts('half')} (I/O fp32)`,
+      done.half.length && `fp16 ${parts('half')} (I/O fp32${upcastNote(ctx.modelDir, done.half)})`,
       done['half-weights'].length && `fp16 weights, fp32 compute: ${parts('half-weights')} (${ctx.provider} has no fp16 kernels)`,
       done.upcast.length && `fp16 weights upcast to fp32: ${parts('upcast')}`,
       done.force_upcast.length && `fp32 ${parts('force_upcast')} (config force_upcast)`,

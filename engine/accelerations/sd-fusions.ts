@@ -3,31 +3,45 @@ import { join } from 'node:path';
 import { SD_FUSION_PARTS, type SdFusionPart } from '../../app/accelerations/sd-fusions';
 import type { Variant } from '../../app/variant';
 import { fuseAttention, packAttention } from '../onnx/attention-fusion';
+import { fuseBiasAdd } from '../onnx/bias-add-fusion';
 import { fuseBiasSplitGelu } from '../onnx/bias-split-gelu-fusion';
 import { cachedRewrite, graphKey } from '../onnx/graph-cache';
 import { fuseGroupNorm } from '../onnx/group-norm-fusion';
 import type { ModelProto } from '../onnx/model-proto';
+import { fuseNhwcConv } from '../onnx/nhwc-conv-fusion';
+import { fuseSkipGroupNorm } from '../onnx/skip-group-norm-fusion';
 import type { Acceleration } from './acceleration';
 
-const VERSION = 'sd-fusions-1';
+const VERSION = 'sd-fusions-2';
 const GRAPHS = ['unet', 'vae_decoder', 'vae_encoder'];
 
 /**
- * Providers with onnxruntime kernels for each part's contrib op. Probed for onnxruntime-node 1.29's
- * CPU provider (test/unit/sd-fusions.test.ts): GroupNorm and BiasSplitGelu have no CPU kernel, and
- * the CPU MultiHeadAttention refuses packed QKV/KV at run time.
+ * Providers with onnxruntime kernels for each part's contrib op, as measured for onnxruntime-node
+ * 1.29 by test/unit/sd-fusions-kernels.test.ts (one node per op, opened and run): the CPU provider
+ * has none (GroupNorm, SkipGroupNorm, BiasSplitGelu, BiasAdd, NhwcConv: no implementation; its
+ * MultiHeadAttention refuses packed QKV/KV); WebGPU (Mesa llvmpipe) runs BiasSplitGelu and BiasAdd,
+ * and has no GroupNorm, SkipGroupNorm or NhwcConv and no packed MultiHeadAttention. CUDA has them all.
  */
 export const KERNELS: Record<SdFusionPart, ReadonlySet<string>> = {
   packedQkv: new Set(['cuda']),
   groupNorm: new Set(['cuda']),
-  biasSplitGelu: new Set(['cuda']),
+  skipGroupNorm: new Set(['cuda']),
+  biasSplitGelu: new Set(['cuda', 'webgpu']),
+  biasAdd: new Set(['cuda', 'webgpu']),
+  nhwcConv: new Set(['cuda']),
 };
 
 const chosen = (v: Variant): SdFusionPart[] => SD_FUSION_PARTS.filter((p) => v.sdFusions?.[p]);
 const unsupported = (parts: SdFusionPart[], provider: string) => parts.filter((p) => !KERNELS[p].has(provider));
 
 type Rewrite = (m: ModelProto, path: string) => { model: ModelProto; count: number };
-/** Each part's rewrite and how many places it changed; packing needs MultiHeadAttention nodes, so it fuses attention first. */
+/**
+ * Each part's rewrite and how many places it changed, applied in SD_FUSION_PARTS order because the
+ * patterns build on each other: packing needs MultiHeadAttention nodes (it fuses attention first);
+ * skipGroupNorm rewrites the NHWC GroupNorms groupNorm makes (and makes them itself when groupNorm
+ * is off); biasAdd reads the GEGLU before or after biasSplitGelu; nhwcConv goes last, so its
+ * transpose cancelling also removes the pairs between a Conv and the (Skip)GroupNorms around it.
+ */
 const REWRITES: Record<SdFusionPart, Rewrite> = {
   packedQkv: (m, path) => {
     const r = packAttention(fuseAttention(m).model, path);
@@ -37,16 +51,28 @@ const REWRITES: Record<SdFusionPart, Rewrite> = {
     const r = fuseGroupNorm(m, path);
     return { model: r.model, count: r.report.fused.length };
   },
+  skipGroupNorm: (m, path) => {
+    const r = fuseSkipGroupNorm(fuseGroupNorm(m, path).model, path);
+    return { model: r.model, count: r.report.fused.length };
+  },
   biasSplitGelu: (m, path) => {
     const r = fuseBiasSplitGelu(m, path);
     return { model: r.model, count: r.report.fused.length };
   },
+  biasAdd: (m) => {
+    const r = fuseBiasAdd(m);
+    return { model: r.model, count: r.report.fused.length };
+  },
+  nhwcConv: (m, path) => {
+    const r = fuseNhwcConv(m, path);
+    return { model: r.model, count: r.report.fused.length };
+  },
 };
 
-/** Applies the parts in order to one graph; the counts say what each did. */
+/** Applies the chosen parts (in SD_FUSION_PARTS order) to one graph; the counts say what each did. */
 export function fuseSd(model: ModelProto, path: string, parts: SdFusionPart[]): { model: ModelProto; report: Partial<Record<SdFusionPart, number>> } {
   const report: Partial<Record<SdFusionPart, number>> = {};
-  for (const p of parts) {
+  for (const p of SD_FUSION_PARTS.filter((q) => parts.includes(q))) {
     const r = REWRITES[p](model, path);
     model = r.model;
     report[p] = r.count;
@@ -56,10 +82,12 @@ export function fuseSd(model: ModelProto, path: string, parts: SdFusionPart[]): 
 
 /**
  * onnxruntime's SD optimizer (transformers/optimizer.py --model_type unet) as graph rewrites, one
- * fusion per file in engine/onnx/. Runs after fused attention and before DeepCache (names keep
- * their module paths) and fp16 conversion (which converts the fused graph). On a provider without
- * a part's kernels the variant is refused; with CPU fallback allowed those parts are skipped, and
- * the summary says so.
+ * fusion per file in engine/onnx/: packed QKV/KV attention, NHWC GroupNorm (+SiLU), SkipGroupNorm
+ * (residual Add + GroupNorm), BiasSplitGelu, BiasAdd (bias + residual), NhwcConv with inverse
+ * transposes cancelled. Runs after fused attention and before DeepCache (names keep their module
+ * paths) and fp16 conversion (which converts the fused graph). On a provider without a part's
+ * kernels the variant is refused; with CPU fallback allowed those parts are skipped, and the
+ * summary says so. The counts per graph are in the note; a part that matched nothing says 0.
  */
 export const sdFusions: Acceleration = {
   id: 'sd-fusions',
@@ -68,7 +96,7 @@ export const sdFusions: Acceleration = {
   validate(v) {
     const missing = unsupported(chosen(v), v.provider);
     return missing.length && !v.allowFallback
-      ? `sdFusions: ${missing.join(', ')} need onnxruntime kernels the ${v.provider} provider lacks (they run on: cuda); allow CPU fallback to skip them`
+      ? `sdFusions: ${missing.join(', ')} need onnxruntime kernels the ${v.provider} provider lacks (${missing.map((p) => `${p} runs on ${[...KERNELS[p]].join('/')}`).join(', ')}); allow CPU fallback to skip them`
       : undefined;
   },
   async prepare(ctx) {

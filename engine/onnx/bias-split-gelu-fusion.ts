@@ -10,6 +10,9 @@ import type { ModelProto } from './model-proto';
  *   out = Mul(h, Mul(Mul(g, Add(Erf(Div(g, √2)), 1)), 0.5))          (h · gelu(g))
  *
  * becomes BiasSplitGelu(MatMul(x, W), b) → out: the bias add, split and exact GELU in one kernel.
+ * The CUDA kernel takes projection widths 2D ∈ {2560, 5120, 10240} only (bias_split_gelu.cc, SD's
+ * 320/640/1280 channels); other widths are left as exported, with that reason. `widths: 'any'`
+ * matches the pattern at every width (for fixtures narrower than SD).
  */
 export interface BiasSplitGeluReport {
   fused: string[];
@@ -18,10 +21,14 @@ export interface BiasSplitGeluReport {
 
 const near = (v: number[] | undefined, x: number) => v?.length === 1 && Math.abs(v[0]! - x) < 1e-3;
 
-export function fuseBiasSplitGelu(model: ModelProto, modelPath = ''): { model: ModelProto; report: BiasSplitGeluReport } {
+export const BIAS_SPLIT_GELU_WIDTHS = [2560, 5120, 10240];
+
+export function fuseBiasSplitGelu(model: ModelProto, modelPath = '', widths: readonly number[] | 'any' = BIAS_SPLIT_GELU_WIDTHS): { model: ModelProto; report: BiasSplitGeluReport } {
   const g = new OnnxGraph(model.graph!);
   const r = rewriteEach(model.graph!, (n) => n.opType === 'Erf', (erf) => {
     const scope = scopeOf(erf), { matmul, bias, out } = match(g, erf, modelPath);
+    const width = Number(g.weight(bias)!.dims?.at(-1));
+    if (widths !== 'any' && !widths.includes(width)) throw new Error(`projection width ${width}: onnxruntime's BiasSplitGelu kernel takes ${widths.join(', ')} only`);
     return { last: out, nodes: [{ name: `${scope}/BiasSplitGelu`, opType: 'BiasSplitGelu', domain: 'com.microsoft', input: [matmul, bias], output: [out.output![0]!] }], fused: scope };
   });
   const report = { fused: r.fused, skipped: r.skipped };

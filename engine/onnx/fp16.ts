@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { Float16Array } from '@petamoriken/float16';
+import { isAttentionScope, scopeOf } from './attention-fusion';
 import { attr, attrInt, makeAttr, producers, type Attribute, type Graph, type Node, type Tensor, type ValueInfo } from './graph';
 import { writeModel, type ModelProto } from './model-proto';
 import { BFLOAT16, BOOL, elemCount, FLOAT, FLOAT16, INT64, isHalfType, readFloats, type Half } from './tensor-data';
@@ -31,6 +32,31 @@ export interface HalfOptions {
   to?: Half;
   blockOps?: readonly string[];
   blockScopes?: readonly RegExp[];
+  /**
+   * diffusers' `upcast_attention` (SD 2.1's unet/config.json): the attention scores QKᵀ overflow
+   * fp16 (|q·k| > 65504 gives inf, then NaN out of Softmax: black images), so diffusers computes
+   * q·kᵀ and the softmax in fp32 and casts the probabilities back. Here the score MatMul, its scale
+   * and the Softmax stay fp32, and fused MultiHeadAttention nodes stay fp32 whole (no kernel option
+   * asks for fp32 accumulation).
+   */
+  upcastAttention?: boolean;
+}
+
+/** The nodes diffusers' upcast_attention computes in fp32: Softmax, its scale, the QKᵀ MatMul; fused attention whole. */
+export function attentionScoreNodes(g: Graph): Set<Node> {
+  const producer = producers(g), out = new Set<Node>();
+  for (const n of g.node ?? []) {
+    if (n.opType === 'MultiHeadAttention' || n.opType === 'Attention') out.add(n);
+    if (n.opType !== 'Softmax' || !isAttentionScope(scopeOf(n))) continue;
+    out.add(n);
+    for (let p = producer.get(n.input![0]!); p; p = producer.get(p.input![0]!)) {
+      if (!['Mul', 'Div', 'Cast', 'MatMul'].includes(p.opType!)) break;
+      // a scale or cast after the MatMul (torch's SDPA export scales q and k before it instead)
+      out.add(p);
+      if (p.opType === 'MatMul') break;
+    }
+  }
+  return out;
 }
 
 export interface ConversionStats {
@@ -94,6 +120,7 @@ export function convertToHalf(model: ModelProto, srcPath: string, dstPath: strin
   const to = opts.to ?? FLOAT16;
   const blockOps = new Set(opts.blockOps ?? [...CONVERTER_BLOCK_LIST, ...SENSITIVE_OPS]);
   const scopes = opts.blockScopes ?? FP32_SCOPES;
+  const upcast = opts.upcastAttention ? attentionScoreNodes(model.graph!) : new Set<Node>();
   const g = model.graph!;
   for (const n of g.node ?? []) {
     if ((n.attribute ?? []).some((a) => a.g || a.graphs?.length)) {
@@ -114,7 +141,7 @@ export function convertToHalf(model: ModelProto, srcPath: string, dstPath: strin
     const floatIn = (n.input ?? []).filter(isFloat), floatOut = (n.output ?? []).filter(isFloat);
     let p: Prec;
     if (!floatIn.length && !floatOut.length) p = 'none';
-    else if (blockOps.has(n.opType!) || scopes.some((r) => r.test(n.name ?? ''))) p = 'f32';
+    else if (blockOps.has(n.opType!) || upcast.has(n) || scopes.some((r) => r.test(n.name ?? ''))) p = 'f32';
     else if (n.opType === 'Constant') p = 'flex';
     else if (MOVEMENT.has(n.opType!)) {
       const fed = floatIn.map(tensorPrec).filter((q) => q !== 'flex');

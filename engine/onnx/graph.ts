@@ -209,3 +209,27 @@ export function constantValues(g: OnnxGraph, t: string, modelPath = ''): number[
   return a?.t ? Array.from(tensorValues(a.t, modelPath)) : undefined;
 }
 
+
+/**
+ * Nodes in topological order, stable (an ordered graph comes back as it was): fusions that give a
+ * pattern's value a new producer (SkipGroupNorm's sum output) may place it after a reader.
+ */
+export function topoSort(g: Graph): Graph {
+  const producer = producers(g), seen = new Set<Node>(), out: Node[] = [];
+  for (const root of g.node ?? []) {
+    // iterative DFS (a UNet's chains are thousands deep): a node is emitted once its producers are
+    const stack: [Node, boolean][] = [[root, false]];
+    while (stack.length) {
+      const [n, ready] = stack.pop()!;
+      if (ready) { out.push(n); continue; }
+      if (seen.has(n)) continue;
+      seen.add(n);
+      stack.push([n, true]);
+      for (const i of reads(n).reverse()) {
+        const p = producer.get(i);
+        if (p && !seen.has(p)) stack.push([p, false]);
+      }
+    }
+  }
+  return { ...g, node: out };
+}

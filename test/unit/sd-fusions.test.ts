@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sdFusions as descriptor } from '../../app/accelerations/sd-fusions';
+import { SD_FUSION_PARTS, sdFusions as descriptor } from '../../app/accelerations/sd-fusions';
 import { Variant } from '../../app/variant';
 import { locateBranch } from '../../engine/accelerations/deepcache';
 import { fuseSd, KERNELS, sdFusions } from '../../engine/accelerations/sd-fusions';
 import { Engine } from '../../engine/engine';
 import { fuseAttention, packAttention } from '../../engine/onnx/attention-fusion';
+import { fuseBiasAdd } from '../../engine/onnx/bias-add-fusion';
 import { fuseBiasSplitGelu } from '../../engine/onnx/bias-split-gelu-fusion';
 import { OnnxGraph, attrInt } from '../../engine/onnx/graph';
 import { fuseGroupNorm } from '../../engine/onnx/group-norm-fusion';
@@ -74,7 +75,7 @@ describe('SD fusions: each rewrite on the fixture UNet', () => {
   });
 
   it('BiasSplitGelu: every GEGLU (MatMul + bias, split, h · gelu(g)) becomes one node', () => {
-    const { model, report } = fuseBiasSplitGelu(readModel(UNET), UNET);
+    const { model, report } = fuseBiasSplitGelu(readModel(UNET), UNET, 'any');
     expect(report.skipped).toEqual([]);
     expect(report.fused).toHaveLength(ops(src, 'Erf').length);
     expect(ops(model, 'Erf')).toEqual([]);
@@ -85,6 +86,13 @@ describe('SD fusions: each rewrite on the fixture UNet', () => {
       // bias of the doubled width: [2 · D] for a [in, 2 · D] weight
       expect(Number(fused.weight(n.input![1]!)!.dims![0])).toBe(Number(fused.weight(mm.input![1]!)!.dims![1]));
     }
+  });
+
+  it("BiasSplitGelu and BiasAdd keep the fixture's GEGLUs (widths the CUDA kernels refuse), saying why", () => {
+    expect(fuseBiasSplitGelu(readModel(UNET), UNET).report.skipped[0]).toEqual({
+      scope: '/m/down_blocks.0/attentions.0/transformer_blocks.0/ff/net.0', reason: "projection width 128: onnxruntime's BiasSplitGelu kernel takes 2560, 5120, 10240 only",
+    });
+    expect(fuseBiasAdd(readModel(UNET)).report.skipped[0]!.reason).toBe("16 channels: onnxruntime's BiasAdd kernels take 320, 640, 1280 only");
   });
 
   it('packed attention: self-attention gets one QKV projection [B,S,N,3,H], cross-attention one KV [B,L,N,2,H], weights interleaved per head', () => {
@@ -119,14 +127,14 @@ describe('SD fusions: each rewrite on the fixture UNet', () => {
 
   it("the fused graphs pass onnxruntime's schema checks; the CPU provider has no kernels for them (the KERNELS table)", async () => {
     expect(await cpuVerdict(fuseGroupNorm(readModel(UNET), UNET).model)).toMatch(/Could not find an implementation for GroupNorm\(1\)/);
-    expect(await cpuVerdict(fuseBiasSplitGelu(readModel(UNET), UNET).model)).toMatch(/Could not find an implementation for BiasSplitGelu\(1\)/);
+    expect(await cpuVerdict(fuseBiasSplitGelu(readModel(UNET), UNET, 'any').model)).toMatch(/Could not find an implementation for BiasSplitGelu\(1\)/);
     expect(await cpuVerdict(packAttention(fuseAttention(readModel(UNET)).model, UNET).model)).toMatch(/Packed QKV of shape \(B, L, N, 3, H\) not implemented for CPU/);
     expect([...KERNELS.groupNorm, ...KERNELS.biasSplitGelu, ...KERNELS.packedQkv]).not.toContain('cpu');
   });
 
   it('all parts together keep the module-path names DeepCache cuts by', () => {
-    const { model, report } = fuseSd(readModel(UNET), UNET, ['packedQkv', 'groupNorm', 'biasSplitGelu']);
-    expect(report).toEqual({ packedQkv: 22, groupNorm: 46, biasSplitGelu: 11 });
+    const { model, report } = fuseSd(readModel(UNET), UNET, [...SD_FUSION_PARTS]);
+    expect(report).toEqual({ packedQkv: 22, groupNorm: 46, skipGroupNorm: 34, biasSplitGelu: 0, biasAdd: 0, nhwcConv: 72 });
     expect(locateBranch(model, 0, UNET)).toEqual(locateBranch(readModel(UNET), 0, UNET));
   });
 });
@@ -138,32 +146,37 @@ describe('SD fusions as a variant option', () => {
 
   it('on the CPU provider the variant is refused, naming the parts and where they run', async () => {
     const v = Variant.parse({ sdFusions: { packedQkv: false } });
-    expect(sdFusions.validate!(v)).toBe('sdFusions: groupNorm, biasSplitGelu need onnxruntime kernels the cpu provider lacks (they run on: cuda); allow CPU fallback to skip them');
+    expect(sdFusions.validate!(v)).toBe(
+      'sdFusions: groupNorm, skipGroupNorm, biasSplitGelu, biasAdd, nhwcConv need onnxruntime kernels the cpu provider lacks (groupNorm runs on cuda, skipGroupNorm runs on cuda, biasSplitGelu runs on cuda/webgpu, biasAdd runs on cuda/webgpu, nhwcConv runs on cuda); allow CPU fallback to skip them',
+    );
+    expect(sdFusions.validate!(Variant.parse({ sdFusions: { packedQkv: false, groupNorm: false, skipGroupNorm: false, nhwcConv: false }, provider: 'webgpu' }))).toBeUndefined();
     expect(sdFusions.validate!(Variant.parse({ sdFusions: {}, provider: 'cuda' }))).toBeUndefined();
-    await expect(engine.run({ model: FIXTURE_MODEL, params, variant: { sdFusions: {} } })).rejects.toThrow(/sdFusions: packedQkv, groupNorm, biasSplitGelu need onnxruntime kernels/);
+    await expect(engine.run({ model: FIXTURE_MODEL, params, variant: { sdFusions: {} } })).rejects.toThrow(/sdFusions: packedQkv, groupNorm, skipGroupNorm, biasSplitGelu, biasAdd, nhwcConv need onnxruntime kernels/);
   });
 
   it('with CPU fallback the parts are skipped, said so, and the image is the plain one', async () => {
     const plain = await engine.run({ model: FIXTURE_MODEL, params, variant: {} });
     const r = await engine.run({ model: FIXTURE_MODEL, params, variant: { sdFusions: {}, allowFallback: true } });
-    expect(r.result.summary).toContain('SD fusions: none applied; skipped on cpu (no kernels): packedQkv, groupNorm, biasSplitGelu');
+    expect(r.result.summary).toContain('SD fusions: none applied; skipped on cpu (no kernels): packedQkv, groupNorm, skipGroupNorm, biasSplitGelu, biasAdd, nhwcConv');
     expect(r.images[0]!.data).toEqual(plain.images[0]!.data);
   });
 
   it('options and flags: no empty part list, a clear error for an unknown part', () => {
-    expect(() => Variant.parse({ sdFusions: { packedQkv: false, groupNorm: false, biasSplitGelu: false } })).toThrow('switch on at least one part');
-    expect(() => Variant.parse({ sdFusions: { nhwcConv: true } })).toThrow();
+    const none = { packedQkv: false, groupNorm: false, skipGroupNorm: false, biasSplitGelu: false, biasAdd: false, nhwcConv: false };
+    expect(() => Variant.parse({ sdFusions: none })).toThrow('switch on at least one part');
+    expect(() => Variant.parse({ sdFusions: { nhwc: true } })).toThrow();
     const flag = descriptor.flags[0]!;
-    expect(flag.parse!('groupNorm')).toEqual({ packedQkv: false, groupNorm: true, biasSplitGelu: false });
-    expect(flag.parse!('all')).toEqual({ packedQkv: true, groupNorm: true, biasSplitGelu: true });
-    expect(() => flag.parse!('groupnorm,bogus')).toThrow('--sd-fusions takes "all" or a comma list of packedQkv, groupNorm, biasSplitGelu; got "groupnorm,bogus"');
+    expect(flag.parse!('groupNorm')).toEqual({ ...none, groupNorm: true });
+    expect(flag.parse!('skipGroupNorm, nhwcConv')).toEqual({ ...none, skipGroupNorm: true, nhwcConv: true });
+    expect(flag.parse!('all')).toEqual(Object.fromEntries(Object.keys(none).map((k) => [k, true])));
+    expect(() => flag.parse!('groupnorm,bogus')).toThrow('--sd-fusions takes "all" or a comma list of packedQkv, groupNorm, skipGroupNorm, biasSplitGelu, biasAdd, nhwcConv; got "groupnorm,bogus"');
   });
 
   it('the CLI flag: --sd-fusions on the CPU is refused with the reason, and runs (skipping) with --allow-fallback', async () => {
     const cli = (...a: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', 'generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--steps', '2', '--width', '64', '--height', '64', '--out', join(tmp(), 'x.png'), '--json', ...a], { cwd: join(__dirname, '../..') });
-    await expect(cli('--sd-fusions', 'groupNorm')).rejects.toMatchObject({ stderr: expect.stringContaining('sdFusions: groupNorm need onnxruntime kernels the cpu provider lacks') });
+    await expect(cli('--sd-fusions', 'groupNorm')).rejects.toMatchObject({ stderr: expect.stringContaining('sdFusions: groupNorm need onnxruntime kernels the cpu provider lacks (groupNorm runs on cuda)') });
     const { stdout } = await cli('--sd-fusions', 'all', '--allow-fallback');
-    expect(JSON.parse(stdout.trim()).summary).toContain('skipped on cpu (no kernels): packedQkv, groupNorm, biasSplitGelu');
+    expect(JSON.parse(stdout.trim()).summary).toContain('skipped on cpu (no kernels): packedQkv, groupNorm, skipGroupNorm, biasSplitGelu, biasAdd, nhwcConv');
   });
 });
 
