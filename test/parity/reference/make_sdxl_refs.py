@@ -33,6 +33,7 @@ REFINER = os.path.join(OUT, "tiny-sdxl-refiner")
 COMMITTED_SDXL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "tiny-sdxl")
 torch.use_deterministic_algorithms(True)
 H, W = 48, 64  # non-square so (height, width) order in the time ids matters
+RH, RW = 32, 48  # the refiner's runs: smaller images keep its reference small
 
 # SDXL base's scheduler_config.json (Euler, "leading" spacing, steps_offset 1)
 SCHEDULER = {"_class_name": "EulerDiscreteScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear", "beta_start": 0.00085,
@@ -80,11 +81,12 @@ def base_unet():
 
 def refiner_unet():
     torch.manual_seed(4)  # the refiner: text_encoder_2 only (cross-attention 16), time ids with an aesthetic score (5 values)
-    return UNet2DConditionModel(
-        sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(8, 8),
+    return UNet2DConditionModel(  # as SDXL's refiner, DownBlock2D first; a mid block without attention: a transformer is ~47 KB of graph
+        sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(4, 8),
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        attention_head_dim=(2, 2), use_linear_projection=True, cross_attention_dim=16, addition_embed_type="text_time",
-        addition_time_embed_dim=8, projection_class_embeddings_input_dim=5 * 8 + 16, norm_num_groups=4).eval()
+        mid_block_type="UNetMidBlock2D", attention_head_dim=(2, 2), use_linear_projection=True, cross_attention_dim=16,
+        addition_embed_type="text_time", addition_time_embed_dim=8, projection_class_embeddings_input_dim=5 * 8 + 16,
+        norm_num_groups=4).eval()
 
 
 def vae_model():
@@ -330,7 +332,7 @@ def make_refiner():
     for f in sorted(os.listdir(f"{BASE}/tokenizer_2")):
         assert open(f"{BASE}/tokenizer_2/{f}", "rb").read() == open(f"{COMMITTED_SDXL}/tokenizer_2/{f}", "rb").read(), f"tokenizer_2/{f} differs from tiny-sdxl's"
         os.symlink(f"../../tiny-sdxl/tokenizer_2/{f}", f"{REFINER}/tokenizer_2/{f}")
-    names, args = export_unet(refiner, f"{REFINER}/unet", added_cond=True, text_embeds_dim=16, height=H // 8, width=W // 8)
+    names, args = export_unet(refiner, f"{REFINER}/unet", added_cond=True, text_embeds_dim=16, height=RH // 8, width=RW // 8)
     checks["unet/model.onnx"] = check(f"{REFINER}/unet/model.onnx", UNetOnnx(refiner, True), names, args)
     print("refiner unet inputs", names, "time_ids", [a.shape for a in args][-1])
     checks.update(vae_and_scheduler(REFINER))
@@ -341,16 +343,17 @@ def make_refiner():
     for k, v in checks.items():
         print(f"onnx vs torch max abs refiner {k}: {v:.3g}")
 
+    # the init image: tiny-sdxl-reference's init_image, its top-left RH x RW (the fixture stays small; not stored twice)
     ref = {"diffusers": diffusers.__version__, "transformers": transformers.__version__, "torch": torch.__version__,
-           "width": W, "height": H, "onnxVsTorch": checks, "init_image": b64(init_image), "runs": []}
-    run = functools.partial(record, ref, first=("add_time_ids", "prompt_embeds", "add_text_embeds"))
+           "width": RW, "height": RH, "onnxVsTorch": checks, "initImage": f"tiny-sdxl-reference.json.gz init_image[:{RH}, :{RW}]", "runs": []}
+    image = INIT[:, :, :RH, :RW].contiguous()
+    run = functools.partial(record, ref, image=image)
     # the refiner's usual job: a low strength over an image (default aesthetic scores 6 / 2.5)
-    run("refiner", refiner_pipe(), negative_prompt=NEG, image=INIT, strength=0.3, num_inference_steps=10)
-    run("refiner-aesthetic-size", refiner_pipe(), negative_prompt=NEG, image=INIT, strength=0.5, num_inference_steps=8,
+    run("refiner", refiner_pipe(), negative_prompt=NEG, strength=0.3, num_inference_steps=10, first=("add_time_ids", "prompt_embeds", "add_text_embeds"))
+    run("refiner-aesthetic-size-no-negative", refiner_pipe(), negative_prompt=None, strength=0.5, num_inference_steps=8,  # "" encoded: no forced zeros
         aesthetic_score=7.5, negative_aesthetic_score=1.0, original_size=(96, 128), crops_coords_top_left=(4, 8),
         negative_original_size=(24, 32), seed=3)
-    run("refiner-no-negative", refiner_pipe(), negative_prompt=None, image=INIT, strength=0.6, num_inference_steps=6, seed=5)  # "" encoded: no forced zeros
-    run("refiner-batch2-nocfg", refiner_pipe(), negative_prompt=None, image=INIT, strength=0.4, num_inference_steps=10,
+    run("refiner-batch2-nocfg", refiner_pipe(), negative_prompt=None, strength=0.4, num_inference_steps=10,
         guidance_scale=1.0, num_images_per_prompt=2, seed=7)
     write_gz(f"{OUT}/tiny-sdxl-refiner-reference.json.gz", ref)
     print("wrote", OUT, os.path.getsize(f"{OUT}/tiny-sdxl-refiner-reference.json.gz"))
