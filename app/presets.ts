@@ -47,3 +47,17 @@ export const EMOJI_INPAINT_DEMO = {
   source: { prompt: 'grinning face, twemoji style', seed: 42, steps: 25, guidance: 3, width: 128, height: 128 },
   params: { prompt: 'face with tongue, twemoji style', seed: 7, steps: 20, guidance: 3, strength: 1 },
 } as const;
+
+/**
+ * The embedded ControlNet demo (edges -> emoji): canny edges of a held-out emoji (the keycap "3",
+ * column 2 of the ControlNet's samples.png first row; cut out by scripts/make-controlnet-demo.ts)
+ * used as the map as it is (it is edges already), with an empty prompt: a caption outweighs the
+ * control on this small model (its README's figures). Guidance 1: with an empty prompt CFG changes nothing.
+ */
+export const EMOJI_CONTROLNET_DEMO = {
+  image: 'assets/demo/emoji-control-edges.png',
+  controlnet: 'emoji-sd-controlnet-canny',
+  source: { samples: 'assets/models/emoji-sd-controlnet-canny/samples.png', column: 2, size: 128 },
+  scale: 1,
+  params: { prompt: '', seed: 42, steps: 25, guidance: 1 },
+} as const;

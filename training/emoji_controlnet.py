@@ -9,7 +9,7 @@ run with carry [".train-carry/data", ".train-carry/diffusers-src.tar.xz"], timeo
     export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
     python3 training/emoji_controlnet.py --smoke --out /tmp/cn-smoke > $OUT/smoke.log 2>&1
     python3 training/emoji_controlnet.py --seconds 300 --out $OUT/controlnet-canny > $OUT/run.log 2>&1
-then here: cp -r <files_at>/controlnet-canny assets/models/emoji-sd/  (model.onnx, config.json, report.json,
+then here: cp -r <files_at>/controlnet-canny/. assets/models/emoji-sd-controlnet-canny/  (model.onnx, config.json, report.json,
 README.md, samples.png, canny-check/).
 
 Starts from the shipped model folder (assets/models/emoji-sd: its ONNX graphs are read back into torch,
@@ -45,7 +45,7 @@ COND_CHANNELS = (16, 32, 64, 128)  # conditioning embedding: 128 px -> 16 latent
 
 def parse_args():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True, help="folder to write (then copy to assets/models/emoji-sd/controlnet-canny)")
+    ap.add_argument("--out", required=True, help="folder to write (then copy to assets/models/emoji-sd-controlnet-canny)")
     ap.add_argument("--data", default=os.path.join(ROOT, ".train-carry/data"))
     ap.add_argument("--model", default=MODEL)
     ap.add_argument("--seconds", type=float, default=300, help="training budget")
@@ -249,7 +249,7 @@ def write_readme(out, report):
     cfg = report["controlnet"]
     lines = [
         "# emoji-sd ControlNet (canny)", "",
-        "A ControlNet for the embedded emoji model (`..`), conditioned on canny edges: white edges on black, RGB in [0, 1],",
+        "A ControlNet for the embedded emoji model (`../emoji-sd`, whose studio.json lists this folder), conditioned on canny edges: white edges on black, RGB in [0, 1],",
         f"128x128 for the model's 16x16 latents. Made by `training/emoji_controlnet.py` (diffusers `ControlNetModel.from_unet`"
         f" on the emoji UNet, conditioning embedding {list(COND_CHANNELS)}); {cfg['params_m']} M parameters, weights stored fp16"
         f" as int8 per output channel ({report['export']['bytes'] / 1e6:.2f} MB; DequantizeLinear), computed fp32.", "",

@@ -154,7 +154,7 @@ function tooLarge(path: string, size: number, limits: ReadLimits): ReadError {
 
 /** A read failure that already names its path (passed through ioError unchanged). */
 export class ReadError extends Error {
-  constructor(readonly path: string, detail: string, readonly code?: string) {
+  constructor(readonly path: string, readonly detail: string, readonly code?: string) {
     super(`${path}: ${detail}`);
     this.name = 'ReadError';
   }

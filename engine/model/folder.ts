@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFileChunks } from '../io/read-file';
 import { basename, join, resolve } from 'node:path';
 import { downsampling, isObject, num, readComponents, type Component, type ComponentName } from './components';
@@ -32,16 +32,23 @@ export interface ModelInfo {
   pipelineConfig: Record<string, unknown>;
   /** The guidance the model is best at, from the folder's optional studio.json (the CLI's and studio's default). */
   recommendedGuidance?: number;
+  /** ControlNet folders made for this model: its controlnet* subfolders and those its studio.json lists. */
+  controlnetDirs: string[];
 }
 
 /** studio.json: hints a model folder may carry for this studio (diffusers ignores the file). */
-function readStudioHints(dir: string): { guidance?: number } {
+function readStudioHints(dir: string): { guidance?: number; controlnets: string[] } {
   const file = join(dir, 'studio.json');
-  if (!existsSync(file)) return {};
+  if (!existsSync(file)) return { controlnets: [] };
   const hints = readJsonFile(file, isObject, 'a JSON object such as {"guidance": 3}');
   const g = hints.guidance;
   if (g !== undefined && (typeof g !== 'number' || !Number.isFinite(g) || g < 0 || g > 100)) throw new Error(`${file}: "guidance" must be a number from 0 to 100, not ${JSON.stringify(g)}`);
-  return { guidance: g };
+  // ControlNets trained for this model but kept beside its folder (so the folder stays the base model + LoRAs)
+  const cn = hints.controlnets ?? [];
+  if (!Array.isArray(cn) || cn.some((d) => typeof d !== 'string')) throw new Error(`${file}: "controlnets" must be a list of folder paths (relative to the model folder), not ${JSON.stringify(cn)}`);
+  const controlnets = (cn as string[]).map((d) => resolve(dir, d));
+  for (const d of controlnets) if (!existsSync(join(d, 'model.onnx'))) throw new Error(`${file}: "controlnets" names ${d}, which has no model.onnx (expected a ControlNet ONNX folder)`);
+  return { guidance: g, controlnets };
 }
 
 /** Reads and checks the folder's configs without opening any graph (cheap; used to list models). */
@@ -54,6 +61,9 @@ export function inspectModel(dirIn: string): ModelInfo {
   // diffusers reads the VAE's config for latents and scaling, the UNet's for its own inputs
   const vae = components.vae_decoder?.config ?? components.vae_encoder?.config ?? {};
   const vaeScaleFactor = downsampling(vae, 8);
+  const hints = readStudioHints(dir);
+  const inside = readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && /^controlnet/.test(d.name) && existsSync(join(dir, d.name, 'model.onnx'))).map((d) => join(dir, d.name));
   return {
     dir,
     name: basename(dir),
@@ -68,7 +78,8 @@ export function inspectModel(dirIn: string): ModelInfo {
     schedulerConfig: components.scheduler?.config ?? {},
     hasVaeEncoder: components.vae_encoder !== undefined,
     pipelineConfig: Object.fromEntries(Object.entries(index).filter(([k, v]) => !k.startsWith('_') && !Array.isArray(v))),
-    recommendedGuidance: readStudioHints(dir).guidance,
+    recommendedGuidance: hints.guidance,
+    controlnetDirs: [...new Set([...inside, ...hints.controlnets])].sort((a, b) => basename(a).localeCompare(basename(b))),
   };
 }
 

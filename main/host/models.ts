@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { ModelEntry } from '../../app/studio';
 // the folder checks only: the main process must not load onnxruntime
 import { inspectModel } from '../../engine/model/folder';
@@ -76,8 +76,6 @@ function entry(dir: string, source: ModelEntry['source']): ModelEntry {
   const loras = existsSync(loraDir)
     ? readdirSync(loraDir).filter((f) => f.endsWith('.safetensors')).sort().map((f) => ({ path: join(loraDir, f), name: f.replace(/\.safetensors$/, '') }))
     : [];
-  const controlnets = readdirSync(info.dir, { withFileTypes: true })
-    .filter((d) => /^controlnet/.test(d.name) && existsSync(join(info.dir, d.name, 'model.onnx')))
-    .map((d) => ({ dir: join(info.dir, d.name), name: d.name })).sort((a, b) => a.name.localeCompare(b.name));
+  const controlnets = info.controlnetDirs.map((dir) => ({ dir, name: basename(dir) }));
   return { dir: info.dir, name: info.name, source, defaultSize: info.defaultSize, defaultScheduler: defaultSchedulerName(info.schedulerConfig), guidance: info.recommendedGuidance, loras, controlnets };
 }

@@ -1,4 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
+import { readFileBounded, ReadError } from '../../engine/io/read-file';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 
 /** `~` in a workspace or model path the user typed: one expander for the host and the engine CLI. */
@@ -34,24 +35,15 @@ function realpathOfExisting(p: string): string {
 }
 
 /**
- * A regular file of the workspace, at most `maxBytes`: opened without blocking (a named pipe in
- * its place cannot freeze the host), checked to be a file, read whole.
+ * A regular file of the workspace, at most `maxBytes`, through the engine's bounded read (never
+ * blocks on a named pipe, bounded even if the file grows); errors name the file as the workspace does.
  */
 export function readInside(workspace: string, path: string, maxBytes: number, what = path): Buffer {
-  const fd = openSync(resolveInside(workspace, path, what), constants.O_RDONLY | constants.O_NONBLOCK);
+  const real = resolveInside(workspace, path, what);
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new WorkspaceError(`${what} is not a regular file`);
-    if (st.size > maxBytes) throw new WorkspaceError(`${what} is ${st.size} bytes, over the limit of ${maxBytes}`);
-    const buf = Buffer.alloc(st.size);
-    for (let off = 0; off < buf.length; ) {
-      const n = readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf;
-  } finally {
-    closeSync(fd);
+    return readFileBounded(real, { maxBytes, expected: 'a file the studio wrote', allowEmpty: true });
+  } catch (e) {
+    throw e instanceof ReadError ? new WorkspaceError(`${what}: ${e.detail}`) : e;
   }
 }
 

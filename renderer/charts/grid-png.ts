@@ -43,7 +43,8 @@ export async function gridPng(g: GridSection, images: Record<string, string>, ti
   const tables = gridTables(g);
   const cellH = CELL + PAD + LINES * TEXT + PAD;
   const width = LEFT + Math.max(...tables.map((t) => t.cols.length)) * (CELL + PAD) + PAD;
-  const height = HEAD + tables.reduce((h, t) => h + HEAD * (t.title ? 2 : 1) + t.rows.length * cellH, 0) + PAD;
+  // a table with a row axis names its column axis on a line of its own, above the column headers
+  const height = HEAD + tables.reduce((h, t) => h + HEAD * (1 + (t.title ? 1 : 0) + (t.rowLabel ? 1 : 0)) + t.rows.length * cellH, 0) + PAD;
   const canvas = document.createElement('canvas');
   canvas.width = width;
   canvas.height = height;
@@ -64,7 +65,11 @@ export async function gridPng(g: GridSection, images: Record<string, string>, ti
       y += HEAD;
     }
     ctx.fillStyle = CHART.tick;
-    ctx.fillText(fit(ctx, t.rowLabel ? `${t.rowLabel} ↓ ${t.colLabel} →` : `${t.colLabel} →`, LEFT - PAD), PAD, y + 6);
+    if (t.rowLabel) {
+      ctx.fillText(fit(ctx, `${t.colLabel} →`, width - LEFT - PAD), LEFT, y + 6);
+      y += HEAD;
+    }
+    ctx.fillText(fit(ctx, t.rowLabel ? `${t.rowLabel} ↓` : `${t.colLabel} →`, LEFT - PAD), PAD, y + 6);
     t.cols.forEach((c, k) => ctx.fillText(fit(ctx, c, CELL), LEFT + k * (CELL + PAD), y + 6));
     y += HEAD;
     for (const r of t.rows) {

@@ -1,10 +1,14 @@
+/// <reference types="vite/client" />
 import { useEffect, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { canny } from '../../app/canny';
+import { EMOJI_CONTROLNET_DEMO as DEMO } from '../../app/presets';
 import { useStudio } from '../store';
 import { currentModel } from '../store/model';
 import { Field, Section, Slider, Toggle } from './controls';
 import { pngBytes } from './init-image';
+import { bytesOf } from './inpaint-presets';
+import demoEdges from '../../assets/demo/emoji-control-edges.png?inline';
 
 /** The control map as the engine will make it: the image itself, or its canny edges (app/canny.ts, the engine's own code). */
 function MapPreview({ src, canny: on, low, high }: { src: string; canny: boolean; low: number; high: number }) {
@@ -46,7 +50,8 @@ export function ControlNetPanel() {
   const image = useStudio((s) => s.controlImage);
   const size = useStudio(useShallow((s) => (s.initImage ? [s.initImage.width, s.initImage.height] : [s.inputs.width, s.inputs.height])));
   const model = useStudio(currentModel);
-  const a = useStudio(useShallow((s) => ({ set: s.setControl, unit: s.setControlUnit, add: s.addControlUnit, remove: s.removeControlUnit, setImage: s.setControlImage, clear: s.clearControlImage, notify: s.notify })));
+  const canDemo = useStudio((s) => s.models.some((m) => m.controlnets?.some((x) => x.name === DEMO.controlnet)));
+  const a = useStudio(useShallow((s) => ({ demo: s.loadControlNetDemo, set: s.setControl, unit: s.setControlUnit, add: s.addControlUnit, remove: s.removeControlUnit, setImage: s.setControlImage, clear: s.clearControlImage, notify: s.notify })));
   const file = useRef<HTMLInputElement>(null);
   const [busy, setBusy] = useState(false);
   const offered = model?.controlnets ?? [];
@@ -64,12 +69,26 @@ export function ControlNetPanel() {
       if (file.current) file.current.value = '';
     }
   };
+  const demo = async (): Promise<void> => {
+    setBusy(true);
+    try {
+      await a.demo(bytesOf(demoEdges));
+    } catch (e) {
+      a.notify(`ControlNet demo: ${(e as Error).message}`);
+    } finally {
+      setBusy(false);
+    }
+  };
   const toggle = (on: boolean): void => {
     a.set({ enabled: on });
     if (on && c.units.length === 0) a.add(offered[0]?.dir ?? '');
   };
   return (
     <Section title="ControlNet (both sides)" right={<Toggle label="on" checked={c.enabled} onChange={toggle} testId="controlnet-toggle" />}>
+      {canDemo && (
+        <button type="button" onClick={() => void demo()} disabled={busy} data-testid="controlnet-demo"
+          title="the embedded emoji model's ControlNet on a held-out emoji's canny edges, empty prompt, scale 1: no download">Edges → emoji demo</button>
+      )}
       {!c.enabled && <span className="hint">{offered.length ? `${offered.map((o) => o.name).join(', ')} in this model` : 'add a ControlNet folder by path'}</span>}
       {c.enabled && (
         <div className="controlnet" data-testid="controlnet-panel">

@@ -7,7 +7,7 @@ import { useStudio } from '../store';
 import { pngBytes } from './init-image';
 
 /** Inlined by vite as data URLs: the demo needs no file access or fetch (the CSP allows neither for data:). */
-const bytesOf = (dataUrl: string): Uint8Array => Uint8Array.from(atob(dataUrl.slice(dataUrl.indexOf(',') + 1)), (c) => c.charCodeAt(0));
+export const bytesOf = (dataUrl: string): Uint8Array => Uint8Array.from(atob(dataUrl.slice(dataUrl.indexOf(',') + 1)), (c) => c.charCodeAt(0));
 
 /** One-click inpainting setups: the embedded emoji demo, and the field notes' try-on (with its garment input). */
 export function InpaintPresets() {

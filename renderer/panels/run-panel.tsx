@@ -92,8 +92,10 @@ export function RunPanel() {
       </div>
       {job && (job.kind === 'compare' || job.kind === 'blind' ? (
         <div className="run-progress">
-          <div className="progress-row"><LivePreview side="A" /><ProgressBar side="A" label={labelA} done={sideDone('A')} /></div>
-          <div className="progress-row"><LivePreview side="B" /><ProgressBar side="B" label={labelB} done={sideDone('B')} /></div>
+          {/* a blind test shows no step previews: they would tell which variant made which image */}
+          <div className="progress-row">{job.kind === 'compare' && <LivePreview side="A" />}<ProgressBar side="A" label={labelA} done={sideDone('A')} /></div>
+          <div className="progress-row">{job.kind === 'compare' && <LivePreview side="B" />}<ProgressBar side="B" label={labelB} done={sideDone('B')} /></div>
+          {job.kind === 'blind' && <p className="hint" data-testid="blind-no-previews">No step previews in a blind test: they would tell the sides apart.</p>}
         </div>
       ) : (
         <div className="run-progress"><div className="progress-row"><LivePreview side="job" /><ProgressBar side="job" label={job.kind} done={finished ? 'done' : undefined} /></div></div>

@@ -1,7 +1,9 @@
 import type { StateCreator } from 'zustand';
 import { CANNY_DEFAULTS, type ControlNetParams } from '../../app/controlnet';
+import { EMOJI_CONTROLNET_DEMO as DEMO } from '../../app/presets';
 import type { RunInputs } from '../../app/run-request';
 import type { InitImage } from './inputs';
+import { currentModel } from './model';
 import type { StudioState } from './state';
 
 /** One ControlNet of the panel: its folder (by path) and diffusers' scale and step window. */
@@ -31,6 +33,8 @@ export interface ControlSlice {
   removeControlUnit(i: number): void;
   setControlImage(name: string, png: Uint8Array): Promise<void>;
   clearControlImage(): void;
+  /** The embedded demo (edges -> emoji): the model with its ControlNet, the bundled map as is, its prompt and seed; a txt2img run. */
+  loadControlNetDemo(png: Uint8Array): Promise<void>;
 }
 
 export const controlSlice: StateCreator<StudioState, [], [], ControlSlice> = (set, get) => ({
@@ -44,6 +48,19 @@ export const controlSlice: StateCreator<StudioState, [], [], ControlSlice> = (se
     set({ controlImage: { ...stored, name } });
   },
   clearControlImage: () => set({ controlImage: undefined }),
+  loadControlNetDemo: async (png) => {
+    const s = get();
+    const m = [currentModel(s), ...s.models].find((x) => x?.controlnets?.some((c) => c.name === DEMO.controlnet));
+    if (!m) throw new Error(`no model offers ${DEMO.controlnet}/ (the embedded emoji model does: assets/models/emoji-sd)`);
+    if (m.dir !== s.modelDir) s.selectModel(m.dir);
+    await get().setControlImage(DEMO.image.split('/').pop()!, png);
+    const dir = m.controlnets!.find((c) => c.name === DEMO.controlnet)!.dir, p = DEMO.params;
+    set((st) => ({
+      initImage: undefined, mask: undefined, garment: undefined, tryOn: false,
+      control: { ...st.control, enabled: true, canny: false, units: [{ dir, scale: DEMO.scale, start: 0, end: 1 }] },
+      inputs: { ...st.inputs, prompt: p.prompt, negativePrompt: '', seed: p.seed, seedLocked: true, steps: p.steps, guidance: p.guidance },
+    }));
+  },
 });
 
 /** The run's params.controlnet and control image ref, when the panel is on; every unit shares the one map. */

@@ -335,13 +335,13 @@ describe('corpus: workspace faults (nothing outside the workspace is read or wri
     mkfifo(join(runs(), 'pipeth-0010', 'thumb.png'));
     const e = (await handlers['history.list']({}, SIGNAL)).find((x) => x.id === 'pipeth-0010');
     expect(e!.thumb).toBeUndefined();
-    expect(warnings.join('\n')).toMatch(/thumb\.png is not a regular file/);
+    expect(warnings.join('\n')).toMatch(/thumb\.png: is a named pipe \(FIFO\), not a regular file/);
   });
 
   it('an image that is a named pipe: history.file says it is not a regular file', async () => {
     entryFolder(join(runs(), 'pipeim-0011'), manifest('pipeim-0011'));
     mkfifo(join(runs(), 'pipeim-0011', 'a.png'));
-    await expect(handlers['history.file']({ id: 'pipeim-0011', file: 'a.png' }, SIGNAL)).rejects.toThrow(/pipeim-0011\/a\.png is not a regular file/);
+    await expect(handlers['history.file']({ id: 'pipeim-0011', file: 'a.png' }, SIGNAL)).rejects.toThrow(/pipeim-0011\/a\.png: is a named pipe \(FIFO\), not a regular file/);
   });
 
   it('a manifest that is a named pipe: skipped, the listing does not block', async () => {

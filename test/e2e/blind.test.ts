@@ -32,6 +32,9 @@ describe.skipIf(skipE2e)('blind A/B session (Chromium, serve mode)', () => {
     await page.getByTestId('blind-start').click();
     await page.getByTestId('blind-vote').waitFor({ timeout: 180_000 });
     expect(await page.getByTestId('blind-progress').textContent()).toBe('Pair 1 of 2');
+    // the Run panel shows no step previews for a blind job (they would tell the sides apart)
+    expect(await page.getByTestId('blind-no-previews').isVisible()).toBe(true);
+    expect(await page.getByTestId('preview-A').count()).toBe(0);
     const shown = (side: string) => page.getByTestId(`blind-${side}`).evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth);
     await expect.poll(() => shown('left'), { timeout: 10_000 }).toBeGreaterThan(0);
     await expect.poll(() => shown('right')).toBeGreaterThan(0);

@@ -1,16 +1,33 @@
 /**
  * End to end: the ControlNet panel in Chromium against serve mode, on the tiny ControlNet fixture
- * (plain UNet: the engine's residual surgery) added by path. Screenshots: test-output/controlnet/.
+ * (plain UNet: the engine's residual surgery) added by path, then the embedded emoji ControlNet's
+ * one-click demo (edges -> emoji). Screenshots: test-output/controlnet/.
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canny } from '../../app/canny';
+import { CANNY_DEFAULTS } from '../../app/controlnet';
+import { EMOJI_CONTROLNET_DEMO as DEMO } from '../../app/presets';
 import type { HistoryManifest } from '../../app/studio';
 import { encodePng, toRgb8 } from '../../engine/index';
+import { readPng } from '../../engine/image/png';
 import { ROOT, skipE2e, setRange, startStudio, type Studio } from './support/serve';
 
 const SHOTS = join(ROOT, 'test-output', 'controlnet');
 const MODEL = join(ROOT, 'test/fixtures/tiny-sd-controlnet-plain');
+const EMOJI = join(ROOT, 'assets/models/emoji-sd');
+
+/** Share of `want`'s edge pixels with an edge of `got` within 1 px (recall, as edge_follow's). */
+function recall(got: Uint8Array, want: Uint8Array, w: number, h: number): number {
+  let n = 0, hit = 0;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    if (!want[y * w + x]) continue;
+    n++;
+    if ([-1, 0, 1].some((dy) => [-1, 0, 1].some((dx) => got[(y + dy) * w + x + dx] && x + dx >= 0 && x + dx < w))) hit++;
+  }
+  return hit / Math.max(n, 1);
+}
 
 /** A disc and a bar on grey, 96x64: not the run's 64x64, so the panel and the run say it is resized. */
 function controlPng(): Buffer {
@@ -80,6 +97,41 @@ describe.skipIf(skipE2e)('ControlNet panel in Chromium (serve mode)', () => {
     await page.setViewportSize({ width: 1920, height: 1080 });
     await page.getByTestId('controlnet-panel').scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(SHOTS, 'after-run-1920x1080.png') });
+    expect(s.pageErrors).toEqual([]);
+  }, 300_000);
+
+  it('the edges -> emoji demo: one click picks the embedded model and its ControlNet, the bundled map, an empty prompt; the image follows the edges', async () => {
+    const { page } = s;
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.evaluate(() => localStorage.clear());
+    await page.goto(s.url);
+    await expect.poll(() => page.getByTestId('model-select').locator('option').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    await page.getByTestId('controlnet-demo').click();
+    await expect.poll(() => page.getByTestId('model-select').inputValue(), { timeout: 15_000 }).toBe(EMOJI);
+    await expect.poll(() => page.getByLabel('ControlNet 1 folder').inputValue(), { timeout: 15_000 }).toBe(join(EMOJI, '..', DEMO.controlnet));
+    await expect.poll(() => page.getByTestId('control-size').textContent()).toBe("128×128 · the run's size");
+    await page.getByTestId('controlnet-demo').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'demo-loaded-1024x700.png') });
+    await page.getByTestId('run').click();
+    await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 240_000, interval: 500 }).toBe('done');
+
+    const runs = join(s.workspace, 'runs');
+    const [dir] = readdirSync(runs).filter((d) => !d.startsWith('.') && (JSON.parse(readFileSync(join(runs, d, 'manifest.json'), 'utf8')) as HistoryManifest).model.dir === EMOJI);
+    const m = JSON.parse(readFileSync(join(runs, dir!, 'manifest.json'), 'utf8')) as HistoryManifest;
+    expect(m.params).toMatchObject({ prompt: '', seed: DEMO.params.seed, steps: DEMO.params.steps, guidance: DEMO.params.guidance });
+    expect(m.params.controlnet).toMatchObject({ units: [{ dir: join(EMOJI, '..', DEMO.controlnet), scale: 1, start: 0, end: 1, preprocess: 'none' }] });
+    // the generated emoji's canny edges cover most of the map's (the engine test scores F1 on 8 maps)
+    const map = readPng(join(ROOT, DEMO.image)), a = readPng(join(runs, dir!, 'a.png'));
+    const want = Uint8Array.from({ length: map.width * map.height }, (_, p) => map.data[p * 3]!);
+    const got = canny(toRgb8(a).data, a.width, a.height, 3, CANNY_DEFAULTS.low, CANNY_DEFAULTS.high);
+    const r = recall(got, want, a.width, a.height);
+    console.log(`demo: ${[...want].filter(Boolean).length} control edge pixels, recall of the generated edges ${r.toFixed(3)}`);
+    expect(r).toBeGreaterThan(0.5);
+    await page.getByTestId('controlnet-panel').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'demo-1024x700.png') });
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await page.getByTestId('controlnet-panel').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'demo-1920x1080.png') });
     expect(s.pageErrors).toEqual([]);
   }, 300_000);
 });

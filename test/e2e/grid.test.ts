@@ -101,7 +101,7 @@ describe.skipIf(skipE2e)('latency noise, sweep actions, grid and matrix in Chrom
     const file = join(ROOT, 'test-output', 'grid', 'grid-export.png');
     await (await dl).saveAs(file);
     const png = readPng(file);
-    expect([png.width, png.height]).toEqual([150 + 2 * 200 + 8, 28 + 28 + 2 * (192 + 8 + 4 * 15 + 8) + 8]);
+    expect([png.width, png.height]).toEqual([150 + 2 * 200 + 8, 28 + 28 + 28 + 2 * (192 + 8 + 4 * 15 + 8) + 8]);
     expect(readFileSync(file).subarray(1, 4).toString()).toBe('PNG');
     await page.getByTestId('cell-open-3').click();
     await expect.poll(() => page.getByTestId('ssim').textContent(), { timeout: 10_000 }).toMatch(/^0\.\d{4}$/);

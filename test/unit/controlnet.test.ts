@@ -82,7 +82,7 @@ describe('canny (app/canny.ts)', () => {
     expect(() => canny(square(), 31, 32, 3, 100, 200)).toThrow('canny: 3072 values for 31x32x3');
     expect(ControlNetUnit.safeParse({ low: 300, high: 200 }).error?.issues[0]?.message).toBe('canny low threshold must be <= the high one');
   });
-  const check = fileURLToPath(new URL('../../assets/models/emoji-sd/controlnet-canny/canny-check', import.meta.url));
+  const check = fileURLToPath(new URL('../../assets/models/emoji-sd-controlnet-canny/canny-check', import.meta.url));
   it.runIf(existsSync(check))('the same edges as the emoji ControlNet training computed (training/emoji_train/canny.py)', () => {
     const img = readPng(join(check, 'image.png')), want = readPng(join(check, 'edges.png'));
     const { low, high } = JSON.parse(readFileSync(join(check, 'params.json'), 'utf8')) as { low: number; high: number };

@@ -17,12 +17,17 @@ function size(dir: string): number {
 }
 
 describe('the embedded emoji model folder', () => {
-  it('has the diffusers ONNX layout, its LoRAs, licences, contact sheet and README, within 20 MB', () => {
+  it('has the diffusers ONNX layout, its LoRAs, licences, contact sheet and README, within 20 MB; its ControlNet beside it within 3 MB', () => {
     const info = inspectModel(MODEL);
     expect(info).toMatchObject({ latentChannels: 4, vaeScaleFactor: 8, defaultSize: 128, hasVaeEncoder: true });
     expect(info.scalingFactor).toBeCloseTo(0.6879, 3);
     const files = readdirSync(MODEL);
     for (const f of ['model_index.json', 'LICENSES.md', 'README.md', 'contact-sheet.png', 'tokenizer', 'scheduler', 'loras']) expect(files).toContain(f);
+    // its ControlNet lives beside the folder (studio.json lists it), within its own budget
+    const cn = join(MODEL, '..', 'emoji-sd-controlnet-canny');
+    for (const f of ['model.onnx', 'config.json', 'README.md', 'samples.png']) expect(readdirSync(cn)).toContain(f);
+    expect(inspectModel(MODEL).controlnetDirs).toEqual([cn]);
+    expect(size(cn)).toBeLessThanOrEqual(3 * 1024 * 1024);
     expect(readdirSync(join(MODEL, 'loras')).sort()).toEqual(['lcm-lora.safetensors', 'openmoji-style.safetensors', 'pixel-art-style.safetensors']);
     expect(statSync(join(MODEL, 'contact-sheet.png')).size).toBeLessThanOrEqual(500 * 1024);
     expect(readPng(join(MODEL, 'contact-sheet.png')).width).toBeGreaterThan(0);

@@ -107,6 +107,10 @@ describe('paths with ~, the model folder\'s guidance, prompt tokens', () => {
     cpSync(FIXTURE_MODEL, dir, { recursive: true });
     writeFileSync(join(dir, 'studio.json'), '{"guidance": "high"}');
     expect(() => inspectModel(dir)).toThrow(/studio\.json: "guidance" must be a number from 0 to 100, not "high"/);
+    writeFileSync(join(dir, 'studio.json'), '{"controlnets": ["../nowhere"]}');
+    expect(() => inspectModel(dir)).toThrow(/studio\.json: "controlnets" names .*nowhere, which has no model\.onnx/);
+    writeFileSync(join(dir, 'studio.json'), '{"controlnets": "../x"}');
+    expect(() => inspectModel(dir)).toThrow(/"controlnets" must be a list of folder paths/);
   });
 
   it('the CLI defaults to the model\'s guidance and says what ran', async () => {

@@ -55,7 +55,8 @@ def fp16_storage(path):
 def int8_storage(path):
     """int8 storage, fp32 compute (half fp16's bytes, so the emoji ControlNet fits the embedded folder's budget):
     initializers of >= 2 dims and >= 1024 values become int8 '<name>_q' + per-output-channel scale, dequantized
-    by DequantizeLinear (axis 0) into '<name>'; other big ones fp16 + Cast. Same rounding as models.int8_round."""
+    by DequantizeLinear into '<name>'; other big ones fp16 + Cast. Same rounding as models.int8_round: the output
+    channel is axis 0 of a Conv weight but the last axis of a MatMul B (torch exports Linear weights transposed)."""
     import onnx
     from onnx import numpy_helper, helper, TensorProto
     m = onnx.load(path)
@@ -63,11 +64,13 @@ def int8_storage(path):
     for init in m.graph.initializer:
         a = numpy_helper.to_array(init)
         if init.data_type == TensorProto.FLOAT and a.ndim >= 2 and a.size >= 1024:
-            s = (np.abs(a).reshape(a.shape[0], -1).max(1).clip(min=1e-12) / 127).astype(np.float32)
-            q = np.clip(np.round(a / s.reshape((-1,) + (1,) * (a.ndim - 1))), -127, 127).astype(np.int8)
+            axis = out_axis(m.graph, init.name, a.ndim)
+            red = tuple(d for d in range(a.ndim) if d != axis)
+            s = (np.abs(a).max(red).clip(min=1e-12) / 127).astype(np.float32)
+            q = np.clip(np.round(a / np.expand_dims(s, red)), -127, 127).astype(np.int8)
             keep += [numpy_helper.from_array(q, init.name + "_q"), numpy_helper.from_array(s, init.name + "_scale")]
             pre.append(helper.make_node("DequantizeLinear", [init.name + "_q", init.name + "_scale"], [init.name],
-                                        name=init.name + "_dequant", axis=0))
+                                        name=init.name + "_dequant", axis=axis))
             n8 += 1
         elif init.data_type == TensorProto.FLOAT and a.size >= 1024:
             keep.append(numpy_helper.from_array(a.astype(np.float16), init.name + "_fp16"))
@@ -80,9 +83,42 @@ def int8_storage(path):
     nodes = pre + list(m.graph.node)
     del m.graph.node[:]
     m.graph.node.extend(nodes)
+    short_names(m.graph)
     onnx.checker.check_model(m)
     onnx.save(m, path)
     return {"bytes": os.path.getsize(path), "int8_initializers": n8, "fp16_initializers": n16, "nodes": len(m.graph.node)}
+
+
+def short_names(graph):
+    """Drops node names and renames intermediate values 'v<n>' (the exporter's module paths took ~250 KB of the
+    ControlNet); the graph's inputs, outputs and initializers keep theirs, so the computation is unchanged.
+    Not for the UNet: the engine finds its residual points and DeepCache cuts by those module paths."""
+    keep = {v.name for v in list(graph.input) + list(graph.output)} | {i.name for i in graph.initializer}
+    new = {}
+    for n in graph.node:
+        n.name = ""
+        for k, x in enumerate(n.output):
+            if x and x not in keep:
+                n.output[k] = new.setdefault(x, f"v{len(new)}")
+    for n in graph.node:
+        for k, x in enumerate(n.input):
+            n.input[k] = new.get(x, x)
+    del graph.value_info[:]
+
+
+def out_axis(graph, name, ndim):
+    """The output-channel axis of a weight, from how the graph reads it: the last axis as a MatMul B (or a Gemm B
+    without transB), else 0 (Conv, Gemm with transB). A weight read both ways has no one axis: refused."""
+    axes = set()
+    for n in graph.node:
+        for i, x in enumerate(n.input):
+            if x != name:
+                continue
+            trans_b = any(at.name == "transB" and at.i for at in n.attribute)
+            axes.add(ndim - 1 if i == 1 and (n.op_type == "MatMul" or (n.op_type == "Gemm" and not trans_b)) else 0)
+    if len(axes) > 1:
+        raise ValueError(f"{name}: read as a MatMul B and otherwise; no single output-channel axis to quantize along")
+    return axes.pop() if axes else 0
 
 
 def cpu_timing(model_dir, tok, runs=20):

@@ -39,7 +39,7 @@ export async function runCells(ctx: JobContext, job: CellsJob, m: HistoryManifes
     const i = runnable[k]!, c = job.cells[i]!, out = g.cells[i]!;
     if (out.status === 'refused' || out.status === 'failed') continue;
     try {
-      const { result, images: imgs } = await runOne(ctx, job.jobId, { run: done, label: c.label, side: 'job', repeat }, { model: job.model, params: c.run!.params, inputs: job.inputs, variant: c.run!.variant }, false);
+      const { result, images: imgs } = await runOne(ctx, job.jobId, { run: done, label: c.label, side: 'job', repeat }, { model: job.model, params: c.run!.params, inputs: job.inputs, variant: c.run!.variant }, !images[i]);
       m.model = { dir: result.model.dir, name: result.model.name, hash: result.model.hash };
       totals[i]!.push({ ms: result.timings.totalMs, first: result.firstRun });
       if (!images[i]) {
