@@ -61,19 +61,19 @@ const REPO = resolve(dirname(new URL(import.meta.url).pathname), '../..');
 
 /**
  * One row per pipeline besides txt2img (the plain row), on the embedded demo inputs: img2img and
- * latent-blend inpainting on the inpainting demo's image and mask, ControlNet with the model folder's
- * controlnet-canny/ on canny edges of the same image.
+ * latent-blend inpainting on the inpainting demo's image and mask, ControlNet with the model's canny
+ * ControlNet (a folder its studio.json lists, or a controlnet* subfolder) on canny edges of the same image.
  */
 function pipelines(model: string): Row[] {
   const image = { path: join(REPO, EMOJI_INPAINT_DEMO.image) }, mask = { path: join(REPO, EMOJI_INPAINT_DEMO.mask) };
   const demo = existsSync(image.path) && existsSync(mask.path) ? undefined : `the demo image and mask (${EMOJI_INPAINT_DEMO.image}, ${EMOJI_INPAINT_DEMO.mask}) are not here`;
-  const cn = join(model, 'controlnet-canny');
+  const dirs = inspectModel(model).controlnetDirs, cn = dirs.find((d) => /canny/i.test(d)) ?? dirs[0];
   return [
     { name: 'img2img (strength 0.6)', variant: {}, params: { strength: 0.6 }, inputs: { initImage: image }, skip: demo },
     { name: 'inpainting, latent blend (strength 1)', variant: {}, params: { strength: 1 }, inputs: { initImage: image, mask }, skip: demo },
     {
       name: 'ControlNet canny (scale 1)', variant: {}, params: { controlnet: { units: [{ dir: cn, preprocess: 'canny' }] } }, inputs: { controlImage: image },
-      skip: demo ?? (existsSync(join(cn, 'model.onnx')) ? undefined : `no ControlNet at ${cn}`),
+      skip: demo ?? (cn ? undefined : `${model} names no ControlNet (no controlnet* subfolder, no "controlnets" in its studio.json)`),
     },
   ];
 }
