@@ -5,6 +5,7 @@ import type { LoraRef, Variant } from '../../app/variant';
 import { linkExternalData } from '../onnx/graph-cache';
 import { parseLora, type LoraUpdate } from '../lora/keys';
 import { readSafetensors } from '../lora/safetensors';
+import { mapSgmNames } from '../lora/sgm';
 import { weightNodes, type WeightNode } from '../onnx/graph';
 import { cloneModel, readModel, writeModel, type ModelProto } from '../onnx/model-proto';
 import { readFloats, writeFloats } from '../onnx/tensor-data';
@@ -29,7 +30,7 @@ function index(nodes: Map<string, WeightNode>): Map<string, WeightNode | null> {
   const idx = new Map<string, WeightNode | null>();
   for (const n of nodes.values()) {
     const parts = n.module.split('.');
-    for (let i = 0; i < parts.length - 1; i++) {
+    for (let i = 0; i < parts.length; i++) { // to the last part: top-level modules (conv_in, conv_out)
       const dotted = parts.slice(i).join('.');
       for (const k of [dotted, dotted.replace(/\./g, '_')]) idx.set(k, idx.has(k) && idx.get(k) !== n ? null : n);
     }
@@ -120,7 +121,7 @@ function checkLayout(ctx: PrepareContext, path: string, updates: LoraUpdate[]): 
 /** LoRA stack: several LoRAs with weights merged into the UNet and text encoder weights. */
 export async function applyLoras(ctx: PrepareContext, refs: LoraRef[], tag: string): Promise<void> {
   const t0 = performance.now();
-  const stack = refs.map((ref) => ({ ref, updates: loadLora(ref.path) }));
+  const stack = refs.map((ref) => ({ ref, updates: mapSgmNames(loadLora(ref.path), ref.path, ctx.modelDir) }));
   for (const s of stack) checkLayout(ctx, s.ref.path, s.updates);
   const t1 = performance.now();
   const dir = join(ctx.cacheDir, `${tag}-${keyOf({ ...ctx.variant, loras: refs }, ctx.graphs)}`);

@@ -1,7 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
+import type { GenerateParamsInput } from '../../app/contract';
+import { EMOJI_INPAINT_DEMO } from '../../app/presets';
+import type { RunInputs } from '../../app/run-request';
 import type { VariantInput } from '../../app/variant';
 import { Engine } from '../engine';
 import { psnr, ssim } from '../../app/metrics';
@@ -18,6 +21,16 @@ export interface BenchFlags {
   guidance: number;
   out?: string;
   only?: string;
+}
+
+/** A row: an acceleration option on the plain request, or another pipeline with the plain variant. */
+interface Row {
+  name: string;
+  variant: VariantInput;
+  params?: Partial<GenerateParamsInput>;
+  inputs?: RunInputs;
+  /** Why the row cannot run on this model (its inputs are missing), shown instead of figures. */
+  skip?: string;
 }
 
 /** The rows of the benchmark: one per option, each against the plain run. */
@@ -44,15 +57,59 @@ function variants(model: string): [string, VariantInput][] {
   ];
 }
 
+const REPO = resolve(dirname(new URL(import.meta.url).pathname), '../..');
+
+/**
+ * One row per pipeline besides txt2img (the plain row), on the embedded demo inputs: img2img and
+ * latent-blend inpainting on the inpainting demo's image and mask, ControlNet with the model's canny
+ * ControlNet (a folder its studio.json lists, or a controlnet* subfolder) on canny edges of the same image.
+ */
+function pipelines(model: string): Row[] {
+  const image = { path: join(REPO, EMOJI_INPAINT_DEMO.image) }, mask = { path: join(REPO, EMOJI_INPAINT_DEMO.mask) };
+  const demo = existsSync(image.path) && existsSync(mask.path) ? undefined : `the demo image and mask (${EMOJI_INPAINT_DEMO.image}, ${EMOJI_INPAINT_DEMO.mask}) are not here`;
+  const dirs = inspectModel(model).controlnetDirs, cn = dirs.find((d) => /canny/i.test(d)) ?? dirs[0];
+  return [
+    { name: 'img2img (strength 0.6)', variant: {}, params: { strength: 0.6 }, inputs: { initImage: image }, skip: demo },
+    { name: 'inpainting, latent blend (strength 1)', variant: {}, params: { strength: 1 }, inputs: { initImage: image, mask }, skip: demo },
+    {
+      name: 'ControlNet canny (scale 1)', variant: {}, params: { controlnet: { units: [{ dir: cn, preprocess: 'canny' }] } }, inputs: { controlImage: image },
+      skip: demo ?? (cn ? undefined : `${model} names no ControlNet (no controlnet* subfolder, no "controlnets" in its studio.json)`),
+    },
+  ];
+}
+
 const median = (a: number[]): number => {
   const s = [...a].sort((x, y) => x - y);
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
+type RowState = { firstMs: number; steps: number[]; totals: number[]; full: number[]; cached: number[]; last?: Awaited<ReturnType<Engine['run']>>; error?: string };
+
+/** The pipelines' table: txt2img is the plain row above; each other pipeline with what its run reported. */
+function pipelineTable(rows: Row[], state: Map<string, RowState>, plainTotal: number): string[] {
+  if (!rows.length) return [];
+  const lines = rows.map(({ name }) => {
+    const st = state.get(name)!;
+    if (st.error || !st.last) return `| ${name} | – | – | – | – | – | – | not run: ${st.error} |`;
+    const { result } = st.last, total = median(st.totals);
+    const notes = (result.notices ?? []).join('; ').replace(/\|/g, '/');
+    return `| ${name} | ${result.provider} | ${result.timings.stepMs.length} | ${median(st.steps).toFixed(1)} | ${total.toFixed(0)} | ${(total / plainTotal).toFixed(2)}x | ${st.firstMs.toFixed(0)} | ${notes || '–'} |`;
+  });
+  return [
+    '',
+    `Pipelines, plain variant, same prompt, seed, steps and guidance (txt2img is the plain row above; inputs: ${EMOJI_INPAINT_DEMO.image} and ${EMOJI_INPAINT_DEMO.mask}):`,
+    '',
+    '| pipeline | provider | UNet steps | denoising ms per step (steady) | image ms (steady) | image time vs txt2img | first run ms (prepare + image) | what the run reported |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...lines,
+  ];
+}
+
 /**
  * `bench`: for each option, first-run cost (preparation + first image) apart from steady state
  * (median over repeats after it), and the image's PSNR/SSIM against the plain run. Ratios are
  * within one run on one machine; the table names the machine.
+ * Then one row per pipeline (img2img, inpainting, ControlNet) with the plain variant.
  */
 export async function runBench(f: BenchFlags): Promise<string> {
   const engine = new Engine();
@@ -60,18 +117,26 @@ export async function runBench(f: BenchFlags): Promise<string> {
   const rows: string[] = [];
   let plainImg: { data: Float32Array; width: number; height: number } | undefined;
   let plainStep = 0, plainTotal = 0, plainFull = 0;
-  const list = variants(f.model).filter(([name]) => !f.only || name.includes(f.only) || name.startsWith('plain'));
+  const options: Row[] = variants(f.model).map(([name, variant]) => ({ name, variant }));
+  const list = [...options, ...pipelines(f.model)].filter(({ name }) => !f.only || name.includes(f.only) || name.startsWith('plain'));
+  const request = (r: Row) => ({ model: f.model, params: { ...params, ...r.params }, variant: r.variant, inputs: r.inputs });
   const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr, format: 'bench {phase} {bar} {value}/{total} | {name}' }, cliProgress.Presets.shades_classic) : undefined;
   // first runs (preparation + first image), then rounds that run every option once each, so that
   // load from anything else on the machine falls on all options alike
-  const state = new Map<string, { firstMs: number; steps: number[]; totals: number[]; full: number[]; cached: number[]; last?: Awaited<ReturnType<Engine['run']>>; error?: string }>();
+  const state = new Map<string, RowState>();
   try {
     bar?.start(list.length, 0, { phase: 'first runs', name: '' });
-    for (const [name, variant] of list) {
+    for (const row of list) {
+      const { name } = row;
       bar?.update({ name });
+      if (row.skip) {
+        state.set(name, { firstMs: NaN, steps: [], totals: [], full: [], cached: [], error: row.skip });
+        bar?.increment(1);
+        continue;
+      }
       try {
         const t0 = performance.now();
-        const first = await engine.run({ model: f.model, params, variant });
+        const first = await engine.run(request(row));
         state.set(name, { firstMs: performance.now() - t0, steps: [], totals: [], full: [], cached: [], last: first });
       } catch (e) {
         state.set(name, { firstMs: NaN, steps: [], totals: [], full: [], cached: [], error: (e as Error).message.split('\n')[0]!.replace(/\|/g, '/') });
@@ -81,11 +146,11 @@ export async function runBench(f: BenchFlags): Promise<string> {
     bar?.start(f.repeats, 0, { phase: 'rounds', name: '' });
     for (let r = 0; r < f.repeats; r++) {
       // each round starts at another option, so none is always the one after the slowest
-      for (const [name, variant] of [...list.slice(r % list.length), ...list.slice(0, r % list.length)]) {
-        const st = state.get(name)!;
+      for (const row of [...list.slice(r % list.length), ...list.slice(0, r % list.length)]) {
+        const st = state.get(row.name)!;
         if (st.error) continue;
-        bar?.update({ name });
-        st.last = await engine.run({ model: f.model, params, variant });
+        bar?.update({ name: row.name });
+        st.last = await engine.run(request(row));
         // mean step over the loop: with DeepCache the median step would be a cached one
         st.steps.push(st.last.result.timings.denoiseMs / st.last.result.timings.stepMs.length);
         st.totals.push(st.last.result.timings.totalMs);
@@ -98,7 +163,7 @@ export async function runBench(f: BenchFlags): Promise<string> {
     bar?.stop();
     await engine.release();
   }
-  for (const [name] of list) {
+  for (const { name } of list.filter((r) => options.some((o) => o.name === r.name))) {
     const st = state.get(name)!;
     if (st.error || !st.last) {
       rows.push(`| ${name} | – | – | – | – | – | – | – | – | – | – | not run: ${st.error} |`);
@@ -125,6 +190,7 @@ export async function runBench(f: BenchFlags): Promise<string> {
     '| option | provider | UNet steps | denoising ms per step (steady) | loop speed-up | full step vs plain step | cached step / full step | image ms (steady) | image speed-up | first run ms (prepare + image) | PSNR vs plain (dB) | SSIM vs plain |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
+    ...pipelineTable(list.filter((r) => !options.some((o) => o.name === r.name)), state, plainTotal),
   ].join('\n');
   if (f.out) {
     mkdirSync(dirname(f.out), { recursive: true });

@@ -61,7 +61,7 @@ addControlFlags(addVariantFlags(program
 
 program
   .command('bench')
-  .description('benchmark every acceleration against the plain run: steady step time, first-run cost, PSNR/SSIM (a benchmark, not a test)')
+  .description('benchmark every acceleration against the plain run (steady step time, first-run cost, PSNR/SSIM), then each pipeline: img2img, inpainting, ControlNet (a benchmark, not a test)')
   .option('--model <dir>', 'diffusers ONNX model folder (default: the embedded model)')
   .option('--steps <n>', 'denoising steps', int('--steps'), 25)
   .option('--repeats <n>', 'timed runs after the first', int('--repeats'), 5)

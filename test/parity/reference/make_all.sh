@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU-machine call that makes the parity fixtures (README.md beside this file). From the repo root:
-#   source .devkit/setup.sh && bash test/parity/reference/make_all.sh "$OUT" [tiny-sd] [sdxl] [inpaint] [controlnet]
+#   source .devkit/setup.sh && bash test/parity/reference/make_all.sh "$OUT" [tiny-sd] [sdxl] [sdxl-refiner] [inpaint] [controlnet]
 # Each family runs on its own (one failing does not stop the others): <out>/<family>.log and <out>/<family>.tgz.
 # Then every file made is compared with the committed one under test/fixtures/ (same relative path).
 # tiny-sd re-makes the committed fixture through sd_export.py (graphs also compared by their outputs).
@@ -32,6 +32,7 @@ print("reference.json equal to the committed one:", a == b)
 print("runs with other latents or images:", [r["name"] for r, s in zip(a["runs"], b["runs"]) if (r["latents"], r["image"]) != (s["latents"], s["image"])])' \
           "$dir/reference.json" ../../fixtures/tiny-sd-reference.json.gz; } > "$out/$fam.log" 2>&1 ;;
     sdxl) timeout 400 python3 make_sdxl_refs.py "$dir" > "$out/$fam.log" 2>&1 ;;
+    sdxl-refiner) timeout 300 python3 make_sdxl_refs.py "$dir" --only refiner > "$out/$fam.log" 2>&1 ;;
     inpaint) timeout 300 python3 make_inpaint_refs.py "$dir" > "$out/$fam.log" 2>&1 ;;
     controlnet) timeout 300 python3 make_controlnet_refs.py "$dir" > "$out/$fam.log" 2>&1 ;;
     *) echo "unknown family $fam" > "$out/$fam.log"; continue ;;

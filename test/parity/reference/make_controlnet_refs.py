@@ -5,13 +5,15 @@ ControlNet twice, on two control images with their own scales and step windows).
 Writes <out-dir>/tiny-sd-controlnet/ (UNet exported WITH residual inputs; controlnet/),
 <out-dir>/tiny-sd-controlnet-plain/ (the same UNet exported plain, for the engine's residual surgery; the other
 parts are links) and <out-dir>/tiny-sd-controlnet-reference.json.gz, which also names the skip tensors the
-surgery must add to (for this UNet and for tiny-sd's). README.md beside this file.
+surgery must add to (for this UNet and for tiny-sd's), and <out-dir>/loras/tiny-sd-controlnet-lora.safetensors (a kohya
+LoRA on the UNet, run with the ControlNet: `loraRuns`). README.md beside this file.
 """
-import os, shutil, sys, tempfile
+import copy, os, shutil, sys, tempfile
 import numpy as np
 import torch
 import diffusers
 from diffusers import DDIMScheduler, EulerDiscreteScheduler, StableDiffusionControlNetPipeline, StableDiffusionPipeline
+from safetensors.torch import save_file
 from ref_io import b64, psnr, record_run, write_gz
 from sd_export import ControlNetOnnx, UNetOnnx, check, export_controlnet, export_unet, skip_tensors, write_sd_model_index
 from small_unets import small_controlnet, small_unet
@@ -71,13 +73,18 @@ BASE = dict(prompt="a photo of an astronaut riding a horse", height=H, width=W)
 
 
 def run(name, scheduler, steps=8, images=("edges",), scale=1.0, start=0.0, end=1.0, guidance=7.5,
-        negative="blurry, low quality", seed=42, record_residuals=False):
+        negative="blurry, low quality", seed=42, record_residuals=False, un=None, lora=None):
     multi = len(images) > 1
-    p = StableDiffusionControlNetPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+    p = StableDiffusionControlNetPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet if un is None else un,
                                           controlnet=[cn] * len(images) if multi else cn,
                                           scheduler=SCHED[scheduler].from_config(CONFIG), safety_checker=None,
                                           feature_extractor=None, requires_safety_checker=False)
     p.set_progress_bar_config(disable=True)
+    if lora:  # diffusers' LoRA loading patches the UNet (and text encoder); the ControlNet is left as it is
+        p.load_lora_weights(lora[0], adapter_name="cn-lora")
+        p.set_adapters(["cn-lora"], [lora[1]])
+        p.fuse_lora(adapter_names=["cn-lora"])
+        p.unload_lora_weights()
     seen = []
     hook = cn.register_forward_hook(lambda mod, a, out: seen.append(out)) if record_residuals else None
     entry, img = record_run(p, seed, (), **BASE, negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
@@ -101,6 +108,37 @@ run("cn-euler-scale0.5-start0.2-end0.8", "euler", scale=0.5, start=0.2, end=0.8)
 run("cn-ddim-nocfg", "ddim", guidance=1.0, negative=None, seed=7)
 run("multi-ddim", "ddim", images=("edges", "disc"), scale=(0.7, 0.4),
     start=(0.0, 0.25), end=(1.0, 0.75))
+
+# ---------------------------------------------------------------- a LoRA on the UNet together with the ControlNet
+# kohya keys (rank 4, alpha 2) on the mid block's transformer; in `loraRuns`, not `runs` (runs are the ControlNet-only references)
+g = torch.Generator().manual_seed(13)
+LORA_T = ("attn1.to_q", "attn2.to_k", "attn2.to_out.0", "ff.net.2")
+lora_entries, tensors = [], {}
+for name, mod in unet.named_modules():
+    if name.endswith(LORA_T) and isinstance(mod, torch.nn.Linear):
+        out_f, in_f = mod.weight.shape
+        down, up = torch.randn(4, in_f, generator=g) * 0.6, torch.randn(out_f, 4, generator=g) * 0.6
+        key = "lora_unet_" + name.replace(".", "_")
+        tensors.update({key + ".lora_down.weight": down, key + ".lora_up.weight": up, key + ".alpha": torch.tensor(2.0)})
+        lora_entries.append((name, down, up))
+LORA_FILE, LORA_W = f"{OUT}/loras/tiny-sd-controlnet-lora.safetensors", 0.9
+os.makedirs(f"{OUT}/loras", exist_ok=True)
+save_file({k: v.contiguous() for k, v in tensors.items()}, LORA_FILE)
+manual = copy.deepcopy(unet)  # W += w * alpha/rank * up @ down, by hand
+with torch.no_grad():
+    for name, down, up in lora_entries:
+        dict(manual.named_modules())[name].weight += LORA_W * (2.0 / 4) * (up @ down)
+cn_state = {k: v.clone() for k, v in cn.state_dict().items()}
+manual_img = run("cn-ddim-lora-manual", "ddim", un=manual)
+ref["runs"].pop()
+lora_img = run("cn-ddim-lora0.9", "ddim", un=copy.deepcopy(unet), lora=(LORA_FILE, LORA_W))
+assert all(torch.equal(v, cn.state_dict()[k]) for k, v in cn_state.items()), "loading the LoRA changed the ControlNet"
+entry = ref["runs"].pop()
+entry.update(loras=[{"file": os.path.basename(LORA_FILE), "weight": LORA_W}], targets=[n for n, _, _ in lora_entries],
+             reference="diffusers load_lora_weights + fuse_lora (the ControlNet's weights checked unchanged)",
+             psnrVsManualMerge=psnr(lora_img, manual_img), psnrVsControlNetOnly=psnr(lora_img, a))
+ref["loraRuns"] = [entry]
+print("lora + controlnet: vs manual merge", entry["psnrVsManualMerge"], "dB, vs controlnet only", entry["psnrVsControlNetOnly"], "dB")
 
 # without a ControlNet, for scale: the same UNet, prompt and seed
 p = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=DDIMScheduler.from_config(CONFIG),
