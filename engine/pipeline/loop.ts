@@ -52,6 +52,8 @@ export interface Latents {
   step(i: number, t: number, prediction: Tensor): Promise<void>;
   /** The latents on the host (a download when they are on the GPU). */
   host(): Promise<Float32Array>;
+  /** After the loop, finished or not: what the run put on the GPU goes. */
+  release(): void;
 }
 
 /** The scheduler stepping on the host, as diffusers does; a prediction left on the GPU comes down first. */
@@ -65,10 +67,14 @@ function hostLatents(l: LoopInput, guided: readonly boolean[]): Latents {
       if (l.afterStep) latents = l.afterStep(i, latents);
     },
     host: async () => latents,
+    release: () => {},
   };
 }
 
-/** The denoising loop: scheduler steps, CFG, step events, cancellation between steps, a finite check after each. */
+/**
+ * The denoising loop: scheduler steps, CFG, step events, cancellation between steps, a finite
+ * check after each (on the GPU, after each the latents come down for: a preview, the end).
+ */
 export async function denoise(l: LoopInput): Promise<{ latents: Float32Array; stepMs: number[]; stepOnnxMs: number[]; stepTransfers: number[]; resident: boolean }> {
   const { scheduler, timesteps, shape, guidance } = l;
   const n = timesteps.length, cfg = guidance > 1;
@@ -76,29 +82,35 @@ export async function denoise(l: LoopInput): Promise<{ latents: Float32Array; st
   const condFeeds = cfg ? mapFeeds(l.feeds, condHalf) : l.feeds;
   const guided = timesteps.map((_, i) => cfg && (l.hooks?.keepGuidance?.(i, n) ?? true));
   const stepMs: number[] = [], stepOnnxMs: number[] = [], stepTransfers: number[] = [];
-  const resident = l.resident && isLinear(scheduler) && !l.afterStep ? l.resident : undefined;
-  const moved0 = hostTransfers();
-  const state = resident && isLinear(scheduler) ? await resident.start({ scheduler, timesteps, latents: l.latents, shape, guided, guidance, noise: l.noise }) : hostLatents(l, guided);
+  // step 0 is timed and counted from before the resident loop's first uploads
+  const start = performance.now(), moved0 = hostTransfers();
+  const linear = l.resident && !l.afterStep && isLinear(scheduler) ? scheduler : undefined;
+  const state = linear ? await l.resident!.start({ scheduler: linear, timesteps, latents: l.latents, shape, guided, guidance, noise: l.noise }) : hostLatents(l, guided);
+  const resident = linear !== undefined;
   let latents = l.latents;
-  for (const [i, t] of timesteps.entries()) {
-    if (l.signal?.aborted) throw new CancelledError();
-    const s = performance.now(), before = l.onnxClock(), moved = i === 0 ? moved0 : hostTransfers();
-    const out = await predict(i, t, state.input(i, t), guided[i] ? l.feeds : condFeeds);
-    await state.step(i, t, out.prediction);
-    // on the GPU the latents come down (and are checked) only for a preview and at the end
-    const seen = !resident || l.onLatents || i === n - 1;
-    if (seen) {
-      latents = await state.host();
-      const bad = firstNonFinite(latents);
-      if (bad) throw new Error(`latents became non-finite ${resident && !l.onLatents ? 'by' : 'at'} step ${i + 1} of ${n} (${bad}): check the LoRA weights / scheduler config`);
+  try {
+    for (const [i, t] of timesteps.entries()) {
+      if (l.signal?.aborted) throw new CancelledError();
+      const s = i === 0 ? start : performance.now(), before = l.onnxClock(), moved = i === 0 ? moved0 : hostTransfers();
+      const out = await predict(i, t, state.input(i, t), guided[i] ? l.feeds : condFeeds);
+      await state.step(i, t, out.prediction);
+      // on the GPU the latents come down (and are checked) only for a preview and at the end
+      const seen = !resident || l.onLatents || i === n - 1;
+      if (seen) {
+        latents = await state.host();
+        const bad = firstNonFinite(latents);
+        if (bad) throw new Error(`latents became non-finite ${resident && !l.onLatents ? 'by' : 'at'} step ${i + 1} of ${n} (${bad}): check the LoRA weights / scheduler config`);
+      }
+      stepMs.push(performance.now() - s);
+      stepOnnxMs.push(l.onnxClock() - before);
+      stepTransfers.push(hostTransfers() - moved);
+      if (seen) l.onLatents?.(i, latents, shape);
+      l.onEvent?.({ type: 'step', step: i + 1, steps: n, timestep: t, ms: stepMs[i]!, onnxMs: stepOnnxMs[i]! });
     }
-    stepMs.push(performance.now() - s);
-    stepOnnxMs.push(l.onnxClock() - before);
-    stepTransfers.push(hostTransfers() - moved);
-    if (seen) l.onLatents?.(i, latents, shape);
-    l.onEvent?.({ type: 'step', step: i + 1, steps: n, timestep: t, ms: stepMs[i]!, onnxMs: stepOnnxMs[i]! });
+  } finally {
+    state.release();
   }
-  return { latents, stepMs, stepOnnxMs, stepTransfers, resident: resident !== undefined };
+  return { latents, stepMs, stepOnnxMs, stepTransfers, resident };
 }
 
 /** guided = uncond + g (text - uncond), from the UNet's [uncond; text] halves. */

@@ -61,9 +61,11 @@ export interface ResidentStart {
 /** One run's resident latents; `onnxMs` is the step graphs' share of the run's inference time. */
 export class ResidentSteps {
   private readonly before = new Map<Graph, number>();
+  private readonly sampleType: 'float32' | 'float16';
 
-  constructor(private readonly sampleType: string) {
+  constructor(sampleType: string) {
     if (sampleType !== 'float32' && sampleType !== 'float16') throw new Error(`resident loop: the UNet's sample is ${sampleType}; it keeps float32 or float16 samples on the GPU`);
+    this.sampleType = sampleType;
   }
 
   onnxMs(): number {
@@ -80,19 +82,18 @@ export class ResidentSteps {
 
   async start(l: ResidentStart): Promise<Latents> {
     const { shape, guided } = l;
-    const n = l.timesteps.length;
     const { table, scales, steps, clip } = stepTable(l.scheduler, l.timesteps, l.guidance);
-    const coefficients = await upload(new ort.Tensor('float32', table, [n, COEFFICIENTS.length]));
+    const coefficients = await upload(new ort.Tensor('float32', table, [l.timesteps.length, COEFFICIENTS.length]));
     const first = { x: await upload(new ort.Tensor('float32', l.latents, shape)), step: await upload(new ort.Tensor('int32', Int32Array.of(0), [1])) };
     let { x, step } = first;
     let x0: ort.Tensor | undefined;
     let next: Tensor = { data: scale(guided[0] ? repeat(l.latents, 2) : l.latents, scales[0]!), dims: [(guided[0] ? 2 : 1) * shape[0]!, ...shape.slice(1)] };
-    let host: Float32Array | undefined = l.latents;
+    let host: Float32Array | undefined = l.latents, ran = 0;
     return {
       input: () => next,
       step: async (i, _t, prediction) => {
         const out = prediction.device?.type === 'float16' ? 'float16' : 'float32';
-        const g = await this.graph({ guided: guided[i]!, repeatNext: (guided[i + 1] ?? guided[i]) ? 2 : 1, ...(clip === undefined ? {} : { clip }), outType: out, sampleType: this.sampleType as 'float32' });
+        const g = await this.graph({ guided: guided[i]!, repeatNext: (guided[i + 1] ?? guided[i]) ? 2 : 1, ...(clip === undefined ? {} : { clip }), outType: out, sampleType: this.sampleType });
         // no noise this step: z is x, times k = 0
         const z = steps[i]!.noise ? { data: l.noise(), dims: shape } : onGpu(x);
         const r = await g.runAll({ out: prediction, x: onGpu(x), x0_prev: onGpu(x0 ?? x), z, coefficients: onGpu(coefficients), step: onGpu(step) });
@@ -100,9 +101,11 @@ export class ResidentSteps {
         next = r.sample!;
         host = undefined;
         if (i === 0) [first.x, first.step].forEach((t) => t.dispose());
-        if (i === n - 1) coefficients.dispose();
+        ran = i + 1;
       },
       host: async () => (host ??= toFloat32(await download(x))),
+      // the step graphs' outputs are theirs (released when a graph runs again); these were the run's
+      release: () => [coefficients, ...(ran ? [] : [first.x, first.step])].forEach((t) => t.dispose()),
     };
   }
 }

@@ -45,7 +45,7 @@ describe('the scheduler step graph equals the host step', () => {
         return sessions.get(key)!;
       };
       const x0 = rand(N);
-      let xh = x0, xd = f32(x0, SHAPE), prevX0 = xd, step = new ort.Tensor('int32', Int32Array.of(0), [1]);
+      let xh = x0, xd: ort.Tensor = f32(x0, SHAPE), prevX0 = xd, step: ort.Tensor = new ort.Tensor('int32', Int32Array.of(0), [1]);
       let sample = scale(c.guided[0] ? repeat(x0, 2) : x0, scales[0]!);
       for (const [i, t] of host.timesteps.entries()) {
         const rows = c.guided[i] ? 2 : 1;
