@@ -1,4 +1,5 @@
 import ort from 'onnxruntime-node';
+import { makeAttr } from '../onnx/graph';
 import { encodeModel } from '../onnx/model-proto';
 import onnxProto from 'onnx-proto';
 import type { OrtSession, SessionOptions } from './onnx-session';
@@ -67,6 +68,27 @@ export async function upload(t: ort.Tensor): Promise<ort.Tensor> {
   const s = await identity(t.type, 'gpu-buffer');
   countTransfers(1);
   return (await s.run({ x: t })).y as ort.Tensor;
+}
+
+const halves = new Map<string, Promise<OrtSession>>();
+
+/** The second half along the batch of a GPU-buffer tensor (the conditional half of a CFG batch), left on the GPU. */
+export async function secondHalf(t: ort.Tensor): Promise<ort.Tensor> {
+  const elem = ELEM[t.type];
+  if (t.location !== 'gpu-buffer' || elem === undefined) throw new Error(`secondHalf: expected a GPU-buffer tensor of ${Object.keys(ELEM).join(', ')}, got a ${t.type} tensor on the ${t.location}`);
+  let s = halves.get(t.type);
+  if (!s) {
+    const vi = (name: string) => ({ name, type: { tensorType: { elemType: elem } } });
+    const bytes = encodeModel({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: { name: 'halves', node: [{ opType: 'Split', input: ['x'], output: ['first', 'second'], name: 'halves', attribute: [makeAttr('axis', { i: 0 })] }], input: [vi('x')], output: [vi('second')] },
+    });
+    s = ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], preferredOutputLocation: 'gpu-buffer', logSeverityLevel: 3 });
+    s.catch(() => halves.delete(t.type));
+    halves.set(t.type, s);
+  }
+  return (await (await s).run({ x: t })).second as ort.Tensor;
 }
 
 /** Copies a GPU-buffer tensor to the host (counted): previews and the final latents of the resident loop. */

@@ -17,12 +17,11 @@ import { COEFFICIENTS, stepGraph, stepTable, type StepGraphShape } from './step-
  * an ancestral sampler draws, and the latents only where a preview asks for them (and at the end).
  */
 
-/** On WebGPU the UNet's outputs stay on the GPU; DeepCache under CFG truncation slices its cached feature on the host, so its UNet keeps that choice. */
+/** On WebGPU every output of the UNet's graphs (DeepCache's cached feature included) stays on the GPU. */
 export function residentOutputs(ctx: PrepareContext): void {
   if (ctx.provider !== 'webgpu') return;
   const components = GRAPH_COMPONENTS as readonly string[];
   for (const name of Object.keys(ctx.graphs).filter((k) => k === 'unet' || !components.includes(k))) {
-    if (name === 'unet' && ctx.variant.deepcache && ctx.variant.cfgTruncation < 1) continue;
     ((ctx.graphOptions ??= {})[name] ??= {}).preferredOutputLocation = 'gpu-buffer';
   }
 }

@@ -27,12 +27,12 @@ const SDXL = join(FIXTURE_MODEL, '..', 'tiny-sdxl');
 
 /**
  * `previews: false`: no onLatents, so the resident loop downloads the latents only at the end.
- * `unguidedFrom`: the first step CFG truncation drops guidance (it uploads the conditional text half).
+ * `condText`: steps where a graph first runs without guidance (CFG truncation): it uploads the conditional text half.
  * `textFeeds`: conditioning feeds uploaded once (SDXL: encoder_hidden_states, text_embeds, time_ids).
  */
 interface Case {
   name: string; model?: string; params: Record<string, unknown>; variant: Record<string, unknown>; inputs?: Record<string, unknown>;
-  previews?: boolean; unguidedFrom?: number; textFeeds?: number;
+  previews?: boolean; condText?: number[]; textFeeds?: number;
 }
 const base = { prompt: 'a red cube', negativePrompt: 'blurry', seed: 7, guidance: 7.5, width: 32, height: 32, scheduler: 'euler' };
 const CASES: Case[] = [
@@ -43,7 +43,9 @@ const CASES: Case[] = [
   { name: 'ddim step', params: { ...base, steps: 3, scheduler: 'ddim' }, variant: {} },
   { name: 'euler-a step (noise uploaded)', params: { ...base, steps: 3, scheduler: 'euler-a' }, variant: {} },
   { name: 'dpm++ 2m step (previous x0 on the GPU)', params: { ...base, steps: 4, scheduler: 'dpmpp-2m' }, variant: {} },
-  { name: 'CFG truncation (the step graph drops the batch)', params: { ...base, steps: 4, scheduler: 'dpmpp-2m-karras' }, variant: { cfgTruncation: 0.5 }, unguidedFrom: 2 },
+  { name: 'CFG truncation (the step graph drops the batch)', params: { ...base, steps: 4, scheduler: 'dpmpp-2m-karras' }, variant: { cfgTruncation: 0.5 }, condText: [2] },
+  // full steps 0, 2; the UNet and then the shallow graph run unguided from step 2; the cached feature's conditional half is sliced on the GPU
+  { name: 'DeepCache with CFG truncation', params: { ...base, steps: 4 }, variant: { deepcache: { interval: 2, branch: 0 }, cfgTruncation: 0.5 }, condText: [2, 3] },
   { name: 'no previews', params: { ...base, steps: 3 }, variant: {}, previews: false },
   { name: 'pndm (host step)', params: { ...base, steps: 3, scheduler: 'pndm' }, variant: {} },
   { name: 'SDXL, non-square', model: SDXL, params: { ...base, width: 64, height: 48, steps: 3 }, variant: {}, textFeeds: 3 },
@@ -85,7 +87,7 @@ describe.skipIf(!webgpu.available && !process.env.CI)('webgpu equals cpu on the 
       // every loop: the text embeddings go up once per graph (DeepCache's shallow graph on its
       // first cached step) and once more for their conditional half when guidance is dropped,
       // the timestep every step; the cached feature never leaves the GPU
-      const text = (i: number) => (i === 0 ? (c.textFeeds ?? 1) : 0) + (i === firstCached ? 1 : 0) + (i === c.unguidedFrom ? 1 : 0);
+      const text = (i: number) => (i === 0 ? (c.textFeeds ?? 1) : 0) + (i === firstCached ? 1 : 0) + (c.condText?.includes(i) ? 1 : 0);
       const previews = c.previews !== false;
       const expected = RESIDENT.has(scheduler)
         ? // resident: step 0 uploads the latents, the coefficient table, the step counter and the
