@@ -19,6 +19,7 @@ import { openSession, type SessionOptions } from './model/onnx-session';
 import { residualUnet } from './onnx/residual-inputs';
 import { Graph } from './pipeline/session-runner';
 import { CONTROLNET_CLASS, type ControlNetGraph } from './pipeline/stages/controlnet';
+import { residentOutputs } from './pipeline/resident';
 
 interface Prepared {
   model: LoadedModel;
@@ -111,6 +112,7 @@ export class Engine {
     // before the accelerations: LoRA merges into, and DeepCache partitions, the UNet that takes the residuals
     if (residuals) graphs.unet = residualUnet(graphs.unet!, cacheDir);
     for (const a of enabledFor(variant)) await a.prepare?.(ctx);
+    residentOutputs(ctx);
     const t1 = performance.now();
     const model = await loadModel(info.dir, ctx.sessionOptions, ctx.graphs, ctx.graphOptions);
     ctx.timings.sessionsMs = performance.now() - t1;

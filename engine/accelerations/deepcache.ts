@@ -5,6 +5,7 @@ import type { DeepCacheOptions, Variant } from '../../app/variant';
 import { linkExternalData } from '../onnx/graph-cache';
 import { cloneModel, readModel, writeModel, type ModelProto } from '../onnx/model-proto';
 import { cutAt, externalInputs, nodesUnder, producers, withExtraOutput } from '../onnx/partition';
+import { NO_HOST_DATA, secondHalf } from '../model/device-tensors';
 import type { Tensor } from '../pipeline/denoiser';
 import { condHalf } from '../pipeline/loop';
 import type { Acceleration } from './acceleration';
@@ -140,6 +141,12 @@ export function nonUniform(n: number, interval: number): number[] {
   throw new Error(`deepcache: no non-uniform schedule of ${slow} full steps fits ${n} steps; use the uniform schedule`);
 }
 
+/** The conditional half of the cached feature, sliced where it is (on the GPU, with no transfer). */
+async function conditionalHalf(x: Tensor): Promise<Tensor> {
+  if (!x.device) return condHalf(x);
+  return { data: NO_HOST_DATA, dims: [x.dims[0]! / 2, ...x.dims.slice(1)], device: await secondHalf(x.device) };
+}
+
 export const deepcache: Acceleration = {
   id: 'deepcache',
   enabled: (v: Variant) => v.deepcache !== undefined,
@@ -151,16 +158,12 @@ export const deepcache: Acceleration = {
     ctx.graphs[SHALLOW] = shallow;
     const perGraph = (ctx.graphOptions ??= {});
     for (const g of ['unet', SHALLOW]) perGraph[g] = { ...perGraph[g], extra: { ...perGraph[g]?.extra, ...NO_SPIN.extra } };
-    // on WebGPU the feature stays on the GPU from a full step to the cached ones, unless CFG
-    // truncation will slice it on the host (its conditional half)
-    if (ctx.provider === 'webgpu' && ctx.variant.cfgTruncation >= 1) {
-      const o = ((ctx.graphOptions ??= {}).unet ??= {});
-      o.preferredOutputLocation = { ...(o.preferredOutputLocation as object), [FEATURE]: 'gpu-buffer' };
-    }
+    // on WebGPU the feature stays on the GPU from a full step to the cached ones with the UNet's
+    // other outputs (engine/pipeline/resident.ts residentOutputs)
   },
   wrapDenoiser(next, ctx) {
     const full = fullSteps(ctx.variant.deepcache!, ctx.timesteps, ctx.allTimesteps);
-    let cache: Tensor | undefined;
+    let cache: Tensor | undefined, half: Tensor | undefined;
     return async (step, t, sample, feeds, route) => {
       if (full.has(step) || !cache) {
         ctx.fullSteps.add(step);
@@ -168,10 +171,12 @@ export const deepcache: Acceleration = {
         const { [FEATURE]: feature, ...rest } = extra;
         if (!feature) throw new Error(`deepcache: the UNet gave no "${FEATURE}" output (was it partitioned? another acceleration replaced the graph after DeepCache)`);
         cache = feature;
+        half?.device?.dispose();
+        half = undefined;
         return { prediction, extra: rest };
       }
       // guidance dropped since the last full step (CFG truncation): keep the conditional half
-      const feature = cache.dims[0] === sample.dims[0] ? cache : condHalf(cache);
+      const feature = cache.dims[0] === sample.dims[0] ? cache : (half ??= await conditionalHalf(cache));
       return next(step, t, sample, { ...feeds, [FEATURE]: feature }, { ...route, graph: SHALLOW });
     };
   },

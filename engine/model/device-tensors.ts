@@ -1,4 +1,5 @@
 import ort from 'onnxruntime-node';
+import { makeAttr } from '../onnx/graph';
 import { encodeModel } from '../onnx/model-proto';
 import onnxProto from 'onnx-proto';
 import type { OrtSession, SessionOptions } from './onnx-session';
@@ -40,28 +41,60 @@ export const NO_HOST_DATA = new Float32Array(0);
 const { onnx } = onnxProto;
 const uploaders = new Map<string, Promise<OrtSession>>();
 
-/** An Identity graph of any shape for one element type, on WebGPU, with a GPU-buffer output. */
-function uploader(type: string): Promise<OrtSession> {
-  let s = uploaders.get(type);
+const ELEM: Record<string, number> = { float32: onnx.TensorProto.DataType.FLOAT, float16: onnx.TensorProto.DataType.FLOAT16, int32: onnx.TensorProto.DataType.INT32 };
+
+/** An Identity graph of any shape for one element type, on WebGPU: `to` 'gpu-buffer' uploads, 'cpu' downloads. */
+function identity(type: string, to: 'gpu-buffer' | 'cpu'): Promise<OrtSession> {
+  const key = `${type} ${to}`;
+  let s = uploaders.get(key);
   if (!s) {
-    const elem = type === 'float16' ? onnx.TensorProto.DataType.FLOAT16 : type === 'float32' ? onnx.TensorProto.DataType.FLOAT : undefined;
-    if (elem === undefined) throw new Error(`device upload of a ${type} tensor: only float32 and float16 are kept on the GPU`);
+    const elem = ELEM[type];
+    if (elem === undefined) throw new Error(`device copy of a ${type} tensor: only ${Object.keys(ELEM).join(', ')} are kept on the GPU`);
     const vi = (name: string) => ({ name, type: { tensorType: { elemType: elem } } });
     const bytes = encodeModel({
       irVersion: 8,
       opsetImport: [{ domain: '', version: 17 }],
-      graph: { name: 'upload', node: [{ opType: 'Identity', input: ['x'], output: ['y'], name: 'upload' }], input: [vi('x')], output: [vi('y')] },
+      graph: { name: 'copy', node: [{ opType: 'Identity', input: ['x'], output: ['y'], name: 'copy' }], input: [vi('x')], output: [vi('y')] },
     });
-    s = ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], preferredOutputLocation: 'gpu-buffer', logSeverityLevel: 3 });
-    s.catch(() => uploaders.delete(type));
-    uploaders.set(type, s);
+    s = ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], preferredOutputLocation: to, logSeverityLevel: 3 });
+    s.catch(() => uploaders.delete(key));
+    uploaders.set(key, s);
   }
   return s;
 }
 
 /** Copies a host tensor to the GPU once (counted); the result can feed any WebGPU session. */
 export async function upload(t: ort.Tensor): Promise<ort.Tensor> {
-  const s = await uploader(t.type);
+  const s = await identity(t.type, 'gpu-buffer');
+  countTransfers(1);
+  return (await s.run({ x: t })).y as ort.Tensor;
+}
+
+const halves = new Map<string, Promise<OrtSession>>();
+
+/** The second half along the batch of a GPU-buffer tensor (the conditional half of a CFG batch), left on the GPU. */
+export async function secondHalf(t: ort.Tensor): Promise<ort.Tensor> {
+  const elem = ELEM[t.type];
+  if (t.location !== 'gpu-buffer' || elem === undefined) throw new Error(`secondHalf: expected a GPU-buffer tensor of ${Object.keys(ELEM).join(', ')}, got a ${t.type} tensor on the ${t.location}`);
+  let s = halves.get(t.type);
+  if (!s) {
+    const vi = (name: string) => ({ name, type: { tensorType: { elemType: elem } } });
+    const bytes = encodeModel({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: { name: 'halves', node: [{ opType: 'Split', input: ['x'], output: ['first', 'second'], name: 'halves', attribute: [makeAttr('axis', { i: 0 })] }], input: [vi('x')], output: [vi('second')] },
+    });
+    s = ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], preferredOutputLocation: 'gpu-buffer', logSeverityLevel: 3 });
+    s.catch(() => halves.delete(t.type));
+    halves.set(t.type, s);
+  }
+  return (await (await s).run({ x: t })).second as ort.Tensor;
+}
+
+/** Copies a GPU-buffer tensor to the host (counted): previews and the final latents of the resident loop. */
+export async function download(t: ort.Tensor): Promise<ort.Tensor> {
+  if (t.location !== 'gpu-buffer') throw new Error(`download: the tensor is on the ${t.location}, not the GPU`);
+  const s = await identity(t.type, 'cpu');
   countTransfers(1);
   return (await s.run({ x: t })).y as ort.Tensor;
 }

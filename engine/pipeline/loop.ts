@@ -1,9 +1,11 @@
 import { CancelledError } from '../../app/errors';
 import type { RunEvent } from '../../app/contract';
-import { hostTransfers } from '../model/device-tensors';
-import type { Scheduler } from '../schedulers/scheduler';
+import { download, hostTransfers } from '../model/device-tensors';
+import { toFloat32 } from '../model/onnx-session';
+import { isLinear, type Scheduler } from '../schedulers/scheduler';
 import type { Denoiser, Feeds, Tensor } from './denoiser';
 import { firstNonFinite } from './finite';
+import type { ResidentSteps } from './resident';
 
 /** What the loop tells the accelerations that hook into it. */
 export interface LoopInfo {
@@ -38,33 +40,77 @@ export interface LoopInput {
   onLatents?: (step: number, latents: Float32Array, dims: readonly number[]) => void;
   /** After each scheduler step, before the checks and callbacks: inpainting's latent blend. */
   afterStep?: (step: number, latents: Float32Array) => Float32Array;
+  /** Keep the latents on the GPU (WebGPU) where the scheduler's step is linear and no host step follows it. */
+  resident?: ResidentSteps;
 }
 
-/** The denoising loop: scheduler steps, CFG, step events, cancellation between steps, a finite check after each. */
-export async function denoise(l: LoopInput): Promise<{ latents: Float32Array; stepMs: number[]; stepOnnxMs: number[]; stepTransfers: number[] }> {
+/** Where the latents live between steps: on the host, or on the GPU (./resident.ts). */
+export interface Latents {
+  /** The UNet's sample at step i: doubled under guidance, scaled by the scheduler. */
+  input(i: number, t: number): Tensor;
+  /** Guidance and the scheduler step on the UNet's prediction. */
+  step(i: number, t: number, prediction: Tensor): Promise<void>;
+  /** The latents on the host (a download when they are on the GPU). */
+  host(): Promise<Float32Array>;
+  /** After the loop, finished or not: what the run put on the GPU goes. */
+  release(): void;
+}
+
+/** The scheduler stepping on the host, as diffusers does; a prediction left on the GPU comes down first. */
+function hostLatents(l: LoopInput, guided: readonly boolean[]): Latents {
+  let latents = l.latents;
+  return {
+    input: (i, t) => ({ data: l.scheduler.scaleModelInput(guided[i] ? repeat(latents, 2) : latents, t), dims: [(guided[i] ? 2 : 1) * l.shape[0]!, ...l.shape.slice(1)] }),
+    async step(i, t, prediction) {
+      const out = prediction.device ? toFloat32(await download(prediction.device)) : prediction.data;
+      latents = l.scheduler.step(guided[i] ? guide(out, l.guidance) : out, t, latents, l.noise);
+      if (l.afterStep) latents = l.afterStep(i, latents);
+    },
+    host: async () => latents,
+    release: () => {},
+  };
+}
+
+/**
+ * The denoising loop: scheduler steps, CFG, step events, cancellation between steps, a finite
+ * check after each (on the GPU, after each the latents come down for: a preview, the end).
+ */
+export async function denoise(l: LoopInput): Promise<{ latents: Float32Array; stepMs: number[]; stepOnnxMs: number[]; stepTransfers: number[]; resident: boolean }> {
   const { scheduler, timesteps, shape, guidance } = l;
   const n = timesteps.length, cfg = guidance > 1;
   const predict = l.hooks?.wrap?.(l.denoiser, { timesteps, allTimesteps: scheduler.timesteps }) ?? l.denoiser;
   const condFeeds = cfg ? mapFeeds(l.feeds, condHalf) : l.feeds;
+  const guided = timesteps.map((_, i) => cfg && (l.hooks?.keepGuidance?.(i, n) ?? true));
   const stepMs: number[] = [], stepOnnxMs: number[] = [], stepTransfers: number[] = [];
+  // step 0 is timed and counted from before the resident loop's first uploads
+  const start = performance.now(), moved0 = hostTransfers();
+  const linear = l.resident && !l.afterStep && isLinear(scheduler) ? scheduler : undefined;
+  const state = linear ? await l.resident!.start({ scheduler: linear, timesteps, latents: l.latents, shape, guided, guidance, noise: l.noise }) : hostLatents(l, guided);
+  const resident = linear !== undefined;
   let latents = l.latents;
-  for (const [i, t] of timesteps.entries()) {
-    if (l.signal?.aborted) throw new CancelledError();
-    const s = performance.now(), before = l.onnxClock(), moved = hostTransfers();
-    const g = cfg && (l.hooks?.keepGuidance?.(i, n) ?? true);
-    const x = scheduler.scaleModelInput(g ? repeat(latents, 2) : latents, t);
-    const out = await predict(i, t, { data: x, dims: [g ? 2 * shape[0]! : shape[0]!, ...shape.slice(1)] }, g ? l.feeds : condFeeds);
-    latents = scheduler.step(g ? guide(out.prediction.data, guidance) : out.prediction.data, t, latents, l.noise);
-    if (l.afterStep) latents = l.afterStep(i, latents);
-    const bad = firstNonFinite(latents);
-    if (bad) throw new Error(`latents became non-finite at step ${i + 1} of ${n} (${bad}): check the LoRA weights / scheduler config`);
-    stepMs.push(performance.now() - s);
-    stepOnnxMs.push(l.onnxClock() - before);
-    stepTransfers.push(hostTransfers() - moved);
-    l.onLatents?.(i, latents, shape);
-    l.onEvent?.({ type: 'step', step: i + 1, steps: n, timestep: t, ms: stepMs[i]!, onnxMs: stepOnnxMs[i]! });
+  try {
+    for (const [i, t] of timesteps.entries()) {
+      if (l.signal?.aborted) throw new CancelledError();
+      const s = i === 0 ? start : performance.now(), before = l.onnxClock(), moved = i === 0 ? moved0 : hostTransfers();
+      const out = await predict(i, t, state.input(i, t), guided[i] ? l.feeds : condFeeds);
+      await state.step(i, t, out.prediction);
+      // on the GPU the latents come down (and are checked) only for a preview and at the end
+      const seen = !resident || l.onLatents || i === n - 1;
+      if (seen) {
+        latents = await state.host();
+        const bad = firstNonFinite(latents);
+        if (bad) throw new Error(`latents became non-finite ${resident && !l.onLatents ? 'by' : 'at'} step ${i + 1} of ${n} (${bad}): check the LoRA weights / scheduler config`);
+      }
+      stepMs.push(performance.now() - s);
+      stepOnnxMs.push(l.onnxClock() - before);
+      stepTransfers.push(hostTransfers() - moved);
+      if (seen) l.onLatents?.(i, latents, shape);
+      l.onEvent?.({ type: 'step', step: i + 1, steps: n, timestep: t, ms: stepMs[i]!, onnxMs: stepOnnxMs[i]! });
+    }
+  } finally {
+    state.release();
   }
-  return { latents, stepMs, stepOnnxMs, stepTransfers };
+  return { latents, stepMs, stepOnnxMs, stepTransfers, resident };
 }
 
 /** guided = uncond + g (text - uncond), from the UNet's [uncond; text] halves. */

@@ -1,5 +1,5 @@
 import { alphasCumprod, BETA_DEFAULTS, checkTimesteps, interp, linspace, oneOf, resolveConfig, roundHalfEven, trainSigmas } from './schedule';
-import { lincomb, type Scheduler, type SchedulerConfig } from './scheduler';
+import { applyStep, lincomb, linearStep, type LinearScheduler, type LinearStep, type SchedulerConfig } from './scheduler';
 import { karrasSigmas, sigmaToT, StepIndex } from './sigmas';
 
 const DEFAULTS = {
@@ -16,7 +16,7 @@ const DEFAULTS = {
 };
 
 /** DPM-Solver++ (Lu et al. 2022), multistep, order 1 or 2 ("DPM++ 2M"); Karras σs as an option. */
-export class DPMSolverMultistepScheduler implements Scheduler {
+export class DPMSolverMultistepScheduler implements LinearScheduler {
   readonly config: typeof DEFAULTS;
   readonly initNoiseSigma = 1;
   readonly order = 1;
@@ -24,7 +24,8 @@ export class DPMSolverMultistepScheduler implements Scheduler {
   sigmas: number[] = [];
   private readonly ac: Float32Array;
   private readonly index = new StepIndex();
-  private outputs: (Float32Array | undefined)[] = [];
+  /** The previous step's x0 (the multistep history of the host step). */
+  private lastX0: Float32Array | undefined;
   private lowerOrderNums = 0;
 
   constructor(file: SchedulerConfig, overrides: SchedulerConfig = {}) {
@@ -62,7 +63,7 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     const last = c.final_sigmas_type === 'sigma_min' ? train[0]! : 0;
     this.sigmas = [...sig, last].map(Math.fround);
     this.timesteps = ts;
-    this.outputs = new Array(c.solver_order).fill(undefined);
+    this.lastX0 = undefined;
     this.lowerOrderNums = 0;
     this.index.reset();
   }
@@ -75,40 +76,47 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     return x;
   }
 
+  inputScale(): number {
+    return 1;
+  }
+
   /** α_t and σ_t of the VP process at this σ. */
   private alphaSigma(sigma: number): [number, number] {
     const a = 1 / Math.sqrt(sigma * sigma + 1);
     return [a, sigma * a];
   }
 
-  step(out: Float32Array, t: number, x: Float32Array): Float32Array {
+  /** x0 from the output (m0), then the first- or second-order update with the previous step's x0 (m1). */
+  linearStep(t: number): LinearStep {
     const c = this.config;
     const i = this.index.get(this.timesteps, t);
     const n = this.timesteps.length;
     const lowerFinal = i === n - 1 && (c.euler_at_final || (c.lower_order_final && n < 15) || c.final_sigmas_type === 'zero');
     const [a0, s0] = this.alphaSigma(this.sigmas[i]!);
-    const x0 = c.prediction_type === 'epsilon' ? lincomb(1 / a0, x, -s0 / a0, out)
-      : c.prediction_type === 'v_prediction' ? lincomb(a0, x, -s0, out) : out;
-    this.outputs.shift();
-    this.outputs.push(x0);
+    const x0 = c.prediction_type === 'epsilon' ? { p: 1 / a0, q: -s0 / a0 } : c.prediction_type === 'v_prediction' ? { p: a0, q: -s0 } : {};
 
     const [at, st] = this.alphaSigma(this.sigmas[i + 1]!);
     const lambda = (a: number, s: number): number => Math.log(a) - Math.log(s);
     const h = lambda(at, st) - lambda(a0, s0);
     const em1 = Math.exp(-h) - 1;
-    let prev: Float32Array;
+    let update: Partial<LinearStep>;
     if (c.solver_order === 1 || this.lowerOrderNums < 1 || lowerFinal) {
-      prev = lincomb(st / s0, x, -at * em1, x0);
+      update = { a: st / s0, c: -at * em1 };
     } else {
       const [a1, s1] = this.alphaSigma(this.sigmas[i - 1]!);
       const r0 = (lambda(a0, s0) - lambda(a1, s1)) / h;
-      const m1 = this.outputs[this.outputs.length - 2]!;
       // D1 = (m0 - m1) / r0
       const d1 = c.solver_type === 'midpoint' ? -0.5 * at * em1 : at * (em1 / h + 1);
-      prev = lincomb(st / s0, x, -at * em1 + d1 / r0, x0, -d1 / r0, m1);
+      update = { a: st / s0, c: -at * em1 + d1 / r0, d: -d1 / r0 };
     }
     if (this.lowerOrderNums < c.solver_order) this.lowerOrderNums++;
     this.index.advance();
+    return linearStep({ ...x0, ...update });
+  }
+
+  step(out: Float32Array, t: number, x: Float32Array, noise: () => Float32Array): Float32Array {
+    const { prev, x0 } = applyStep(this.linearStep(t), out, x, this.lastX0, noise);
+    this.lastX0 = x0;
     return prev;
   }
 

@@ -1,6 +1,6 @@
 import { alphasCumprod, BETA_DEFAULTS, interp, oneOf, resolveConfig, trainSigmas } from './schedule';
 import { eulerTimesteps } from './euler-timesteps';
-import { lincomb, scale, type Scheduler, type SchedulerConfig } from './scheduler';
+import { applyStep, lincomb, linearStep, scale, type LinearScheduler, type LinearStep, type SchedulerConfig } from './scheduler';
 import { karrasSigmas, sigmaToT, StepIndex } from './sigmas';
 
 const DEFAULTS = {
@@ -13,7 +13,7 @@ const DEFAULTS = {
 };
 
 /** Euler's method on the probability-flow ODE in σ (Karras et al. 2022, Algorithm 2 without churn). */
-export class EulerScheduler implements Scheduler {
+export class EulerScheduler implements LinearScheduler {
   readonly config: typeof DEFAULTS;
   readonly order = 1;
   timesteps: number[] = [];
@@ -55,32 +55,38 @@ export class EulerScheduler implements Scheduler {
     this.index.setBegin(i);
   }
 
-  scaleModelInput(x: Float32Array, t: number): Float32Array {
+  inputScale(t: number): number {
     const s = this.sigmas[this.index.get(this.timesteps, t)]!;
-    return scale(x, 1 / Math.sqrt(s * s + 1));
+    return 1 / Math.sqrt(s * s + 1);
   }
 
-  /** x0 predicted from the model output at σ. */
-  protected predictX0(out: Float32Array, x: Float32Array, sigma: number, sigmaHat = sigma): Float32Array {
+  scaleModelInput(x: Float32Array, t: number): Float32Array {
+    return scale(x, this.inputScale(t));
+  }
+
+  /** x0 predicted from the model output at σ, as LinearStep coefficients. */
+  protected x0Coefficients(sigma: number, sigmaHat = sigma): Pick<LinearStep, 'p' | 'q'> {
     switch (this.config.prediction_type) {
       case 'epsilon':
-        return lincomb(1, x, -sigmaHat, out);
+        return { p: 1, q: -sigmaHat };
       case 'v_prediction':
-        return lincomb(1 / (sigma * sigma + 1), x, -sigma / Math.sqrt(sigma * sigma + 1), out);
+        return { p: 1 / (sigma * sigma + 1), q: -sigma / Math.sqrt(sigma * sigma + 1) };
       default:
-        return out;
+        return { p: 0, q: 1 };
     }
   }
 
-  step(out: Float32Array, t: number, x: Float32Array, _noise?: () => Float32Array): Float32Array {
+  linearStep(t: number): LinearStep {
     const i = this.index.get(this.timesteps, t);
     const sigma = this.sigmas[i]!;
-    const x0 = this.predictX0(out, x, sigma);
     const dt = this.sigmas[i + 1]! - sigma;
-    // x + (x - x0) / σ · dt
-    const prev = lincomb(1 + dt / sigma, x, -dt / sigma, x0);
     this.index.advance();
-    return prev;
+    // x + (x - x0) / σ · dt
+    return linearStep({ ...this.x0Coefficients(sigma), a: 1 + dt / sigma, c: -dt / sigma });
+  }
+
+  step(out: Float32Array, t: number, x: Float32Array, noise: () => Float32Array): Float32Array {
+    return applyStep(this.linearStep(t), out, x, undefined, noise).prev;
   }
 
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {

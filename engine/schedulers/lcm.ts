@@ -1,5 +1,5 @@
-import { addNoiseAlphaBar, alphasCumprod, BETA_DEFAULTS, intIn, linspace, oneOf, predictOriginal, resolveConfig } from './schedule';
-import { lincomb, type Scheduler, type SchedulerConfig } from './scheduler';
+import { addNoiseAlphaBar, alphasCumprod, BETA_DEFAULTS, intIn, linspace, oneOf, originalCoefficients, resolveConfig } from './schedule';
+import { applyStep, linearStep, type LinearScheduler, type LinearStep, type SchedulerConfig } from './scheduler';
 import { StepIndex } from './sigmas';
 
 const DEFAULTS = {
@@ -16,7 +16,7 @@ const DEFAULTS = {
 };
 
 /** Latent consistency model sampling (Luo et al. 2023): predict x0 with the consistency boundary, re-noise. */
-export class LCMScheduler implements Scheduler {
+export class LCMScheduler implements LinearScheduler {
   readonly config: typeof DEFAULTS;
   readonly initNoiseSigma = 1;
   readonly order = 1;
@@ -54,18 +54,26 @@ export class LCMScheduler implements Scheduler {
     return x;
   }
 
-  step(out: Float32Array, t: number, x: Float32Array, noise: () => Float32Array): Float32Array {
+  inputScale(): number {
+    return 1;
+  }
+
+  /** denoised = c_skip·x + c_out·x0; every step but the last re-noises it to the next timestep. */
+  linearStep(t: number): LinearStep {
     const i = this.index.get(this.timesteps, t);
     const prevT = i + 1 < this.timesteps.length ? this.timesteps[i + 1]! : t;
     const a = this.ac[t]!, aPrev = prevT >= 0 ? this.ac[prevT]! : this.finalAlphaCumprod;
     const st = t * this.config.timestep_scaling;
     const cSkip = 0.25 / (st * st + 0.25);
     const cOut = st / Math.sqrt(st * st + 0.25);
-    const x0 = predictOriginal(this.config.prediction_type, a, x, out, this.config.clip_sample ? this.config.clip_sample_range : undefined);
-    const denoised = lincomb(cOut, x0, cSkip, x);
+    const x0 = originalCoefficients(this.config.prediction_type, a, this.config.clip_sample ? this.config.clip_sample_range : undefined);
     this.index.advance();
-    if (i === this.timesteps.length - 1) return denoised;
-    return lincomb(Math.sqrt(aPrev), denoised, Math.sqrt(1 - aPrev), noise());
+    const last = i === this.timesteps.length - 1;
+    return linearStep({ ...x0, a: cSkip, c: cOut, ...(last ? {} : { noise: { w: Math.sqrt(aPrev), k: Math.sqrt(1 - aPrev) } }) });
+  }
+
+  step(out: Float32Array, t: number, x: Float32Array, noise: () => Float32Array): Float32Array {
+    return applyStep(this.linearStep(t), out, x, undefined, noise).prev;
   }
 
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {

@@ -1,4 +1,4 @@
-import type { SchedulerConfig } from './scheduler';
+import type { LinearStep, SchedulerConfig } from './scheduler';
 
 /** The config keys every discrete-time SD scheduler shares, with diffusers' defaults. */
 export const BETA_DEFAULTS = {
@@ -186,14 +186,10 @@ export function addNoiseAlphaBar(ac: Float32Array, x0: Float32Array, noise: Floa
 
 /**
  * x0 predicted from the model output at ᾱ_t (epsilon, v or sample prediction), clipped to
- * ±clip when the config asks: the first half of DDIM's and LCM's step.
+ * ±clip when the config asks, as LinearStep coefficients: the first half of DDIM's and LCM's step.
  */
-export function predictOriginal(predictionType: string, alphaBar: number, x: Float32Array, out: Float32Array, clip?: number): Float32Array {
+export function originalCoefficients(predictionType: string, alphaBar: number, clip?: number): Pick<LinearStep, 'p' | 'q' | 'r' | 'clip'> {
   const sa = Math.sqrt(alphaBar), sb = Math.sqrt(1 - alphaBar);
-  const x0 = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const v = predictionType === 'epsilon' ? (x[i]! - sb * out[i]!) / sa : predictionType === 'v_prediction' ? sa * x[i]! - sb * out[i]! : out[i]!;
-    x0[i] = clip === undefined ? v : Math.min(clip, Math.max(-clip, v));
-  }
-  return x0;
+  const c = predictionType === 'epsilon' ? { p: 1, q: -sb, r: sa } : predictionType === 'v_prediction' ? { p: sa, q: -sb, r: 1 } : { p: 0, q: 1, r: 1 };
+  return clip === undefined ? c : { ...c, clip };
 }

@@ -21,6 +21,65 @@ export interface Scheduler {
   addNoise(original: Float32Array, noise: Float32Array, t: number): Float32Array;
 }
 
+/**
+ * One step as a linear map of the latents x, the (guided) model output `out`, the previous
+ * step's x0 and fresh noise z: what the GPU-resident loop runs as a graph, and what `applyStep`
+ * runs on the host, so a scheduler's maths lives in its `linearStep` alone.
+ *   x0   = clip((p·x + q·out) / r)      the predicted original (DPM++ keeps it for its next step)
+ *   e    = u·x + v·out                  the noise the output implies
+ *   prev = a·x + b·e + c·x0 + d·x0_prev
+ *   then, with `noise`: prev = w·prev + k·z (ancestral samplers, LCM)
+ */
+export interface LinearStep {
+  p: number; q: number; r: number; clip?: number;
+  u: number; v: number;
+  a: number; b: number; c: number; d: number;
+  noise?: { w: number; k: number };
+}
+
+/** A scheduler whose step is a LinearStep (PNDM's Runge–Kutta history is not: it steps on the host). */
+export interface LinearScheduler extends Scheduler {
+  /** The coefficients of this step; advances the scheduler as `step` does. */
+  linearStep(t: number): LinearStep;
+  /** What scaleModelInput multiplies the sample by at `t`. */
+  inputScale(t: number): number;
+}
+
+export const isLinear = (s: Scheduler): s is LinearScheduler => 'linearStep' in s && 'inputScale' in s;
+
+/** A LinearStep from the coefficients a scheduler sets; the rest leave x0 and e equal to the output and add nothing. */
+export const linearStep = (c: Partial<LinearStep>): LinearStep => ({ p: 0, q: 1, r: 1, u: 0, v: 1, a: 0, b: 0, c: 0, d: 0, ...c });
+
+/**
+ * A LinearStep on the host, float32 after each line as the schedulers always rounded; terms with
+ * a zero coefficient are left out, so the sums are the ones each scheduler's step always made.
+ */
+export function applyStep(s: LinearStep, out: Float32Array, x: Float32Array, prevX0: Float32Array | undefined, noise: () => Float32Array): { prev: Float32Array; x0: Float32Array } {
+  const same = (p: number, q: number) => p === 0 && q === 1;
+  const x0 = same(s.p, s.q) && s.r === 1 && s.clip === undefined ? out : sum([[s.p, x], [s.q, out]], out.length, s.r, s.clip);
+  const e = s.b === 0 ? out : same(s.u, s.v) ? out : sum([[s.u, x], [s.v, out]], out.length);
+  if (s.d !== 0 && !prevX0) throw new Error('scheduler step: it needs the previous step\'s x0, which no step made');
+  let prev = sum([[s.a, x], [s.b, e], [s.c, x0], [s.d, prevX0]], out.length);
+  if (s.noise) {
+    const z = noise(), { w, k } = s.noise;
+    for (let i = 0; i < prev.length; i++) prev[i] = w * prev[i]! + z[i]! * k;
+  }
+  return { prev, x0 };
+}
+
+/** Σ cᵢ·tᵢ over the non-zero terms, left to right in double, then / r and clipped to ±clip, as float32. */
+function sum(terms: [number, Float32Array | undefined][], n: number, r = 1, clip?: number): Float32Array {
+  const live = terms.filter(([c]) => c !== 0) as [number, Float32Array][];
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let v = 0;
+    for (const [c, t] of live) v += c * t[i]!;
+    if (r !== 1) v /= r;
+    out[i] = clip === undefined ? v : Math.min(clip, Math.max(-clip, v));
+  }
+  return out;
+}
+
 export type SchedulerConfig = Record<string, unknown>;
 
 /** Elementwise a*x + b*y (+ c*z), in double, stored as float32. */

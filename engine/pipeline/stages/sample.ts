@@ -1,12 +1,14 @@
 import type { ResolvedParams } from '../../../app/contract';
 import type { LoadedModel } from '../../model/model';
 import type { TorchGenerator } from '../../noise/generator';
+import { takesGpuBuffers } from '../../model/device-tensors';
 import { createScheduler } from '../../schedulers/registry';
 import { graphDenoiser, type Feeds } from '../denoiser';
 import { denoise } from '../loop';
 import { unetSizeHint } from '../check-inputs';
 import type { GenerateOptions, GenerateResult } from '../pipeline';
 import { graphOf, unetGraphs } from '../session-runner';
+import { ResidentSteps } from '../resident';
 import { controlStage } from './controlnet';
 import type { StageTimer } from '../timing';
 import { imageLatents, noiseLatents, strengthStart } from './latents';
@@ -35,17 +37,21 @@ export async function sampleImages(model: LoadedModel, p: ResolvedParams, opts: 
   } else {
     latents = noiseLatents(gen, shape, scheduler);
   }
-  // 4. denoising loop (the ControlNets, checked with their images before any step, wrap the UNet)
+  // 4. denoising loop (the ControlNets, checked with their images before any step, wrap the UNet);
+  // on WebGPU the latents stay on the GPU between steps
   const control = controlStage(model, p, timesteps.length, opts, opts.controlnets);
-  const loopMs = (): number => [...graphs.values()].reduce((a, g) => a + g.onnxMs, 0) + (control?.onnxMs() ?? 0);
+  const unetGraph = graphs.get('unet')!;
+  const resident = takesGpuBuffers(unetGraph.session) ? new ResidentSteps(unetGraph.spec('sample').type) : undefined;
+  const loopMs = (): number => [...graphs.values()].reduce((a, g) => a + g.onnxMs, 0) + (control?.onnxMs() ?? 0) + (resident?.onnxMs() ?? 0);
   const unet = control ? control.wrap(graphDenoiser(graphs)) : graphDenoiser(graphs);
   const steps = await clock.stage('denoise', loopMs, () => denoise({
-    scheduler, timesteps, latents, shape, guidance: p.guidance, feeds, denoiser: unet, hooks: opts.loop,
+    scheduler, timesteps, latents, shape, guidance: p.guidance, feeds, denoiser: unet, hooks: opts.loop, resident,
     noise: () => gen.randn(shape), onnxClock: loopMs, signal: opts.signal, onEvent: opts.onEvent, onLatents: opts.onLatents,
   })).catch((e: unknown) => {
     throw unetSizeHint(e, model, p);
   });
+  const notices = [...(control?.notices() ?? []), ...(resident && !steps.resident ? [`scheduler ${p.scheduler}: its step is not a linear map, so it runs on the host and the latents cross to the host every step`] : [])];
   // 5. latents → images
   const images = await clock.stage('vae-decoder', () => vae.onnxMs, () => decodeLatents(vae, steps.latents, shape, model.scalingFactor));
-  return { params: p, images, timings: clock.timings(steps, textMs + loopMs() + vae.onnxMs + (enc?.onnxMs ?? 0)), notices: control?.notices() };
+  return { params: p, images, timings: clock.timings(steps, textMs + loopMs() + vae.onnxMs + (enc?.onnxMs ?? 0)), notices: notices.length ? notices : undefined };
 }
