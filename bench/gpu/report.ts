@@ -38,9 +38,18 @@ export interface Target {
   met: boolean | null;
 }
 
+/** An engine row as the report's JSON has it: its image compared (PSNR dB, SSIM); `psnrBelowLimit` marks an SD-fusion row under the limit. */
+export interface ReportedRow extends RowResult {
+  psnrVsBaseline?: number;
+  ssimVsBaseline?: number;
+  psnrVsDiffusers?: number;
+  ssimVsDiffusers?: number;
+  psnrBelowLimit?: number;
+}
+
 export interface Report {
   markdown: string;
-  json: { device: TorchResult['device'] | null; engineVersion: string; params: unknown; torch: TorchRow[]; torchSkipped: string[]; engine: RowResult[]; targets: Target[] };
+  json: { device: TorchResult['device'] | null; engineVersion: string; params: unknown; torch: TorchRow[]; torchSkipped: string[]; engine: ReportedRow[]; targets: Target[] };
 }
 
 const f = (v: number | undefined, digits = 1): string => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
@@ -131,7 +140,7 @@ export function buildReport(torch: TorchResult | null, engine: RowResult[], imag
     ...rowsOut,
     '',
   ].join('\n');
-  const engineOut = engine.map((r) => ({
+  const engineOut = engine.map((r): ReportedRow => ({
     ...r, psnrVsBaseline: cmp[r.name]?.base.psnr, ssimVsBaseline: cmp[r.name]?.base.ssim, psnrVsDiffusers: cmp[r.name]?.ref.psnr, ssimVsDiffusers: cmp[r.name]?.ref.ssim,
     ...(flagged[r.name] ? { psnrBelowLimit: FUSION_PSNR_MIN_DB } : {}),
   }));
