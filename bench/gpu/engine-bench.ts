@@ -135,6 +135,8 @@ export interface RowResult {
   overheadMs?: number;
   overheadFraction?: number;
   overheadSplit?: OverheadSplit;
+  /** Of the overhead: feeds converted to the graphs' input types and outputs to float32 (fp16 I/O), whole image. */
+  convertMs?: number;
   /** The last image, saved as raw float32 HWC under the image folder. */
   image?: string;
   width?: number;
@@ -245,5 +247,6 @@ function summarise(rs: RunResult[]): Partial<RowResult> {
     vaeDecoderMs: median(t.map((x) => x.vaeDecoderMs)),
     overheadMs: median(t.map((x) => x.overheadMs)),
     overheadFraction: median(t.map((x) => x.overheadMs / x.totalMs)),
+    convertMs: median(t.map((x) => x.convertMs ?? NaN)),
   };
 }

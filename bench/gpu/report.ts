@@ -101,7 +101,8 @@ export function buildReport(torch: TorchResult | null, engine: RowResult[], imag
     const shallow = r.shallowRunMs !== undefined && r.unetRunMs ? `${f(r.shallowRunMs, 2)} (${f(r.shallowRunMs / r.unetRunMs, 2)})` : '–';
     const firstImage = r.firstRunMs !== undefined && r.prepareMs !== undefined ? r.firstRunMs - r.prepareMs : undefined;
     const o = r.overheadSplit;
-    const split = o ? [o.stepsMs, o.loopMs, o.textEncoderMs, o.vaeDecoderMs + o.vaeEncoderMs, o.restMs].map((v) => f(v, 1)).join(' / ') : '–';
+    const conv = r.convertMs !== undefined && Number.isFinite(r.convertMs) ? ` (I/O conversion ${f(r.convertMs, 1)})` : '';
+    const split = o ? `${[o.stepsMs, o.loopMs, o.textEncoderMs, o.vaeDecoderMs + o.vaeEncoderMs, o.restMs].map((v) => f(v, 1)).join(' / ')}${conv}` : '–';
     const vsBase = `${db(c?.base.psnr)}${flagged[r.name] ? ` **< ${FUSION_PSNR_MIN_DB} dB**` : ''} / ${f(c?.base.ssim, 4)}`;
     rowsOut.push(`| ${r.name} | ${r.provider} | ${f(r.unetRunMs, 2)} | ${shallow} | ${f(r.loopStepMs, 2)} | ${base ? `${f(base.loopStepMs! / r.loopStepMs!, 2)}x` : '–'} | ${f(r.imageMs, 0)} | ${base ? `${f(base.imageMs! / r.imageMs!, 2)}x` : '–'} | ${f(100 * r.overheadFraction!, 1)}% (${f(r.stepOverheadMs, 2)}) | ${split} | ${f(r.prepareMs, 0)} / ${f(firstImage, 0)} | ${vsBase} | ${db(c?.ref.psnr)} / ${f(c?.ref.ssim, 4)} | ${r.runs} | ${r.summary ?? ''} |`);
   }
@@ -133,7 +134,7 @@ export function buildReport(torch: TorchResult | null, engine: RowResult[], imag
     '',
     '## The engine',
     '',
-    'UNet session.run: one full step (batch 2); shallow: a DeepCache cached step (its fraction of a full one). Overhead: engine time outside session.run over the whole image (median per-step part in brackets, ms); its split (ms, medians, adding up to the whole): all steps outside session.run / the denoise stage outside its steps / text encoder stage outside its graph / VAE stages outside theirs / between stages. Speed-ups and the first PSNR / SSIM are against the row\'s baseline (the row named in JSON `baseline`), the second against the diffusers image it should reproduce (same weights, seed and noise). SD-fusion rows under ' + FUSION_PSNR_MIN_DB + ' dB against their unfused baseline are marked.',
+    'UNet session.run: one full step (batch 2); shallow: a DeepCache cached step (its fraction of a full one). Overhead: engine time outside session.run over the whole image (median per-step part in brackets, ms); its split (ms, medians, adding up to the whole): all steps outside session.run / the denoise stage outside its steps / text encoder stage outside its graph / VAE stages outside theirs / between stages; in brackets, the part of the overhead spent converting feeds and outputs to and from each graph\'s types (fp16 I/O, all graphs). Speed-ups and the first PSNR / SSIM are against the row\'s baseline (the row named in JSON `baseline`), the second against the diffusers image it should reproduce (same weights, seed and noise). SD-fusion rows under ' + FUSION_PSNR_MIN_DB + ' dB against their unfused baseline are marked.',
     '',
     '| row | provider | UNet session.run ms | shallow run ms | loop ms per step | loop speed-up | image ms | image speed-up | overhead | overhead split ms (steps / loop / text / VAE / rest) | first run ms (prepare / image) | PSNR / SSIM vs baseline | PSNR / SSIM vs diffusers | runs | what ran |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

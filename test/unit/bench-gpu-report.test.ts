@@ -9,7 +9,10 @@ import { Engine } from '../../engine/engine';
 import { configs, deepcacheRow, type RowResult } from '../../bench/gpu/engine-bench';
 import { overheadSplit } from '../../bench/gpu/overhead';
 import { buildReport, FUSION_PSNR_MIN_DB, type TorchResult } from '../../bench/gpu/report';
+import { loadModel } from '../../engine/model/model';
+import { generate } from '../../engine/pipeline/generate';
 import { FIXTURE_MODEL } from '../parity/reference';
+import { halfIoUnetFolder } from '../support/half-io';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -34,6 +37,17 @@ describe('the overhead split of a run', () => {
     for (const v of [s.stepsMs, s.textEncoderMs, s.vaeDecoderMs, s.restMs]) expect(v).toBeGreaterThan(0);
   });
 
+  it('counts the fp16 I/O conversion of a UNet stored in fp16 as part of the overhead', async () => {
+    const m = await loadModel(halfIoUnetFolder(FIXTURE_MODEL));
+    try {
+      const { timings: t } = await generate(m, { prompt: 'a cat', seed: 3, steps: 3, width: 64, height: 64, scheduler: 'ddim' });
+      expect(t.convertMs).toBeGreaterThan(0);
+      expect(t.convertMs).toBeLessThan(t.overheadMs);
+    } finally {
+      await m.release();
+    }
+  });
+
   it('refuses a run without its stage events', () => {
     const t = { textEncoderMs: 1, vaeEncoderMs: 0, stepMs: [2], stepOnnxMs: [1], denoiseMs: 2, vaeDecoderMs: 1, totalMs: 5, onnxMs: 3, overheadMs: 2, stepTransfers: [], transfers: 0 };
     expect(() => overheadSplit(t, [])).toThrow('no denoise stage event');
@@ -52,7 +66,7 @@ describe('the GPU report', () => {
   const row = (name: string, image: string, extra: Partial<RowResult> = {}): RowResult => ({
     name, model: 'sd15-fp16', variant: { provider: 'cuda' }, image, width: W, height: H, provider: 'cuda', runs: 2,
     unetRunMs: 15, loopStepMs: 16, imageMs: 850, stepOverheadMs: 0.3, overheadMs: 20, overheadFraction: 20 / 850,
-    overheadSplit: { stepsMs: 15, loopMs: 0.5, textEncoderMs: 1, vaeEncoderMs: 0, vaeDecoderMs: 3, restMs: 0.5 }, ...extra,
+    overheadSplit: { stepsMs: 15, loopMs: 0.5, textEncoderMs: 1, vaeEncoderMs: 0, vaeDecoderMs: 3, restMs: 0.5 }, convertMs: 8, ...extra,
   });
 
   it('gives each row PSNR against its baseline and its diffusers image, and flags an SD-fusion row under the limit', () => {
@@ -86,7 +100,7 @@ describe('the GPU report', () => {
     expect(lines.find((l) => l.startsWith(`| ${fused} + packedQkv |`))).toContain(`**< ${FUSION_PSNR_MIN_DB} dB**`);
     expect(lines.filter((l) => l.includes(`**< ${FUSION_PSNR_MIN_DB} dB**`))).toHaveLength(1);
     // the overhead split, steps / loop / text / VAE / rest
-    expect(lines.find((l) => l.startsWith(`| ${fused} |`))).toContain('| 15.0 / 0.5 / 1.0 / 3.0 / 0.5 |');
+    expect(lines.find((l) => l.startsWith(`| ${fused} |`))).toContain('| 15.0 / 0.5 / 1.0 / 3.0 / 0.5 (I/O conversion 8.0) |');
     // DeepCache's loop speed-up against its own baseline row, against the helper's
     const dc = r.json.targets.find((t) => t.target.startsWith('DeepCache N=3'))!;
     expect(dc.measured).toBe('engine 2.00x vs helper 2.50x');
