@@ -12,6 +12,7 @@ import { toFloat32, toHalf } from '../../engine/model/onnx-session';
 import { floatIo } from '../../engine/onnx/float-io';
 import { readModel, writeModel } from '../../engine/onnx/model-proto';
 import { FLOAT, FLOAT16 } from '../../engine/onnx/tensor-data';
+import type { Denoiser } from '../../engine/pipeline/denoiser';
 import { generate } from '../../engine/pipeline/generate';
 import { FIXTURE_MODEL } from '../parity/reference';
 import { externalizeGraph } from '../support/external-data';
@@ -79,16 +80,28 @@ describe('float32 I/O for an fp16-stored graph (Casts on the device)', () => {
   });
 
   it("keeps DeepCache's feature in half (fed back as its bits), the UNet's own I/O cast", async () => {
-    const ctx = await prepareFor({ precision: 'fp16', deepcache: { interval: 3, branch: 0 } }, 'cuda', halfIoUnetFolder(FIXTURE_MODEL));
+    const folder = halfIoUnetFolder(FIXTURE_MODEL), v = { precision: 'fp16', deepcache: { interval: 3, branch: 0 } } as const;
+    const ctx = await prepareFor(v, 'cuda', folder);
     expect(types(ctx.graphs.unet!).outputs).toEqual({ out_sample: FLOAT, [FEATURE]: FLOAT16 });
     expect(types(ctx.graphs.unet_shallow!).inputs).toMatchObject({ sample: FLOAT, [FEATURE]: FLOAT16 });
+    // and the loop runs them: full steps hand the shallow ones their feature (on the CPU provider here)
+    const model = await loadModel(folder, {}, ctx.graphs);
+    try {
+      const variant = Variant.parse(v), fullSteps = new Set<number>();
+      const wrap = (next: Denoiser, info: { timesteps: readonly number[]; allTimesteps: readonly number[] }) => deepcache.wrapDenoiser!(next, { ...info, variant, fullSteps });
+      const r = await generate(model, { ...params, steps: 6 }, { loop: { wrap } });
+      expect([...fullSteps]).toEqual([0, 3]);
+      expect(r.images[0]!.data.every(Number.isFinite)).toBe(true);
+    } finally {
+      await model.release();
+    }
   });
 
   it('feeds the provider what the engine would have: the fp16 graph\'s result bit for bit, kept tensors left in half', async () => {
     // an fp16 graph with no arithmetic (every provider has fp16 Transpose): the Casts alone decide the bits
     const t = (name: string, elemType: number) => ({ name, type: { tensorType: { elemType, shape: { dim: [{ dimValue: 3 }, { dimValue: 5 }] } } } });
     const m = readModel(join(FIXTURE_MODEL, 'unet', 'model.onnx'));
-    m.graph = { name: 'g', node: [{ name: 't', opType: 'Transpose', input: ['x'], output: ['y'] }, { name: 'k', opType: 'Identity', input: ['kept'], output: ['kept_out'] }], input: [t('x', FLOAT16), t('kept', FLOAT16)], output: [t('y', FLOAT16), t('kept_out', FLOAT16)], initializer: [], valueInfo: [] } as never;
+    m.graph = { name: 'g', node: [{ name: 't', opType: 'Transpose', input: ['x'], output: ['y'] }, { name: 'k', opType: 'Identity', input: ['kept'], output: ['kept_out'] }], input: [t('x', FLOAT16), t('kept', FLOAT16)], output: [t('y', FLOAT16), t('kept_out', FLOAT16)], initializer: [], valueInfo: [] } as unknown as typeof m.graph;
     m.graph!.output![0]!.type!.tensorType!.shape = { dim: [{ dimValue: 5 }, { dimValue: 3 }] };
     const half = join(tmp(), 'half.onnx'), wrapped = join(tmp(), 'float.onnx');
     writeModel(half, m);
