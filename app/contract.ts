@@ -99,6 +99,8 @@ export const Timings = z.object({
    */
   stepTransfers: z.array(z.number().int()).optional(),
   transfers: z.number().int().optional(),
+  /** Part of overheadMs: converting feeds to the graphs' input types and outputs to float32 (fp16 I/O). Absent in older runs. */
+  convertMs: z.number().optional(),
 });
 export type Timings = z.infer<typeof Timings>;
 

@@ -1,9 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunResult } from '../../app/contract';
+import type { RunEvent, RunResult } from '../../app/contract';
 import { SD_FUSION_PARTS } from '../../app/accelerations/sd-fusions';
 import type { VariantInput } from '../../app/variant';
+import { KERNELS } from '../../engine/accelerations/sd-fusions';
 import { Engine } from '../../engine/engine';
+import { medianSplit, overheadSplit, type OverheadSplit } from './overhead';
 
 /** Which folder a row runs: the SD1.5-architecture exports (sd15.py) or the embedded model. */
 export type ModelId = 'sd15-fp32' | 'sd15-fp16' | 'embedded';
@@ -21,10 +23,11 @@ export interface BenchConfig {
 }
 
 /**
- * Rows run in groups, one engine process each: the CUDA rows; WebGPU and the embedded model; fp32
- * with TF32 off, a process-wide cuBLAS/cuDNN switch (NVIDIA_TF32_OVERRIDE=0 in that process).
+ * Rows run in groups, one engine process each: the CUDA rows; the engine's fp16 conversion of the
+ * fp32 folder (minutes of conversion on its first run, so a call of its own); WebGPU and the
+ * embedded model; fp32 with TF32 off, a process-wide cuBLAS/cuDNN switch (NVIDIA_TF32_OVERRIDE=0).
  */
-export const GROUPS = ['cuda', 'webgpu-embedded', 'tf32off'] as const;
+export const GROUPS = ['cuda', 'converted', 'webgpu-embedded', 'tf32off'] as const;
 export type Group = (typeof GROUPS)[number];
 
 const cuda = (extra: VariantInput = {}): VariantInput => ({ provider: 'cuda', ...extra });
@@ -33,22 +36,42 @@ const FUSED = 'cuda fp16 + fused attention';
 /** The fp32 folder converted to fp16 by the engine (fp32 I/O), against the fp16 folder as stored. */
 export const CONVERTED = 'cuda fp16 (engine conversion of fp32) + fused attention';
 
-/** onnxruntime's SD fusions (CUDA kernels): all parts against fused attention, then each part alone. */
+/** The engine's DeepCache rows, by interval (their baseline is the same variant's full run). */
+export const deepcacheRow = (interval: number, base = FUSED): string => `${base} + DeepCache N=${interval} b0`;
+const only = (parts: readonly string[]) => Object.fromEntries(SD_FUSION_PARTS.map((p) => [p, parts.includes(p)]));
+
+/**
+ * onnxruntime's SD fusions: all parts against fused attention, with DeepCache N=3, then each part
+ * alone (rows follow SD_FUSION_PARTS). Their PSNR against the unfused row verifies the rewrite.
+ */
 const SD_FUSIONS = `${FUSED} + SD fusions`;
 const sdFusionRows: BenchConfig[] = [
   { name: SD_FUSIONS, model: 'sd15-fp16', variant: fused({ sdFusions: {} }), repeats: 6, baseline: FUSED, reference: 'diffusers-fp16' },
+  {
+    name: deepcacheRow(3, SD_FUSIONS), model: 'sd15-fp16', variant: fused({ sdFusions: {}, deepcache: { interval: 3, branch: 0 } }), repeats: 4,
+    baseline: SD_FUSIONS, reference: 'deepcache-n3-b0',
+  },
   ...SD_FUSION_PARTS.map((part): BenchConfig => ({
-    name: `${FUSED} + ${part}`, model: 'sd15-fp16', variant: fused({ sdFusions: Object.fromEntries(SD_FUSION_PARTS.map((p) => [p, p === part])) }), repeats: 3,
-    baseline: FUSED, reference: 'diffusers-fp16',
+    name: `${FUSED} + ${part}`, model: 'sd15-fp16', variant: fused({ sdFusions: only([part]) }), repeats: 3, baseline: FUSED, reference: 'diffusers-fp16',
   })),
 ];
 
+/** WebGPU's SD-fusion rows: the parts it has kernels for (KERNELS), together and alone; none while it has none. */
+const WEBGPU_FUSED = 'webgpu fp16 + fused attention';
+const webgpuParts = SD_FUSION_PARTS.filter((p) => KERNELS[p].has('webgpu'));
+const webgpuFusionRows: BenchConfig[] = (webgpuParts.length > 1 ? [webgpuParts, ...webgpuParts.map((p) => [p])] : webgpuParts.map((p) => [p])).map((parts) => ({
+  name: `${WEBGPU_FUSED} + ${parts.length > 1 ? 'SD fusions' : parts[0]}`, model: 'sd15-fp16', variant: { provider: 'webgpu', precision: 'fp16', fusedAttention: true, sdFusions: only(parts) },
+  repeats: 2, baseline: WEBGPU_FUSED, reference: 'diffusers-fp16',
+}));
+
 export function configs(group: Group): BenchConfig[] {
+  // the engine's fp32 -> fp16 conversion of a 3.4 GB UNet takes minutes on its first run
+  if (group === 'converted') return [{ name: CONVERTED, model: 'sd15-fp32', variant: fused(), repeats: 5, baseline: FUSED, reference: 'diffusers-fp16' }];
   if (group === 'tf32off') {
     return [{ name: 'cuda fp32 TF32 off', model: 'sd15-fp32', variant: cuda({ tf32: false }), repeats: 4, baseline: 'cuda fp32 TF32 on', reference: 'diffusers-fp32' }];
   }
   const deepcache = [2, 3, 5].map((interval): BenchConfig => ({
-    name: `${FUSED} + DeepCache N=${interval} b0`, model: 'sd15-fp16', variant: fused({ deepcache: { interval, branch: 0 } }), repeats: 4,
+    name: deepcacheRow(interval), model: 'sd15-fp16', variant: fused({ deepcache: { interval, branch: 0 } }), repeats: 4,
     baseline: FUSED, reference: `deepcache-n${interval}-b0`,
   }));
   const emb = (name: string, variant: VariantInput): BenchConfig => ({ name: `embedded ${name}`, model: 'embedded', variant, repeats: 6, baseline: 'embedded cpu fp32' });
@@ -56,7 +79,8 @@ export function configs(group: Group): BenchConfig[] {
     return [
       { name: 'webgpu fp32', model: 'sd15-fp32', variant: { provider: 'webgpu' }, repeats: 2, baseline: 'cuda fp32 TF32 on', reference: 'diffusers-fp32' },
       { name: 'webgpu fp16', model: 'sd15-fp16', variant: { provider: 'webgpu', precision: 'fp16' }, repeats: 2, baseline: 'cuda fp16', reference: 'diffusers-fp16' },
-      { name: 'webgpu fp16 + fused attention', model: 'sd15-fp16', variant: { provider: 'webgpu', precision: 'fp16', fusedAttention: true }, repeats: 2, baseline: 'webgpu fp16' },
+      { name: WEBGPU_FUSED, model: 'sd15-fp16', variant: { provider: 'webgpu', precision: 'fp16', fusedAttention: true }, repeats: 2, baseline: 'webgpu fp16', reference: 'diffusers-fp16' },
+      ...webgpuFusionRows,
       emb('cpu fp32', {}),
       emb('cuda fp32', cuda()),
       emb('cuda fp16', cuda({ precision: 'fp16' })),
@@ -73,10 +97,9 @@ export function configs(group: Group): BenchConfig[] {
     { name: FUSED, model: 'sd15-fp16', variant: fused(), repeats: 6, baseline: 'cuda fp16', reference: 'diffusers-fp16' },
     sdFusionRows[0]!,
     ...deepcache,
+    sdFusionRows[1]!,
     { name: `${FUSED} + CFG truncation 0.5`, model: 'sd15-fp16', variant: fused({ cfgTruncation: 0.5 }), repeats: 4, baseline: FUSED },
-    ...sdFusionRows.slice(1),
-    // last: the engine's fp32 -> fp16 conversion of a 3.4 GB UNet takes minutes on its first run
-    { name: CONVERTED, model: 'sd15-fp32', variant: fused(), repeats: 5, baseline: FUSED, reference: 'diffusers-fp16' },
+    ...sdFusionRows.slice(2),
   ];
 }
 
@@ -108,9 +131,12 @@ export interface RowResult {
   stepOverheadMs?: number;
   textEncoderMs?: number;
   vaeDecoderMs?: number;
-  /** Engine time outside session.run over the whole image, and as a fraction of it. */
+  /** Engine time outside session.run over the whole image, as a fraction of it, and where it went (medians). */
   overheadMs?: number;
   overheadFraction?: number;
+  overheadSplit?: OverheadSplit;
+  /** Of the overhead: feeds converted to the graphs' input types and outputs to float32 (fp16 I/O), whole image. */
+  convertMs?: number;
   /** The last image, saved as raw float32 HWC under the image folder. */
   image?: string;
   width?: number;
@@ -141,6 +167,13 @@ export async function runEngineBench(group: Group, o: EngineBenchOptions): Promi
   const list = configs(group).filter((c) => !o.only || o.only.test(c.name));
   const engine = new Engine(o.cacheRoot, list.length);
   const runs = new Map<string, RunResult[]>();
+  const splits = new Map<string, OverheadSplit[]>();
+  /** One run, with the stage events its overhead split needs. */
+  const timed = async (c: BenchConfig) => {
+    const events: RunEvent[] = [];
+    const out = await engine.run(request(c), { onEvent: (e) => e.type === 'stage' && events.push(e) });
+    return { ...out, split: overheadSplit(out.result.timings, events) };
+  };
   const rows = list.map((c): RowResult => ({ name: c.name, model: c.model, variant: c.variant, baseline: c.baseline, reference: c.reference }));
   const request = (c: BenchConfig) => ({ model: o.models[c.model], params: c.model === 'embedded' ? o.embeddedParams : o.params, variant: c.variant });
   mkdirSync(o.imageDir, { recursive: true });
@@ -158,7 +191,7 @@ export async function runEngineBench(group: Group, o: EngineBenchOptions): Promi
       }
       try {
         const s = performance.now();
-        const { result, images } = await engine.run(request(c));
+        const { result, images } = await timed(c);
         row.firstRunMs = performance.now() - s;
         row.prepareMs = result.prepareMs;
         row.prepareSteps = result.prepareSteps;
@@ -166,6 +199,7 @@ export async function runEngineBench(group: Group, o: EngineBenchOptions): Promi
         row.summary = result.summary;
         keep(row, images[0]!);
         runs.set(c.name, []);
+        splits.set(c.name, []);
         log(`${c.name}: first run ${(row.firstRunMs / 1e3).toFixed(1)} s (prepare ${(result.prepareMs / 1e3).toFixed(1)} s)`);
       } catch (e) {
         row.error = (e as Error).message.split('\n')[0];
@@ -180,15 +214,16 @@ export async function runEngineBench(group: Group, o: EngineBenchOptions): Promi
       }
       for (const [i, c] of list.entries()) {
         if (!runs.has(c.name) || r >= c.repeats) continue;
-        const { result, images } = await engine.run(request(c));
+        const { result, images, split } = await timed(c);
         runs.get(c.name)!.push(result);
+        splits.get(c.name)!.push(split);
         if (r === c.repeats - 1 || r === most - 1) keep(rows[i]!, images[0]!);
       }
     }
   } finally {
     await engine.release();
   }
-  for (const [i, c] of list.entries()) Object.assign(rows[i]!, summarise(runs.get(c.name) ?? []));
+  for (const [i, c] of list.entries()) Object.assign(rows[i]!, summarise(runs.get(c.name) ?? []), { overheadSplit: medianSplit(splits.get(c.name) ?? [], median) });
   return rows;
 }
 
@@ -212,5 +247,6 @@ function summarise(rs: RunResult[]): Partial<RowResult> {
     vaeDecoderMs: median(t.map((x) => x.vaeDecoderMs)),
     overheadMs: median(t.map((x) => x.overheadMs)),
     overheadFraction: median(t.map((x) => x.overheadMs / x.totalMs)),
+    convertMs: median(t.map((x) => x.convertMs ?? NaN)),
   };
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The Node half of `npm run bench:gpu` (bench/gpu/run.sh drives both halves):
- *   engine --group main|tf32off ...   the engine's rows, as JSON
+ *   engine --group cuda|converted|webgpu-embedded|tf32off ...   the engine's rows, as JSON
  *   report --torch t.json --engine a.json [--engine b.json] ...   the table (markdown + JSON)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ const program = new Command('bench-gpu').description('the engine side of the GPU
 program
   .command('engine')
   .description("run one process's engine rows and write them as JSON")
-  .addOption(new Option('--group <g>', 'cuda, webgpu-embedded, or tf32off (start that process with NVIDIA_TF32_OVERRIDE=0)').choices(GROUPS).default('cuda'))
+  .addOption(new Option('--group <g>', 'cuda, converted, webgpu-embedded, or tf32off (start that process with NVIDIA_TF32_OVERRIDE=0)').choices(GROUPS).default('cuda'))
   .requiredOption('--models <dir>', 'folder holding sd15-fp32/ and sd15-fp16/ (bench/gpu/sd15.py export)')
   .requiredOption('--embedded <dir>', 'the embedded model folder')
   .requiredOption('--params <file>', 'run parameters (bench/gpu/params.json)')

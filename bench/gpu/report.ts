@@ -1,7 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { psnr, ssim } from '../../app/metrics';
-import { CONVERTED, type RowResult } from './engine-bench';
+import { CONVERTED, deepcacheRow, type RowResult } from './engine-bench';
+
+/** An SD-fusion row whose image is further than this from its unfused baseline's is flagged: the rewrite changed the maths. */
+export const FUSION_PSNR_MIN_DB = 40;
 
 /** torch_bench.py's output. */
 export interface TorchResult {
@@ -35,9 +38,18 @@ export interface Target {
   met: boolean | null;
 }
 
+/** An engine row as the report's JSON has it: its image compared (PSNR dB, SSIM); `psnrBelowLimit` marks an SD-fusion row under the limit. */
+export interface ReportedRow extends RowResult {
+  psnrVsBaseline?: number;
+  ssimVsBaseline?: number;
+  psnrVsDiffusers?: number;
+  ssimVsDiffusers?: number;
+  psnrBelowLimit?: number;
+}
+
 export interface Report {
   markdown: string;
-  json: { device: TorchResult['device'] | null; engineVersion: string; params: unknown; torch: TorchRow[]; torchSkipped: string[]; engine: RowResult[]; targets: Target[] };
+  json: { device: TorchResult['device'] | null; engineVersion: string; params: unknown; torch: TorchRow[]; torchSkipped: string[]; engine: ReportedRow[]; targets: Target[] };
 }
 
 const f = (v: number | undefined, digits = 1): string => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
@@ -77,16 +89,22 @@ export function buildReport(torch: TorchResult | null, engine: RowResult[], imag
       ref: compare(own, image(imageDir, r.reference, r.width, r.height), r.width, r.height),
     };
   }
+  // a fusion part is verified against the row without it (its baseline)
+  const flagged = Object.fromEntries(engine.map((r) => [r.name, !!r.variant.sdFusions && cmp[r.name]?.base.psnr !== undefined && cmp[r.name]!.base.psnr! < FUSION_PSNR_MIN_DB]));
   for (const r of engine) {
     if (r.error) {
-      rowsOut.push(`| ${r.name} | – | – | – | – | – | – | – | – | – | – | – | – | not run: ${r.error.replace(/\|/g, '/')} |`);
+      rowsOut.push(`| ${r.name} | – | – | – | – | – | – | – | – | – | – | – | – | – | not run: ${r.error.replace(/\|/g, '/')} |`);
       continue;
     }
     const base = r.baseline ? E(r.baseline) : undefined;
     const c = cmp[r.name];
     const shallow = r.shallowRunMs !== undefined && r.unetRunMs ? `${f(r.shallowRunMs, 2)} (${f(r.shallowRunMs / r.unetRunMs, 2)})` : '–';
     const firstImage = r.firstRunMs !== undefined && r.prepareMs !== undefined ? r.firstRunMs - r.prepareMs : undefined;
-    rowsOut.push(`| ${r.name} | ${r.provider} | ${f(r.unetRunMs, 2)} | ${shallow} | ${f(r.loopStepMs, 2)} | ${base ? `${f(base.loopStepMs! / r.loopStepMs!, 2)}x` : '–'} | ${f(r.imageMs, 0)} | ${base ? `${f(base.imageMs! / r.imageMs!, 2)}x` : '–'} | ${f(100 * r.overheadFraction!, 1)}% (${f(r.stepOverheadMs, 2)}) | ${f(r.prepareMs, 0)} / ${f(firstImage, 0)} | ${db(c?.base.psnr)} / ${f(c?.base.ssim, 4)} | ${db(c?.ref.psnr)} / ${f(c?.ref.ssim, 4)} | ${r.runs} | ${r.summary ?? ''} |`);
+    const o = r.overheadSplit;
+    const conv = r.convertMs !== undefined && Number.isFinite(r.convertMs) ? ` (I/O conversion ${f(r.convertMs, 1)})` : '';
+    const split = o ? `${[o.stepsMs, o.loopMs, o.textEncoderMs, o.vaeDecoderMs + o.vaeEncoderMs, o.restMs].map((v) => f(v, 1)).join(' / ')}${conv}` : '–';
+    const vsBase = `${db(c?.base.psnr)}${flagged[r.name] ? ` **< ${FUSION_PSNR_MIN_DB} dB**` : ''} / ${f(c?.base.ssim, 4)}`;
+    rowsOut.push(`| ${r.name} | ${r.provider} | ${f(r.unetRunMs, 2)} | ${shallow} | ${f(r.loopStepMs, 2)} | ${base ? `${f(base.loopStepMs! / r.loopStepMs!, 2)}x` : '–'} | ${f(r.imageMs, 0)} | ${base ? `${f(base.imageMs! / r.imageMs!, 2)}x` : '–'} | ${f(100 * r.overheadFraction!, 1)}% (${f(r.stepOverheadMs, 2)}) | ${split} | ${f(r.prepareMs, 0)} / ${f(firstImage, 0)} | ${vsBase} | ${db(c?.ref.psnr)} / ${f(c?.ref.ssim, 4)} | ${r.runs} | ${r.summary ?? ''} |`);
   }
   const torchRows = (torch?.rows ?? []).map((r) =>
     r.kind === 'unet'
@@ -116,14 +134,17 @@ export function buildReport(torch: TorchResult | null, engine: RowResult[], imag
     '',
     '## The engine',
     '',
-    'UNet session.run: one full step (batch 2); shallow: a DeepCache cached step (its fraction of a full one). Overhead: engine time outside session.run over the whole image (median per-step part in brackets, ms). Speed-ups and the first PSNR / SSIM are against the row\'s baseline (the row named in JSON `baseline`), the second against the diffusers image it should reproduce (same weights, seed and noise).',
+    'UNet session.run: one full step (batch 2); shallow: a DeepCache cached step (its fraction of a full one). Overhead: engine time outside session.run over the whole image (median per-step part in brackets, ms); its split (ms; each part a median over the runs, so their sum is close to, not equal to, the median whole): all steps outside session.run / the denoise stage outside its steps / text encoder stage outside its graph / VAE stages outside theirs / between stages; in brackets, the part of the overhead spent converting feeds and outputs to and from each graph\'s types (fp16 I/O, all graphs). Speed-ups and the first PSNR / SSIM are against the row\'s baseline (the row named in JSON `baseline`), the second against the diffusers image it should reproduce (same weights, seed and noise). SD-fusion rows under ' + FUSION_PSNR_MIN_DB + ' dB against their unfused baseline are marked.',
     '',
-    '| row | provider | UNet session.run ms | shallow run ms | loop ms per step | loop speed-up | image ms | image speed-up | overhead | first run ms (prepare / image) | PSNR / SSIM vs baseline | PSNR / SSIM vs diffusers | runs | what ran |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| row | provider | UNet session.run ms | shallow run ms | loop ms per step | loop speed-up | image ms | image speed-up | overhead | overhead split ms (steps / loop / text / VAE / rest) | first run ms (prepare / image) | PSNR / SSIM vs baseline | PSNR / SSIM vs diffusers | runs | what ran |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rowsOut,
     '',
   ].join('\n');
-  const engineOut = engine.map((r) => ({ ...r, psnrVsBaseline: cmp[r.name]?.base.psnr, ssimVsBaseline: cmp[r.name]?.base.ssim, psnrVsDiffusers: cmp[r.name]?.ref.psnr, ssimVsDiffusers: cmp[r.name]?.ref.ssim }));
+  const engineOut = engine.map((r): ReportedRow => ({
+    ...r, psnrVsBaseline: cmp[r.name]?.base.psnr, ssimVsBaseline: cmp[r.name]?.base.ssim, psnrVsDiffusers: cmp[r.name]?.ref.psnr, ssimVsDiffusers: cmp[r.name]?.ref.ssim,
+    ...(flagged[r.name] ? { psnrBelowLimit: FUSION_PSNR_MIN_DB } : {}),
+  }));
   return { markdown, json: { device: d ?? null, engineVersion, params, torch: torch?.rows ?? [], torchSkipped: torch?.skipped ?? [], engine: engineOut, targets } };
 }
 
@@ -143,7 +164,7 @@ export function checkTargets(T: Lookup<TorchRow>, E: Lookup<RowResult>): Target[
   const img = ['cuda fp16', 'cuda fp16 + fused attention', CONVERTED].map(E).filter((r): r is RowResult => !!r).sort((a, b) => a.imageMs! - b.imageMs!)[0];
   atMost('whole 50-step image <= 0.5x the diffusers pipeline', img?.imageMs, T('diffusers fp16 eager')?.imageMs, 0.5, `${img?.name ?? '–'} vs diffusers fp16 eager`);
   for (const n of [3, 5]) {
-    const base = E(CONVERTED), dc = E(`${CONVERTED} + DeepCache N=${n} b0`);
+    const dc = E(deepcacheRow(n)), base = dc?.baseline ? E(dc.baseline) : undefined;
     const mine = base && dc ? base.loopStepMs! / dc.loopStepMs! : NaN;
     const ref = T(`diffusers fp16 + DeepCache helper N=${n} b0`)?.loopSpeedup;
     const ratio = ref ? mine / ref : NaN;

@@ -2,6 +2,10 @@ import type ort from 'onnxruntime-node';
 import { countTransfers, NO_HOST_DATA, onDevice, takesGpuBuffers, upload } from '../model/device-tensors';
 import { asInput, inputSpec, toFloat32, type InputSpec, type OrtSession } from '../model/onnx-session';
 
+/** Time spent converting feeds and outputs (fp16 I/O) in every graph so far: runs read it before and after, as with onnxMs. */
+let converting = 0;
+export const conversionMs = (): number => converting;
+
 /** `device`: a GPU-buffer tensor a WebGPU session returned, fed as it is (its `data` is empty). */
 export type Feeds = Record<string, { data: Float32Array | Int32Array; dims: readonly number[]; device?: ort.Tensor }>;
 export type Output = { data: Float32Array; dims: number[]; device?: ort.Tensor };
@@ -39,6 +43,7 @@ export class Graph {
   async runAll(feeds: Feeds, constant: readonly string[] = []): Promise<Record<string, Output>> {
     const inputs: Record<string, ort.Tensor> = {};
     const device = onDevice(this.session);
+    const c0 = performance.now();
     for (const [name, v] of Object.entries(feeds)) {
       if (v.device) inputs[name] = v.device;
       else if (constant.includes(name) && takesGpuBuffers(this.session)) inputs[name] = await this.uploadOnce(name, v);
@@ -48,6 +53,7 @@ export class Graph {
       }
     }
     const t0 = performance.now();
+    converting += t0 - c0;
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
       out = await this.session.run(inputs);
@@ -58,6 +64,7 @@ export class Graph {
       this.onnxMs += performance.now() - t0;
     }
     const res: Record<string, Output> = {};
+    const c1 = performance.now();
     for (const [name, value] of Object.entries(out)) {
       const t = value as ort.Tensor, dims = t.dims.map(Number);
       if (t.location === 'gpu-buffer') {
@@ -69,6 +76,7 @@ export class Graph {
         res[name] = { data: toFloat32(t), dims };
       }
     }
+    converting += performance.now() - c1;
     return res;
   }
 

@@ -12,15 +12,26 @@ export function imageToTensor(img: RgbImage): Float32Array {
   return out;
 }
 
-/** The VAE decoder's [-1,1] NCHW (one image) → [0,1] HWC, clamped as diffusers' postprocess does. */
-export function tensorToImage(x: Float32Array, width: number, height: number, offset = 0): RgbImage {
+/**
+ * The VAE decoder's [-1,1] NCHW (one image) → [0,1] HWC, clamped as diffusers' postprocess does;
+ * undefined when a value is non-finite. One pass, pixel by pixel (sequential writes): the check is
+ * the sum, which a finite float32 image cannot overflow in float64.
+ */
+export function tensorToImage(x: Float32Array, width: number, height: number, offset = 0): RgbImage | undefined {
   const n = width * height;
   const data = new Float32Array(n * 3);
-  for (let c = 0; c < 3; c++) {
-    for (let p = 0; p < n; p++) data[p * 3 + c] = Math.min(1, Math.max(0, x[offset + c * n + p]! / 2 + 0.5));
+  let sum = 0;
+  for (let p = 0, o = 0, r = offset, g = offset + n, b = offset + 2 * n; p < n; p++, o += 3) {
+    const vr = x[r + p]!, vg = x[g + p]!, vb = x[b + p]!;
+    sum += vr + vg + vb;
+    data[o] = clamp01(vr / 2 + 0.5);
+    data[o + 1] = clamp01(vg / 2 + 0.5);
+    data[o + 2] = clamp01(vb / 2 + 0.5);
   }
-  return { width, height, data };
+  return Number.isFinite(sum) ? { width, height, data } : undefined;
 }
+
+const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
 
 /**
  * An image's latents as diffusers' img2img pipeline makes them: encode, sample the latent
@@ -56,9 +67,9 @@ export async function decodeLatents(vae: Graph, latents: Float32Array, shape: re
   for (let b = 0; b < batch; b++) {
     const z = scale(latents.subarray(b * per, (b + 1) * per), 1 / scaling);
     const x = await vae.run({ latent_sample: { data: z, dims: [1, ...shape.slice(1)] } });
-    const bad = firstNonFinite(x.data);
-    if (bad) throw new Error(`${vae.file}: the decoded image ${b + 1} of ${batch} is non-finite (${bad}): the VAE overflowed (fp16?) or its weights are broken`);
-    out.push(tensorToImage(x.data, x.dims[3]!, x.dims[2]!));
+    const img = tensorToImage(x.data, x.dims[3]!, x.dims[2]!);
+    if (!img) throw new Error(`${vae.file}: the decoded image ${b + 1} of ${batch} is non-finite (${firstNonFinite(x.data)}): the VAE overflowed (fp16?) or its weights are broken`);
+    out.push(img);
   }
   return out;
 }
