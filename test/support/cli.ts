@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { format, promisify } from 'node:util';
 import { vi } from 'vitest';
-import { cliProgram, runCli } from '../../engine/cli/main';
+import { program, runCli } from '../../engine/cli/main';
 
 const ROOT = join(__dirname, '../..');
 const exec = promisify(execFile);
@@ -25,8 +25,7 @@ export function cliSpawn(...args: string[]): Promise<CliOutput> {
 /** The same command in this process: commander's output and console.log/error captured, the exit code returned instead of exiting. */
 export async function cliInProcess(...args: string[]): Promise<CliOutput> {
   const out: CliOutput = { stdout: '', stderr: '' };
-  const program = cliProgram();
-  // subcommands copy these settings only when created, so set them on each
+  // subcommands copied the root's settings when they were created: set them on each, for this call's output
   for (const c of [program, ...program.commands]) {
     c.exitOverride().configureOutput({ writeOut: (s) => void (out.stdout += s), writeErr: (s) => void (out.stderr += s) });
   }
@@ -34,7 +33,7 @@ export async function cliInProcess(...args: string[]): Promise<CliOutput> {
   const err = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void (out.stderr += `${format(...a)}\n`));
   let code: number;
   try {
-    code = await runCli([process.execPath, join(ROOT, 'engine/cli/main.ts'), ...args], program);
+    code = await runCli([process.execPath, join(ROOT, 'engine/cli/main.ts'), ...args]);
   } finally {
     log.mockRestore();
     err.mockRestore();
