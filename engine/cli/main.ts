@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { spawn } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { SCHEDULER_NAMES } from '../../app/contract';
 import { PRESETS, presetById } from '../../app/presets';
 import { isCancelled } from '../../app/errors';
@@ -11,15 +12,19 @@ import { addControlFlags } from './control-flags';
 import { argvTooLong, promptOption } from './prompt-input';
 import { addVariantFlags, intArg as int, numArg as num, pairArg as pair } from './variant-flags';
 
+// imported (tests call runCli in-process) the module only defines the commands
+const isEntry = !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+
 // Before anything loads onnxruntime (generate and bench are imported only when they run): it
 // crashes the process on a long command line.
-const tooLong = argvTooLong([process.execPath, ...process.execArgv, ...process.argv.slice(1)]);
+const tooLong = isEntry && argvTooLong([process.execPath, ...process.execArgv, ...process.argv.slice(1)]);
 if (tooLong) {
   console.error(`error: ${tooLong}`);
   process.exit(1);
 }
 
-const program = new Command('engine').description('Diffusion A/B Studio engine: Stable Diffusion (diffusers ONNX folders) on onnxruntime-node');
+/** The commands; commander (13+) restores its state before each parse, so runCli may reuse it. */
+export const program = new Command('engine').description('Diffusion A/B Studio engine: Stable Diffusion (diffusers ONNX folders) on onnxruntime-node');
 
 addControlFlags(addVariantFlags(program
   .command('generate')
@@ -91,7 +96,21 @@ program
     child.on('exit', (code) => process.exit(code ?? 1));
   });
 
-program.parseAsync(process.argv).catch((e: Error) => {
-  console.error(`error: ${e.message}`);
-  process.exit(isCancelled(e) ? 130 : 1);
-});
+/** One invocation's exit code; an error is printed as "error: <message>" (commander prints its own). */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (e) {
+    // thrown only under exitOverride (in-process callers): commander has printed it already
+    if (e instanceof CommanderError) return e.exitCode;
+    console.error(`error: ${(e as Error).message}`);
+    return isCancelled(e) ? 130 : 1;
+  }
+}
+
+if (isEntry) {
+  void runCli(process.argv).then((code) => {
+    if (code) process.exit(code);
+  });
+}

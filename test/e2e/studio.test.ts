@@ -145,6 +145,9 @@ describe.skipIf(skipE2e)('studio in Chromium against serve mode', () => {
 
   it('runs a DeepCache sweep and plots latency against SSIM with the Pareto frontier', async () => {
     await page.getByTestId('tab-sweep').click();
+    // one repeat of 4 steps: the plot and the frontier need the 10 points, not their spread (e2e/grid checks that)
+    await setRange(page.getByTestId('steps'), 4);
+    await setRange(page.getByTestId('sweep-repeats'), 1);
     await page.getByTestId('run-sweep').click();
     await expect.poll(() => page.getByTestId('job-status').textContent(), { timeout: 240_000, interval: 1000 }).toBe('done');
     await expect.poll(() => page.getByTestId('chart-sweep').locator('.recharts-scatter-symbol').count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(10);

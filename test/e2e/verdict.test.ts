@@ -52,6 +52,9 @@ describe.skipIf(skipE2e)('the Compare verdict, zoom in image coordinates, fallba
 
   it('shows the verdict: speed-up with its spread, PSNR, SSIM, a reading against thresholds, and the most different tile', async () => {
     await setRange(page.getByTestId('steps'), 4);
+    // 64x64: the verdict, the 8x8 tiles and the inspector do not depend on the size (8 runs share 2 cores)
+    await page.getByLabel('width').selectOption('64');
+    await page.getByLabel('height').selectOption('64');
     await setRange(page.getByLabel('Repeats per variant'), 3); // the first run of a side is a warm-up: 2 steady runs give a spread
     await page.getByTestId('tab-variant-B').click();
     await setRange(page.getByTestId('deepcache-interval-B'), 2);

@@ -1,19 +1,17 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { readPng } from '../../engine/image/png';
 import { FIXTURE_MODEL } from '../parity/reference';
+import { cliInProcess as cli, cliSpawn } from '../support/cli';
 
-const run = promisify(execFile);
-const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', ...args], { cwd: join(__dirname, '../..') });
+// in-process, but the first case and one refusal spawn the real entry point (its output and exit code)
 
 describe('engine CLI', () => {
   it('generate writes a PNG with A1111 infotext and prints the result as one JSON line', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'cli-')), 'cat.png');
-    const { stdout } = await cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'a cat, naïve café', '--negative-prompt', 'blurry',
+    const { stdout } = await cliSpawn('generate', '--model', FIXTURE_MODEL, '--prompt', 'a cat, naïve café', '--negative-prompt', 'blurry',
       '--seed', '42', '--steps', '4', '--scheduler', 'euler', '--width', '96', '--height', '64', '--guidance', '6', '--out', out, '--json');
     const result = JSON.parse(stdout.trim());
     expect(result.outputs).toEqual([out]);
@@ -41,10 +39,10 @@ describe('engine CLI', () => {
   });
 
   it('bad flags fail with a message and a non-zero exit', async () => {
-    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--steps', 'ten')).rejects.toMatchObject({ stderr: expect.stringContaining('--steps must be an integer, got "ten"') });
-    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--scheduler', 'heun')).rejects.toMatchObject({ stderr: expect.stringContaining("argument 'heun' is invalid") });
-    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--width', '100', '--steps', '1')).rejects.toMatchObject({ stderr: expect.stringContaining('width 100 is not a multiple of 8') });
-    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--init-image', '/nonexistent.png')).rejects.toMatchObject({ stderr: expect.stringContaining('/nonexistent.png: cannot read the image') });
+    await expect(cliSpawn('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--steps', 'ten')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('--steps must be an integer, got "ten"') });
+    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--scheduler', 'heun')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("argument 'heun' is invalid") });
+    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--width', '100', '--steps', '1')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('width 100 is not a multiple of 8') });
+    await expect(cli('generate', '--model', FIXTURE_MODEL, '--prompt', 'x', '--init-image', '/nonexistent.png')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('/nonexistent.png: cannot read the image') });
   });
 });
 

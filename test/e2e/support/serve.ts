@@ -57,10 +57,18 @@ export interface Studio {
   close(): Promise<void>;
 }
 
+/** Serve mode and Chromium started side by side (each waits mostly on its own start-up); neither is left running if one fails. */
+export async function serveAndBrowser(serveArgs: string[] = [], prefix?: string, viewport?: { width: number; height: number }): Promise<{ server: ChildProcess; url: string; workspace: string; browser: BrowserContext }> {
+  const [served, launched] = await Promise.allSettled([startServe(serveArgs, prefix), launchChromium(viewport)]);
+  if (served.status === 'fulfilled' && launched.status === 'fulfilled') return { ...served.value, browser: launched.value };
+  if (served.status === 'fulfilled') await stopServe(served.value.server);
+  if (launched.status === 'fulfilled') await launched.value.close().catch(() => undefined);
+  throw served.status === 'rejected' ? served.reason : (launched as PromiseRejectedResult).reason;
+}
+
 /** Serve mode and a browser page on it, closed together. */
 export async function startStudio(viewport = { width: 1440, height: 900 }): Promise<Studio> {
-  const { server, url, workspace } = await startServe();
-  const browser = await launchChromium(viewport);
+  const { server, url, workspace, browser } = await serveAndBrowser([], undefined, viewport);
   const page = browser.pages()[0] ?? (await browser.newPage());
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));

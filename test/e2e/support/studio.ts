@@ -5,8 +5,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HistoryManifest } from '../../../app/studio';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { CHROMIUM, launchChromium, ROOT, skipE2e, startServe, stopServe } from './serve';
+import type { Locator, Page } from 'playwright-core';
+import { CHROMIUM, ROOT, serveAndBrowser, skipE2e, stopServe } from './serve';
 
 export { CHROMIUM, ROOT, skipE2e };
 
@@ -27,14 +27,7 @@ export interface Studio {
 export async function openStudio(topic: string, opts: { viewport?: { width: number; height: number }; serveArgs?: string[] } = {}): Promise<Studio> {
   const shots = join(ROOT, 'test-output', topic);
   mkdirSync(shots, { recursive: true });
-  const { server, url, workspace } = await startServe(opts.serveArgs, `studio-${topic}-`);
-  let browser: BrowserContext;
-  try {
-    browser = await launchChromium(opts.viewport);
-  } catch (e) {
-    await stopServe(server);
-    throw e;
-  }
+  const { server, url, workspace, browser } = await serveAndBrowser(opts.serveArgs, `studio-${topic}-`, opts.viewport);
   const page = browser.pages()[0] ?? (await browser.newPage());
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
