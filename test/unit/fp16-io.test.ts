@@ -95,3 +95,29 @@ function halfOf(m: ReturnType<typeof readModel>): ReturnType<typeof readModel> {
   convertToHalf(m, src, dst);
   return readModel(dst);
 }
+
+describe('an fp16 output fed back as it came (DeepCache feature)', () => {
+  it('goes to the next graph with no host conversion; read, it is converted once', async () => {
+    const { encodeModel } = await import('../../engine/onnx/model-proto');
+    const { Graph, hostConversions } = await import('../../engine/pipeline/session-runner');
+    const vi = (name: string) => ({ name, type: { tensorType: { elemType: 10, shape: { dim: [{ dimValue: 4 }] } } } });
+    const bytes = encodeModel({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph: { name: 'h', node: [{ opType: 'Identity', input: ['x'], output: ['y'], name: 'id' }], input: [vi('x')], output: [vi('y')] } });
+    const s = await ort.InferenceSession.create(bytes);
+    const g = new Graph(s as never, 'identity.onnx', ['x']);
+    const x = Float32Array.of(1, -2.5, 65504, 1 / 3);
+    const c0 = hostConversions();
+    const a = await g.run({ x: { data: x, dims: [4] } });
+    expect(hostConversions() - c0).toBe(1); // the float32 feed made fp16
+    expect(a.raw?.type).toBe('float16');
+    const b = await g.run({ x: a });
+    expect(hostConversions() - c0).toBe(1); // a's fp16 tensor went in as it was, b not read yet
+    expect(Array.from(b.data)).toEqual([1, -2.5, 65504, toFloat32(new ort.Tensor('float16', toHalf(Float32Array.of(1 / 3)), [1]))[0]]);
+    expect(hostConversions() - c0).toBe(2); // reading b converted it, once
+    void b.data;
+    expect(hostConversions() - c0).toBe(2);
+    b.data = Float32Array.of(0, 0, 0, 0); // new values: fed as values, not as the old tensor
+    const c = await g.run({ x: b });
+    expect(Array.from(c.data)).toEqual([0, 0, 0, 0]);
+    await s.release();
+  });
+});
