@@ -1,10 +1,8 @@
-import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import { Float16Array } from '@petamoriken/float16';
 import { isAttentionScope, scopeOf } from './attention-fusion';
 import { attr, attrInt, makeAttr, producers, type Attribute, type Graph, type Node, type Tensor, type ValueInfo } from './graph';
 import { writeModel, type ModelProto } from './model-proto';
-import { BFLOAT16, BOOL, elemCount, FLOAT, FLOAT16, INT64, isHalfType, readFloats, type Half } from './tensor-data';
+import { BFLOAT16, BOOL, bytesOf, elemCount, ExternalWriter, FLOAT, FLOAT16, INT64, isHalfType, readFloats, type Half } from './tensor-data';
 
 /**
  * fp32 ⇄ half (float16 / bfloat16) conversion of ONNX graphs, in the manner of onnxconverter-common's
@@ -341,29 +339,3 @@ export function toHalfBits(x: Float32Array, to: Half): Uint16Array {
   return new Uint16Array(Float16Array.from(c).buffer);
 }
 
-const bytesOf = (a: Uint16Array | Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-
-/** Appends tensors to one external-data file (created only if used), named relative to the graph. */
-class ExternalWriter {
-  private fd: number | undefined;
-  private offset = 0;
-  constructor(private readonly path: string) {}
-
-  put(t: Tensor, values: Uint16Array | Float32Array): Tensor {
-    if (this.fd === undefined) {
-      mkdirSync(dirname(this.path), { recursive: true });
-      this.fd = openSync(`${this.path}.tmp-${process.pid}`, 'w');
-    }
-    const bytes = bytesOf(values);
-    writeSync(this.fd, bytes, 0, bytes.length, this.offset);
-    const ref = [{ key: 'location', value: basename(this.path) }, { key: 'offset', value: String(this.offset) }, { key: 'length', value: String(bytes.length) }];
-    this.offset += bytes.length;
-    return { ...t, dataLocation: 1, externalData: ref };
-  }
-
-  close(): void {
-    if (this.fd === undefined) return;
-    closeSync(this.fd);
-    renameSync(`${this.path}.tmp-${process.pid}`, this.path);
-  }
-}

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { readModel, writeModel, type ModelProto } from './model-proto';
-import { externalRef } from './tensor-data';
+import { ExternalWriter, externalRef } from './tensor-data';
 
 const hashes = new Map<string, string>();
 
@@ -61,10 +61,36 @@ export function cachedRewrite<R>(src: string, dir: string, rewrite: (model: Mode
   }
   const { model, report } = rewrite(readModel(src));
   if (changed(report)) {
-    writeModel(dst, model);
+    mkdirSync(dir, { recursive: true });
     linkExternalData(model, src, dir);
+    externalizeRewritten(model, join(dir, `${basename(dir)}.data`));
+    writeModel(dst, model);
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(reportFile, JSON.stringify(report));
   return { path: changed(report) ? dst : src, report };
+}
+
+/** Inline weights past this size go to external data when the source graph kept its weights outside. */
+const INLINE_MAX = 1 << 20;
+
+/**
+ * A rewrite of a graph whose weights live outside it (an SD export's model.onnx_data) writes the
+ * weights it changed (transposed NHWC convs, packed QKV) inline; for SD1.5 that is ~1 GB of
+ * protobuf, past 2 GB in fp32, so those go to one file beside the derived graph. The file is named
+ * after the cache folder: a derived graph's own data never shadows its source's (linked beside it).
+ */
+export function externalizeRewritten(model: ModelProto, dataPath: string, inlineMax = INLINE_MAX): number {
+  const inits = model.graph?.initializer ?? [];
+  if (!inits.some((t) => externalRef(t))) return 0;
+  const out = new ExternalWriter(dataPath);
+  let moved = 0;
+  model.graph!.initializer = inits.map((t) => {
+    if (externalRef(t) || !t.rawData || t.rawData.length < inlineMax) return t;
+    moved++;
+    const { rawData, ...rest } = t;
+    return out.put({ ...rest, rawData: undefined }, rawData);
+  });
+  out.close();
+  return moved;
 }
