@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import type { Acceleration } from './acceleration';
+import { summarize } from '../../app/accelerations/registry';
+import { padConvChannels } from '../onnx/conv-channel-pad';
+import { cachedRewrite, graphKey } from '../onnx/graph-cache';
+import type { Acceleration, PrepareContext } from './acceleration';
 
 /**
  * The graph-compile analogue (OneFlow / stable-fast): onnxruntime's graph optimisation level
@@ -16,6 +19,7 @@ export const compile: Acceleration = {
   enabled: () => true,
   sessionKey: (v) => v.optLevel,
   async prepare(ctx) {
+    if (ctx.provider === 'webgpu') padWebgpuConvs(ctx);
     const level = ctx.variant.optLevel;
     ctx.sessionOptions.graphOptimizationLevel = level;
     if (level === 'disabled') return;
@@ -50,4 +54,21 @@ export const compile: Acceleration = {
 export function hasExternalData(src: string): boolean {
   const self = basename(src);
   return readdirSync(dirname(src)).some((f) => f !== self && !/\.(onnx|json|txt|md)$/i.test(f));
+}
+
+/**
+ * On WebGPU, Convs with an input-channel count its kernel gets wrong are padded (engine/onnx/conv-channel-pad.ts):
+ * last among the rewrites, so LoRA, DeepCache and fp16 see the graph as exported.
+ */
+function padWebgpuConvs(ctx: PrepareContext): void {
+  const done: string[] = [];
+  for (const [part, src] of Object.entries(ctx.graphs)) {
+    if (!existsSync(src)) continue;
+    const dir = join(ctx.cacheDir, 'webgpu-conv-pad', `${part}-${graphKey(src, 'conv-pad-1')}`);
+    const { path, report } = cachedRewrite(src, dir, (m) => padConvChannels(m, src), (r) => r.padded.length > 0);
+    ctx.graphs[part] = path;
+    if (report.padded.length) done.push(`${part} ${report.padded.join(', ')}`);
+  }
+  // the run's summary shows an acceleration's note in place of its own words: both, then
+  if (done.length) ctx.notes.compile = `${summarize('compile', ctx.variant)}; input channels padded for WebGPU's Conv (wrong for 6, 9, 15 in onnxruntime 1.29): ${done.join('; ')}`;
 }

@@ -13,7 +13,7 @@ function externalUnet(): string {
   const dir = mkdtempSync(join(tmpdir(), 'ext-unet-'));
   const m = readModel(join(FIXTURE_MODEL, 'unet', 'model.onnx'));
   const data = new ExternalWriter(join(dir, 'model.onnx_data'));
-  m.graph!.initializer = m.graph!.initializer!.map((t) => (t.rawData?.length ? data.put({ ...t, rawData: undefined }, t.rawData) : t)) as typeof m.graph.initializer;
+  m.graph!.initializer = m.graph!.initializer!.map((t) => (t.rawData?.length ? data.put({ ...t, rawData: undefined }, t.rawData) : t)) as NonNullable<typeof m.graph>["initializer"];
   data.close();
   writeModel(join(dir, 'model.onnx'), m);
   return join(dir, 'model.onnx');
