@@ -27,6 +27,15 @@ def export_onnx(st, vae, te, unet, out_dir):
     return info
 
 
+def _rebuild(m, initializers, first_nodes):
+    """The graph with these initializers, and these nodes (their dequantize/cast steps) before its own."""
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(initializers)
+    nodes = first_nodes + list(m.graph.node)
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+
+
 def fp16_storage(path):
     """fp16 storage, fp32 compute: big fp32 initializers become fp16 '<name>_fp16' + Cast back to '<name>'."""
     import onnx
@@ -42,11 +51,7 @@ def fp16_storage(path):
             n16 += 1
         else:
             keep.append(init)
-    del m.graph.initializer[:]
-    m.graph.initializer.extend(keep)
-    nodes = casts + list(m.graph.node)
-    del m.graph.node[:]
-    m.graph.node.extend(nodes)
+    _rebuild(m, keep, casts)
     onnx.checker.check_model(m)
     onnx.save(m, path)
     return {"bytes": os.path.getsize(path), "fp16_initializers": n16, "nodes": len(m.graph.node)}
@@ -78,11 +83,7 @@ def int8_storage(path):
             n16 += 1
         else:
             keep.append(init)
-    del m.graph.initializer[:]
-    m.graph.initializer.extend(keep)
-    nodes = pre + list(m.graph.node)
-    del m.graph.node[:]
-    m.graph.node.extend(nodes)
+    _rebuild(m, keep, pre)
     short_names(m.graph)
     onnx.checker.check_model(m)
     onnx.save(m, path)
