@@ -9,7 +9,7 @@ import { defineAcceleration } from './descriptor';
 export const SD_FUSION_PARTS = ['packedQkv', 'groupNorm', 'skipGroupNorm', 'biasSplitGelu', 'biasAdd', 'nhwcConv'] as const;
 export type SdFusionPart = (typeof SD_FUSION_PARTS)[number];
 const LABELS: Record<SdFusionPart, string> = {
-  packedQkv: 'packed QKV/KV attention', groupNorm: 'GroupNorm (NHWC)', skipGroupNorm: 'SkipGroupNorm (residual + GroupNorm)',
+  packedQkv: 'packed QKV/KV attention', groupNorm: 'GroupNorm (NHWC)', skipGroupNorm: 'SkipGroupNorm (+ residual)',
   biasSplitGelu: 'BiasSplitGelu', biasAdd: 'BiasAdd (bias + residual)', nhwcConv: 'NhwcConv + transpose removal',
 };
 
