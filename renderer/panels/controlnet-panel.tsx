@@ -89,7 +89,7 @@ export function ControlNetPanel() {
         <button type="button" onClick={() => void demo()} disabled={busy} data-testid="controlnet-demo"
           title="the embedded emoji model's ControlNet on a held-out emoji's canny edges, empty prompt, scale 1: no download">Edges → emoji demo</button>
       )}
-      {!c.enabled && <span className="hint">{offered.length ? `${offered.map((o) => o.name).join(', ')} in this model` : 'add a ControlNet folder by path'}</span>}
+      {!c.enabled && <p className="hint" data-testid="controlnet-offered">{offered.length ? `${offered.map((o) => o.name).join(', ')} for this model` : 'add a ControlNet folder by path'}</p>}
       {c.enabled && (
         <div className="controlnet" data-testid="controlnet-panel">
           <datalist id="controlnet-dirs">{offered.map((o) => <option key={o.dir} value={o.dir}>{o.name}</option>)}</datalist>
