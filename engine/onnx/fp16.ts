@@ -1,8 +1,7 @@
-import { Float16Array } from '@petamoriken/float16';
 import { isAttentionScope, scopeOf } from './attention-fusion';
 import { attr, attrInt, makeAttr, producers, type Attribute, type Graph, type Node, type Tensor, type ValueInfo } from './graph';
 import { writeModel, type ModelProto } from './model-proto';
-import { BFLOAT16, BOOL, bytesOf, elemCount, ExternalWriter, FLOAT, FLOAT16, INT64, isHalfType, readFloats, type Half } from './tensor-data';
+import { BFLOAT16, BOOL, bytesOf, elemCount, ExternalWriter, FLOAT, FLOAT16, INT64, isHalfType, readFloats, toHalf, type Half } from './tensor-data';
 
 /**
  * fp32 ⇄ half (float16 / bfloat16) conversion of ONNX graphs, in the manner of onnxconverter-common's
@@ -336,6 +335,6 @@ export function toHalfBits(x: Float32Array, to: Half): Uint16Array {
     const v = x[i]!, a = Math.abs(v);
     c[i] = a > 65504 && a !== Infinity ? Math.sign(v) * 65504 : a > 0 && a < 5.96e-8 ? Math.sign(v) * 5.96e-8 : v;
   }
-  return new Uint16Array(Float16Array.from(c).buffer);
+  return toHalf(c);
 }
 
