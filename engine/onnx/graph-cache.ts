@@ -89,7 +89,7 @@ export function externalizeRewritten(model: ModelProto, dataPath: string, inline
     if (externalRef(t) || !t.rawData || t.rawData.length < inlineMax) return t;
     moved++;
     const { rawData, ...rest } = t;
-    return out.put({ ...rest, rawData: undefined }, rawData);
+    return out.put(rest, rawData);
   });
   out.close();
   return moved;

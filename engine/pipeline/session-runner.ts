@@ -79,7 +79,7 @@ export class Graph {
       else if (constant.includes(name) && takesGpuBuffers(this.session)) inputs[name] = await this.uploadOnce(name, v);
       else {
         inputs[name] = asInput(this.spec(name), v.data, v.dims, constant.includes(name));
-        if (this.spec(name).type !== 'float32' && !(v.data instanceof Int32Array)) converted++;
+        if (this.spec(name).type === 'float16') converted++;
         if (device) countTransfers(1);
       }
     }
