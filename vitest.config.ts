@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -5,20 +6,34 @@ import { defineConfig } from 'vitest/config';
  * (toy-acceleration registers before the Variant schema is first built).
  */
 const ISOLATED = ['test/e2e/**/*.test.ts', 'test/corpus/**/*.test.ts', 'test/fault/**/*.test.ts', 'test/gpu/**/*.test.ts', 'test/unit/toy-acceleration.test.ts'];
+/**
+ * Files of several seconds each (measured 3-21 s on 2 cores) get forks of their own too: vitest 3
+ * runs the shared fork's files only after every other file, on one worker, so what stays in it is
+ * a serial tail (it was 190 s of a 354 s suite; with these moved out, ~30 s).
+ */
+const HEAVY = [
+  'test/parity/{accelerations,sdxl,inpaint,pipeline,controlnet,controlnet-lora}.test.ts',
+  'test/unit/{accelerations-matrix,cli,cli-inpaint,cli-sdxl,cli-controlnet,controlnet-emoji,deepcache,embedded-model,float-io,fp16-io,fused-attention,grid,lora,precision,sd-fusions,sd-fusions-rewiring,sdxl,studio-history,studio-host,studio-verdict}.test.ts',
+];
 
 export default defineConfig({
   test: {
     // onnxruntime sessions use native threads; forks keep them out of worker threads
     pool: 'forks',
+    // vitest's default on 2 cores is 1 worker; much of an e2e file is waiting on Chromium and the server
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // llvmpipe (CI's WebGPU adapter) compiles every shader with LLVM, and a clean machine has no shader
+    // cache: with 128-bit vectors the tiny UNet's first WebGPU run compiles in 24 s instead of 63 s
+    env: { LP_NATIVE_VECTOR_WIDTH: process.env.LP_NATIVE_VECTOR_WIDTH ?? '128' },
     projects: [
-      { extends: true, test: { name: 'isolated', include: ISOLATED } },
+      { extends: true, test: { name: 'isolated', include: [...ISOLATED, ...HEAVY] } },
       {
         extends: true,
         // the other unit and parity files share one process and its module cache: a fresh fork per file cost
-        // ~1 s (process start, onnxruntime and the engine imported again), a minute over the suite on 2 cores
-        test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: ISOLATED, poolOptions: { forks: { singleFork: true, isolate: false } } },
+        // ~1 s (process start, onnxruntime and the engine imported again)
+        test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: [...ISOLATED, ...HEAVY], poolOptions: { forks: { singleFork: true, isolate: false } } },
       },
     ],
   },
