@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunEvent, RunResult } from '../../app/contract';
+import { median } from '../../app/metrics';
 import { SD_FUSION_PARTS } from '../../app/accelerations/sd-fusions';
 import type { VariantInput } from '../../app/variant';
 import { KERNELS } from '../../engine/accelerations/sd-fusions';
@@ -154,11 +155,6 @@ export interface EngineBenchOptions {
   only?: RegExp;
   log?: (line: string) => void;
 }
-
-const median = (a: number[]): number => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length === 0 ? NaN : s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** Runs one group's rows: a first run each, then rounds over all rows (so drift falls on all alike). */
 export async function runEngineBench(group: Group, o: EngineBenchOptions): Promise<RowResult[]> {

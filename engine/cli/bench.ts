@@ -7,7 +7,7 @@ import { EMOJI_INPAINT_DEMO } from '../../app/presets';
 import type { RunInputs } from '../../app/run-request';
 import type { VariantInput } from '../../app/variant';
 import { Engine } from '../engine';
-import { psnr, ssim } from '../../app/metrics';
+import { median, psnr, ssim } from '../../app/metrics';
 import { asPixels } from '../image/rgb';
 import { inspectModel } from '../model/folder';
 import { pipelineFor } from '../pipeline/pipelines/registry';
@@ -77,11 +77,6 @@ function pipelines(model: string): Row[] {
     },
   ];
 }
-
-const median = (a: number[]): number => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 type RowState = { firstMs: number; steps: number[]; totals: number[]; full: number[]; cached: number[]; last?: Awaited<ReturnType<Engine['run']>>; error?: string };
 
@@ -181,10 +176,8 @@ export async function runBench(f: BenchFlags): Promise<string> {
     const p = same ? psnr(asPixels(img), asPixels(plainImg)) ?? Infinity : NaN, s = same ? ssim(asPixels(img), asPixels(plainImg)).mean : NaN;
     rows.push(`| ${name} | ${st.last.result.provider} | ${st.last.result.timings.stepMs.length} | ${step.toFixed(1)} | ${(plainStep / step).toFixed(2)}x | ${fullVsPlain} | ${cachedVsFull} | ${total.toFixed(0)} | ${(plainTotal / total).toFixed(2)}x | ${st.firstMs.toFixed(0)} | ${Number.isFinite(p) ? p.toFixed(1) : p === Infinity ? '∞' : '–'} | ${Number.isFinite(s) ? s.toFixed(4) : '–'} |`);
   }
-  const cpu = cpus();
-  const machine = `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()}, Node ${process.version}, onnxruntime-node 1.29.0`;
   const table = [
-    `Machine: ${machine}`,
+    `Machine: ${machine()}`,
     `Model: ${f.model} (${pipelineFor(inspectModel(f.model)).id} pipeline); prompt "${f.prompt}", seed ${f.seed}, ${f.steps} steps, guidance ${f.guidance} (LCM-LoRA: 4 steps, guidance 1), default size and scheduler; a first run per option, then ${f.repeats} interleaved rounds (medians). Load average when it started: ${loadavg()[0]!.toFixed(2)}.`,
     '',
     '| option | provider | UNet steps | denoising ms per step (steady) | loop speed-up | full step vs plain step | cached step / full step | image ms (steady) | image speed-up | first run ms (prepare + image) | PSNR vs plain (dB) | SSIM vs plain |',
@@ -197,4 +190,10 @@ export async function runBench(f: BenchFlags): Promise<string> {
     writeFileSync(f.out, `${table}\n`);
   }
   return table;
+}
+
+/** The machine a CPU table was made on, as the tables name it. */
+export function machine(): string {
+  const cpu = cpus();
+  return `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()}, Node ${process.version}, onnxruntime-node 1.29.0`;
 }

@@ -8,6 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { median } from '../../app/metrics';
 
 const { values: a } = parseArgs({ options: { root: { type: 'string', default: '.' }, model: { type: 'string' }, steps: { type: 'string', default: '20' }, size: { type: 'string', default: '512' }, repeats: { type: 'string', default: '3' }, schedulers: { type: 'string', default: 'euler,dpmpp-2m' } } });
 if (!a.model) throw new Error('--model <diffusers ONNX folder> is required');
@@ -18,7 +19,6 @@ const [steps, size, repeats] = [a.steps, a.size, a.repeats].map((v, i) => {
 });
 const { Engine } = await import(join(resolve(a.root), 'engine/engine.ts'));
 const engine = new Engine(join(mkdtempSync(join(tmpdir(), 'resident-bench-')), 'cache'));
-const median = (x: number[]): number => [...x].sort((p, q) => p - q)[x.length >> 1]!;
 const mean = (x: number[]): number => x.reduce((p, q) => p + q, 0) / x.length;
 
 for (const scheduler of a.schedulers.split(',')) {
