@@ -25,11 +25,13 @@ export const FEATURE = 'deepcache_feature';
 export const SHALLOW = 'unet_shallow';
 
 /**
- * Session options for the two UNet graphs. Each session has its own intra-op thread pool whose
- * workers spin after a run; the two sessions alternate every few steps, so one's spinning workers
- * took the cores the other needed. Measured on the shared 2-core CPU (interleaved runs): a full step
- * cost 1.45-1.6x a plain step with spinning, 0.43-0.99x without; interval 1 (shallow graph never
- * run) cost 0.95x, so the extra output and the partition were not the cause.
+ * Session options for the shallow graph. Each session has its own intra-op thread pool whose workers
+ * spin after a run; with both spinning, one's workers took the cores the other needed as they
+ * alternated (a full step 1.29-1.39x a plain one). With neither spinning, the full step lost what
+ * spinning gains a plain step (1.08-1.41x). With only the shallow graph not spinning, the full step
+ * runs as a plain one (0.97-1.11x, median ~1.02) and the loop is as fast or faster (N=3 2.00-2.23x,
+ * N=5 2.48-3.01x, against 1.76-2.25x and 2.32-2.85x). Each setting was run in 4 processes of 8
+ * interleaved runs (bench/deepcache-steps.ts: plain, N=1/3/5) on the 2-core CPU, emoji model, 25 steps.
  */
 export const NO_SPIN = { extra: { 'session.intra_op.allow_spinning': '0' } } as const;
 
@@ -157,7 +159,7 @@ export const deepcache: Acceleration = {
     ctx.graphs.unet = full;
     ctx.graphs[SHALLOW] = shallow;
     const perGraph = (ctx.graphOptions ??= {});
-    for (const g of ['unet', SHALLOW]) perGraph[g] = { ...perGraph[g], extra: { ...perGraph[g]?.extra, ...NO_SPIN.extra } };
+    perGraph[SHALLOW] = { ...perGraph[SHALLOW], extra: { ...perGraph[SHALLOW]?.extra, ...NO_SPIN.extra } };
     // on WebGPU the feature stays on the GPU from a full step to the cached ones with the UNet's
     // other outputs (engine/pipeline/resident.ts residentOutputs)
   },
