@@ -30,8 +30,8 @@ export const SHALLOW = 'unet_shallow';
  * alternated (a full step 1.29-1.39x a plain one). With neither spinning, the full step lost what
  * spinning gains a plain step (1.08-1.41x). With only the shallow graph not spinning, the full step
  * runs as a plain one (0.97-1.11x, median ~1.02) and the loop is as fast or faster (N=3 2.00-2.23x,
- * N=5 2.48-3.01x, against 1.76-2.25x and 2.32-2.85x). Each setting was run in 4 processes of 8
- * interleaved runs (bench/deepcache-steps.ts: plain, N=1/3/5) on the 2-core CPU, emoji model, 25 steps.
+ * N=5 2.48-3.01x, against 1.76-2.25x and 2.32-2.85x). Each setting ran in 4 processes of 8
+ * interleaved runs (the measurement bench/deepcache-steps.ts makes: plain, N=1/3/5), 2-core CPU, emoji model.
  */
 export const NO_SPIN = { extra: { 'session.intra_op.allow_spinning': '0' } } as const;
 
