@@ -39,29 +39,28 @@ export const takesGpuBuffers = (s: OrtSession): boolean => gpuBufferSessions.has
 export const NO_HOST_DATA = new Float32Array(0);
 
 const { onnx } = onnxProto;
-const uploaders = new Map<string, Promise<OrtSession>>();
-
 const ELEM: Record<string, number> = { float32: onnx.TensorProto.DataType.FLOAT, float16: onnx.TensorProto.DataType.FLOAT16, int32: onnx.TensorProto.DataType.INT32 };
+/** One-node WebGPU graphs by op, element type and output location, opened once per process. */
+const tiny = new Map<string, Promise<OrtSession>>();
 
-/** An Identity graph of any shape for one element type, on WebGPU: `to` 'gpu-buffer' uploads, 'cpu' downloads. */
-function identity(type: string, to: 'gpu-buffer' | 'cpu'): Promise<OrtSession> {
-  const key = `${type} ${to}`;
-  let s = uploaders.get(key);
+/** A one-node graph on WebGPU from input `x` to `output` (of any shape) for one element type, its output left where `to` says. */
+function tinyGraph(node: onnxProto.onnx.INodeProto, output: string, type: string, to: 'gpu-buffer' | 'cpu'): Promise<OrtSession> {
+  const key = `${node.opType} ${type} ${to}`;
+  let s = tiny.get(key);
   if (!s) {
     const elem = ELEM[type];
-    if (elem === undefined) throw new Error(`device copy of a ${type} tensor: only ${Object.keys(ELEM).join(', ')} are kept on the GPU`);
+    if (elem === undefined) throw new Error(`device ${node.name} of a ${type} tensor: only ${Object.keys(ELEM).join(', ')} are kept on the GPU`);
     const vi = (name: string) => ({ name, type: { tensorType: { elemType: elem } } });
-    const bytes = encodeModel({
-      irVersion: 8,
-      opsetImport: [{ domain: '', version: 17 }],
-      graph: { name: 'copy', node: [{ opType: 'Identity', input: ['x'], output: ['y'], name: 'copy' }], input: [vi('x')], output: [vi('y')] },
-    });
+    const bytes = encodeModel({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph: { name: node.name, node: [node], input: [vi('x')], output: [vi(output)] } });
     s = ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], preferredOutputLocation: to, logSeverityLevel: 3 });
-    s.catch(() => uploaders.delete(key));
-    uploaders.set(key, s);
+    s.catch(() => tiny.delete(key));
+    tiny.set(key, s);
   }
   return s;
 }
+
+/** An Identity graph: `to` 'gpu-buffer' uploads, 'cpu' downloads. */
+const identity = (type: string, to: 'gpu-buffer' | 'cpu') => tinyGraph({ opType: 'Identity', input: ['x'], output: ['y'], name: 'copy' }, 'y', type, to);
 
 /** Copies a host tensor to the GPU once (counted); the result can feed any WebGPU session. */
 export async function upload(t: ort.Tensor): Promise<ort.Tensor> {
@@ -70,25 +69,12 @@ export async function upload(t: ort.Tensor): Promise<ort.Tensor> {
   return (await s.run({ x: t })).y as ort.Tensor;
 }
 
-const halves = new Map<string, Promise<OrtSession>>();
-
 /** The second half along the batch of a GPU-buffer tensor (the conditional half of a CFG batch), left on the GPU. */
 export async function secondHalf(t: ort.Tensor): Promise<ort.Tensor> {
-  const elem = ELEM[t.type];
-  if (t.location !== 'gpu-buffer' || elem === undefined) throw new Error(`secondHalf: expected a GPU-buffer tensor of ${Object.keys(ELEM).join(', ')}, got a ${t.type} tensor on the ${t.location}`);
-  let s = halves.get(t.type);
-  if (!s) {
-    const vi = (name: string) => ({ name, type: { tensorType: { elemType: elem } } });
-    const bytes = encodeModel({
-      irVersion: 8,
-      opsetImport: [{ domain: '', version: 17 }],
-      graph: { name: 'halves', node: [{ opType: 'Split', input: ['x'], output: ['first', 'second'], name: 'halves', attribute: [makeAttr('axis', { i: 0 })] }], input: [vi('x')], output: [vi('second')] },
-    });
-    s = ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], preferredOutputLocation: 'gpu-buffer', logSeverityLevel: 3 });
-    s.catch(() => halves.delete(t.type));
-    halves.set(t.type, s);
-  }
-  return (await (await s).run({ x: t })).second as ort.Tensor;
+  if (t.location !== 'gpu-buffer' || ELEM[t.type] === undefined) throw new Error(`secondHalf: expected a GPU-buffer tensor of ${Object.keys(ELEM).join(', ')}, got a ${t.type} tensor on the ${t.location}`);
+  const split = { opType: 'Split', input: ['x'], output: ['first', 'second'], name: 'halves', attribute: [makeAttr('axis', { i: 0 })] };
+  const s = await tinyGraph(split, 'second', t.type, 'gpu-buffer');
+  return (await s.run({ x: t })).second as ort.Tensor;
 }
 
 /** Copies a GPU-buffer tensor to the host (counted): previews and the final latents of the resident loop. */
