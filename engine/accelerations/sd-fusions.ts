@@ -42,31 +42,21 @@ type Rewrite = (m: ModelProto, path: string) => { model: ModelProto; count: numb
  * is off); biasAdd reads the GEGLU before or after biasSplitGelu; nhwcConv goes last, so its
  * transpose cancelling also removes the pairs between a Conv and the (Skip)GroupNorms around it.
  */
+/** A fusion file's rewrite, counted by the places its report says it fused. */
+const fused = (f: (m: ModelProto, path: string) => { model: ModelProto; report: { fused: unknown[] } }): Rewrite => (m, path) => {
+  const r = f(m, path);
+  return { model: r.model, count: r.report.fused.length };
+};
 const REWRITES: Record<SdFusionPart, Rewrite> = {
   packedQkv: (m, path) => {
     const r = packAttention(fuseAttention(m).model, path);
     return { model: r.model, count: r.report.packed.length };
   },
-  groupNorm: (m, path) => {
-    const r = fuseGroupNorm(m, path);
-    return { model: r.model, count: r.report.fused.length };
-  },
-  skipGroupNorm: (m, path) => {
-    const r = fuseSkipGroupNorm(fuseGroupNorm(m, path).model, path);
-    return { model: r.model, count: r.report.fused.length };
-  },
-  biasSplitGelu: (m, path) => {
-    const r = fuseBiasSplitGelu(m, path);
-    return { model: r.model, count: r.report.fused.length };
-  },
-  biasAdd: (m) => {
-    const r = fuseBiasAdd(m);
-    return { model: r.model, count: r.report.fused.length };
-  },
-  nhwcConv: (m, path) => {
-    const r = fuseNhwcConv(m, path);
-    return { model: r.model, count: r.report.fused.length };
-  },
+  groupNorm: fused(fuseGroupNorm),
+  skipGroupNorm: fused((m, path) => fuseSkipGroupNorm(fuseGroupNorm(m, path).model, path)),
+  biasSplitGelu: fused(fuseBiasSplitGelu),
+  biasAdd: fused((m) => fuseBiasAdd(m)), // its second parameter is the channel widths, not the path
+  nhwcConv: fused(fuseNhwcConv),
 };
 
 /** Applies the chosen parts (in SD_FUSION_PARTS order) to one graph; the counts say what each did. */
