@@ -1,4 +1,4 @@
-import { attrInts, prune, type Graph } from './graph';
+import { attrInts, producers, prune, type Graph } from './graph';
 
 /**
  * Transpose(p2) of Transpose(p1) with p2 ∘ p1 the identity is no transpose at all: readers of the
@@ -9,7 +9,7 @@ import { attrInts, prune, type Graph } from './graph';
 export function cancelTransposes(g: Graph): { graph: Graph; removed: number } {
   const before = count(g);
   for (;;) {
-    const producer = new Map((g.node ?? []).flatMap((n) => (n.output ?? []).map((o) => [o, n] as const)));
+    const producer = producers(g);
     const outputs = new Set((g.output ?? []).map((o) => o.name!));
     const rename = new Map<string, string>();
     for (const t2 of g.node ?? []) {
