@@ -2,6 +2,7 @@ import { scopeOf } from './attention-fusion';
 import { constantValues, makeAttr, OnnxGraph, rewriteEach, withMicrosoftDomain, type Node, type Tensor } from './graph';
 import type { ModelProto } from './model-proto';
 import { FLOAT, FLOAT16, readFloats, writeFloats } from './tensor-data';
+import { PERM_NCHW, PERM_NHWC, transposeNode } from './transpose-fusion';
 
 /**
  * nn.GroupNorm as torch.onnx.export emits it, rewritten into onnxruntime's com.microsoft.GroupNorm
@@ -26,12 +27,12 @@ export function fuseGroupNorm(model: ModelProto, modelPath = ''): { model: Model
     const gamma = vector(`${scope}/GroupNorm.gamma`, m.gamma, m.type), beta = vector(`${scope}/GroupNorm.beta`, m.beta, m.type);
     const nhwc = `${scope}/GroupNorm/nhwc_in`, y = `${scope}/GroupNorm/nhwc_out`;
     const nodes: Node[] = [
-      { name: `${scope}/GroupNorm/ToNhwc`, opType: 'Transpose', input: [m.x], output: [nhwc], attribute: [makeAttr('perm', { ints: [0, 2, 3, 1] })] },
+      transposeNode(`${scope}/GroupNorm/ToNhwc`, m.x, nhwc, PERM_NHWC),
       {
         name: `${scope}/GroupNorm`, opType: 'GroupNorm', domain: 'com.microsoft', input: [nhwc, gamma.name!, beta.name!], output: [y],
         attribute: [makeAttr('groups', { i: m.groups }), makeAttr('epsilon', { f: m.epsilon }), makeAttr('activation', { i: m.silu ? 1 : 0 }), makeAttr('channels_last', { i: 1 })],
       },
-      { name: `${scope}/GroupNorm/ToNchw`, opType: 'Transpose', input: [y], output: [m.last.output![0]!], attribute: [makeAttr('perm', { ints: [0, 3, 1, 2] })] },
+      transposeNode(`${scope}/GroupNorm/ToNchw`, y, m.last.output![0]!, PERM_NCHW),
     ];
     return { last: m.last, nodes, initializers: [gamma, beta], fused: { scope, groups: m.groups, silu: m.silu } };
   });

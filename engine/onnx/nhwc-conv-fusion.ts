@@ -2,7 +2,7 @@ import { scopeOf } from './attention-fusion';
 import { attrInt, makeAttr, OnnxGraph, rewriteEach, withMicrosoftDomain, type Node, type Tensor } from './graph';
 import type { ModelProto } from './model-proto';
 import { FLOAT, FLOAT16, readFloats, writeFloats } from './tensor-data';
-import { cancelTransposes } from './transpose-fusion';
+import { cancelTransposes, PERM_NCHW, PERM_NHWC, transposeNode } from './transpose-fusion';
 
 /**
  * Every 2-D Conv with a weight initializer becomes onnxruntime's com.microsoft.NhwcConv (CUDA
@@ -41,9 +41,9 @@ export function fuseNhwcConv(model: ModelProto, modelPath = ''): { model: ModelP
     }
     const nhwc = `${scope}/NhwcConv/nhwc_in`, y = `${scope}/NhwcConv/nhwc_out`;
     nodes.push(
-      { name: `${scope}/NhwcConv/ToNhwc`, opType: 'Transpose', input: [conv.input![0]!], output: [nhwc], attribute: [makeAttr('perm', { ints: [0, 2, 3, 1] })] },
+      transposeNode(`${scope}/NhwcConv/ToNhwc`, conv.input![0]!, nhwc, PERM_NHWC),
       { name: `${scope}/NhwcConv`, opType: 'NhwcConv', domain: 'com.microsoft', input: [nhwc, wIn, ...conv.input!.slice(2)], output: [y], attribute: conv.attribute ?? [] },
-      { name: `${scope}/NhwcConv/ToNchw`, opType: 'Transpose', input: [y], output: [conv.output![0]!], attribute: [makeAttr('perm', { ints: [0, 3, 1, 2] })] },
+      transposeNode(`${scope}/NhwcConv/ToNchw`, y, conv.output![0]!, PERM_NCHW),
     );
     return { last: conv, nodes, initializers: [tw], fused: scope };
   });

@@ -1,5 +1,6 @@
-import { attrInts, constantValues, makeAttr, OnnxGraph, prune, rewriteEach, topoSort, type Graph, type Node } from './graph';
+import { attrInts, constantValues, OnnxGraph, prune, rewriteEach, topoSort, type Graph, type Node } from './graph';
 import type { ModelProto } from './model-proto';
+import { PERM_NCHW, PERM_NHWC, transposeNode } from './transpose-fusion';
 
 /**
  * A residual Add feeding an NHWC GroupNorm (as ./group-norm-fusion makes them) becomes onnxruntime's
@@ -19,7 +20,6 @@ export interface SkipGroupNormReport {
   skipped: { scope: string; reason: string }[];
 }
 
-const PERM_NHWC = [0, 2, 3, 1], PERM_NCHW = [0, 3, 1, 2];
 const isPerm = (n: Node | undefined, p: number[]) => n?.opType === 'Transpose' && attrInts(n, 'perm').join() === p.join();
 
 export function fuseSkipGroupNorm(model: ModelProto, modelPath = ''): { model: ModelProto; report: SkipGroupNormReport } {
@@ -47,7 +47,7 @@ export function fuseSkipGroupNorm(model: ModelProto, modelPath = ''): { model: M
       name: `${scope}/SkipGroupNorm`, opType: 'SkipGroupNorm', domain: 'com.microsoft',
       input: [ins[1 - skip]!.name, gn.input![1]!, gn.input![2]!, ins[skip]!.name], output: [gn.output![0]!, ...(sum ? [sumOut] : [])], attribute: gn.attribute,
     });
-    if (sum) nodes.push({ name: `${scope}/SkipGroupNorm/SumToNchw`, opType: 'Transpose', input: [sumOut], output: [add.output![0]!], attribute: [makeAttr('perm', { ints: PERM_NCHW })] });
+    if (sum) nodes.push(transposeNode(`${scope}/SkipGroupNorm/SumToNchw`, sumOut, add.output![0]!, PERM_NCHW));
     used.add(add);
     return { last: gn, nodes, fused: { scope, broadcast: bcast >= 0, sum } };
   });
@@ -67,7 +67,7 @@ function nhwcOperand(g: OnnxGraph, t: string, name: string, nodes: Node[]): { na
     const emb = timeEmbedding(g, p);
     return emb ? { name: emb, broadcast: true } : undefined;
   }
-  nodes.push({ name, opType: 'Transpose', input: [t], output: [`${name}/nhwc`], attribute: [makeAttr('perm', { ints: PERM_NHWC })] });
+  nodes.push(transposeNode(name, t, `${name}/nhwc`, PERM_NHWC));
   return { name: `${name}/nhwc`, broadcast: false };
 }
 

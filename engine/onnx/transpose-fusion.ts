@@ -1,4 +1,11 @@
-import { attrInts, producers, prune, type Graph } from './graph';
+import { attrInts, makeAttr, producers, prune, type Graph, type Node } from './graph';
+
+/** The layout changes the NHWC rewrites put around their ops. */
+export const PERM_NHWC = [0, 2, 3, 1], PERM_NCHW = [0, 3, 1, 2];
+
+/** A Transpose node from `input` to `output` with `perm`. */
+export const transposeNode = (name: string, input: string, output: string, perm: number[]): Node => ({ name, opType: 'Transpose', input: [input], output: [output], attribute: [makeAttr('perm', { ints: perm })] });
+
 
 /**
  * Transpose(p2) of Transpose(p1) with p2 ∘ p1 the identity is no transpose at all: readers of the
