@@ -50,7 +50,7 @@ for (let r = 0; r <= Number(f.runs); r++) {
 await engine.release();
 rmSync(dir, { recursive: true, force: true });
 
-const s = medianSplit(splits, median)!;
+const s = medianSplit(splits)!;
 const table = [
   `Machine: ${machine()}. ${f.steps} DDIM steps at 512x512 (64x64 latents), CFG 7.5 (UNet batch 2), CPU provider, a UNet that only scales its sample; medians of ${f.runs} images after a first one.`,
   '',

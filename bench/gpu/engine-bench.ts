@@ -219,7 +219,7 @@ export async function runEngineBench(group: Group, o: EngineBenchOptions): Promi
   } finally {
     await engine.release();
   }
-  for (const [i, c] of list.entries()) Object.assign(rows[i]!, summarise(runs.get(c.name) ?? []), { overheadSplit: medianSplit(splits.get(c.name) ?? [], median) });
+  for (const [i, c] of list.entries()) Object.assign(rows[i]!, summarise(runs.get(c.name) ?? []), { overheadSplit: medianSplit(splits.get(c.name) ?? []) });
   return rows;
 }
 

@@ -1,4 +1,5 @@
 import type { RunEvent, Stage, Timings } from '../../app/contract';
+import { median } from '../../app/metrics';
 
 /**
  * Where one image's engine time outside session.run went, in ms: the loop's steps (scheduler, CFG,
@@ -36,7 +37,7 @@ export function overheadSplit(t: Timings, events: readonly RunEvent[]): Overhead
 }
 
 /** Medians of each part over runs. */
-export function medianSplit(splits: readonly OverheadSplit[], median: (a: number[]) => number): OverheadSplit | undefined {
+export function medianSplit(splits: readonly OverheadSplit[]): OverheadSplit | undefined {
   if (!splits.length) return undefined;
   const keys = Object.keys(splits[0]!) as (keyof OverheadSplit)[];
   return Object.fromEntries(keys.map((k) => [k, median(splits.map((s) => s[k]))])) as unknown as OverheadSplit;

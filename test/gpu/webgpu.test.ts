@@ -12,7 +12,7 @@ import { Engine } from '../../engine/engine';
 import { probeProvider } from '../../engine/accelerations/provider';
 import { writePng } from '../../engine/image/png';
 import { toRgb8 } from '../../engine/image/rgb';
-import { FIXTURE_MODEL } from '../parity/reference';
+import { FIXTURE_MODEL, maxAbsDiff } from '../parity/reference';
 
 const webgpu = await probeProvider('webgpu');
 if (!webgpu.available && !process.env.CI) console.warn(`webgpu tests skipped: no WebGPU adapter (${webgpu.reason}). In CI (CI set) they run and fail instead.`);
@@ -64,8 +64,6 @@ async function run(c: Case, provider: string) {
   return { result, image: images[0]!.data, latents };
 }
 
-const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
-
 describe.skipIf(!webgpu.available && !process.env.CI)('webgpu equals cpu on the tiny fixture', () => {
   beforeAll(() => {
     if (!webgpu.available) throw new Error(`CI: the WebGPU provider must be available (Mesa's llvmpipe from bookworm-backports): ${webgpu.reason}`);
@@ -79,8 +77,8 @@ describe.skipIf(!webgpu.available && !process.env.CI)('webgpu equals cpu on the 
       if (webgpu.adapter?.name.startsWith('llvmpipe')) expect(gpu.result.providerLabel).toBe('webgpu — software adapter llvmpipe');
       expect(gpu.latents.length).toBe(cpu.latents.length);
       // every step's latents where previews were asked for
-      for (const [i, l] of cpu.latents.entries()) expect(maxDiff(gpu.latents[i]!, l) / Math.max(1, ...l.map(Math.abs))).toBeLessThan(1e-3);
-      expect(maxDiff(gpu.image, cpu.image)).toBeLessThan(2e-3);
+      for (const [i, l] of cpu.latents.entries()) expect(maxAbsDiff(gpu.latents[i]!, l) / Math.max(1, ...l.map(Math.abs))).toBeLessThan(1e-3);
+      expect(maxAbsDiff(gpu.image, cpu.image)).toBeLessThan(2e-3);
       expect(cpu.result.timings.stepTransfers!.every((n) => n === 0)).toBe(true);
       const steps = cpu.result.timings.stepMs.length, scheduler = String(c.params.scheduler);
       const full = new Set(gpu.result.fullSteps), firstCached = Array.from({ length: steps }, (_, i) => i).find((i) => !full.has(i));

@@ -20,7 +20,7 @@ import { attrInt, attrInts, makeAttr, OnnxGraph, type Node, type Tensor } from '
 import { readModel, writeModel, type ModelProto } from '../../engine/onnx/model-proto';
 import { linkExternalData } from '../../engine/onnx/graph-cache';
 import { FLOAT, INT64 } from '../../engine/onnx/tensor-data';
-import { FIXTURE_MODEL } from '../parity/reference';
+import { FIXTURE_MODEL, maxAbsDiff } from '../parity/reference';
 
 const i64 = (name: string, v: number[]): Tensor => ({ name, dataType: INT64, dims: [v.length], int64Data: v });
 const f32 = (name: string, v: number[]): Tensor => ({ name, dataType: FLOAT, dims: [v.length], rawData: new Uint8Array(Float32Array.from(v).buffer) });
@@ -132,7 +132,6 @@ async function unetOut(path: string, hw: number, ctx: number): Promise<Float32Ar
   return out[s.outputNames[0]!]!.data as Float32Array;
 }
 
-const maxAbs = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
 
 type Fuse = (m: ModelProto, file: string) => { model: ModelProto; report: Record<string, number> };
 /** fuseSd's parts, with BiasSplitGelu and BiasAdd at any width (the fixtures are narrower than the CUDA kernels take). */
@@ -160,7 +159,7 @@ async function check(file: string, hw: number, ctx: number, parts: SdFusionPart[
   expect(left.map((n) => n.opType)).toEqual([]);
   writeModel(out, expanded);
   linkExternalData(readModel(out), file, join(dir, label));
-  return { report: fused.report, diff: maxAbs(await unetOut(out, hw, ctx), await unetOut(file, hw, ctx)), model: fused.model };
+  return { report: fused.report, diff: maxAbsDiff(await unetOut(out, hw, ctx), await unetOut(file, hw, ctx)), model: fused.model };
 }
 
 const TINY = join(FIXTURE_MODEL, 'unet', 'model.onnx');
@@ -247,6 +246,6 @@ describe('BiasAdd at an SD width (C = 320; the fixtures are narrower, so they ke
       const feeds = Object.fromEntries([['h', H], ['g', H], ['skip', C]].map(([n, d], k) => [n, new ort.Tensor('float32', rnd(4 * Number(d), k), [1, 4, Number(d)])]));
       return (await s.run(feeds)).out!.data as Float32Array;
     };
-    expect(maxAbs(await run(expand(fused)), await run(model))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(await run(expand(fused)), await run(model))).toBeLessThan(1e-5);
   });
 });
