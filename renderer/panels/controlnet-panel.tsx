@@ -2,8 +2,8 @@
 import { useEffect, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { canny } from '../../app/canny';
-import { EMOJI_CONTROLNET_DEMO as DEMO } from '../../app/presets';
 import { useStudio } from '../store';
+import { controlNetDemoModel } from '../store/control';
 import { currentModel } from '../store/model';
 import { Field, Section, Slider, Toggle } from './controls';
 import { pngBytes } from './init-image';
@@ -50,7 +50,7 @@ export function ControlNetPanel() {
   const image = useStudio((s) => s.controlImage);
   const size = useStudio(useShallow((s) => (s.initImage ? [s.initImage.width, s.initImage.height] : [s.inputs.width, s.inputs.height])));
   const model = useStudio(currentModel);
-  const canDemo = useStudio((s) => s.models.some((m) => m.controlnets?.some((x) => x.name === DEMO.controlnet)));
+  const canDemo = useStudio((s) => controlNetDemoModel(s) !== undefined);
   const a = useStudio(useShallow((s) => ({ demo: s.loadControlNetDemo, set: s.setControl, unit: s.setControlUnit, add: s.addControlUnit, remove: s.removeControlUnit, setImage: s.setControlImage, clear: s.clearControlImage, notify: s.notify })));
   const file = useRef<HTMLInputElement>(null);
   const [busy, setBusy] = useState(false);

@@ -37,6 +37,15 @@ export interface ControlSlice {
   loadControlNetDemo(png: Uint8Array): Promise<void>;
 }
 
+/** The model offering the demo's ControlNet (the current one first), and that ControlNet's folder. */
+export function controlNetDemoModel(s: StudioState): { model: NonNullable<ReturnType<typeof currentModel>>; dir: string } | undefined {
+  for (const m of [currentModel(s), ...s.models]) {
+    const cn = m?.controlnets?.find((c) => c.name === DEMO.controlnet);
+    if (m && cn) return { model: m, dir: cn.dir };
+  }
+  return undefined;
+}
+
 export const controlSlice: StateCreator<StudioState, [], [], ControlSlice> = (set, get) => ({
   control: { enabled: false, units: [], canny: true, low: CANNY_DEFAULTS.low, high: CANNY_DEFAULTS.high, onCachedSteps: 'run' },
   setControl: (patch) => set((s) => ({ control: { ...s.control, ...patch } })),
@@ -49,12 +58,11 @@ export const controlSlice: StateCreator<StudioState, [], [], ControlSlice> = (se
   },
   clearControlImage: () => set({ controlImage: undefined }),
   loadControlNetDemo: async (png) => {
-    const s = get();
-    const m = [currentModel(s), ...s.models].find((x) => x?.controlnets?.some((c) => c.name === DEMO.controlnet));
-    if (!m) throw new Error(`no model offers ${DEMO.controlnet}/ (the embedded emoji model does: assets/models/emoji-sd)`);
+    const s = get(), found = controlNetDemoModel(s);
+    if (!found) throw new Error(`no model offers ${DEMO.controlnet}/ (the embedded emoji model does: assets/models/emoji-sd)`);
+    const { model: m, dir } = found, p = DEMO.params;
     if (m.dir !== s.modelDir) s.selectModel(m.dir);
     await get().setControlImage(DEMO.image.split('/').pop()!, png);
-    const dir = m.controlnets!.find((c) => c.name === DEMO.controlnet)!.dir, p = DEMO.params;
     set((st) => ({
       initImage: undefined, mask: undefined, garment: undefined, tryOn: false,
       control: { ...st.control, enabled: true, canny: false, units: [{ dir, scale: DEMO.scale, start: 0, end: 1 }] },
