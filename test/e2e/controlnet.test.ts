@@ -15,6 +15,15 @@ import { readPng } from '../../engine/image/png';
 import { ROOT, skipE2e, setRange, startStudio, type Studio } from './support/serve';
 
 const SHOTS = join(ROOT, 'test-output', 'controlnet');
+
+/** `name`-1024x700.png (the page is at that size) and `name`-1920x1080.png, `first` then the panel scrolled into view. */
+async function shotPair(page: Studio['page'], name: string, first = 'controlnet-panel'): Promise<void> {
+  await page.getByTestId(first).scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(SHOTS, `${name}-1024x700.png`) });
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.getByTestId('controlnet-panel').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(SHOTS, `${name}-1920x1080.png`) });
+}
 const MODEL = join(ROOT, 'test/fixtures/tiny-sd-controlnet-plain');
 const EMOJI = join(ROOT, 'assets/models/emoji-sd');
 
@@ -92,11 +101,7 @@ describe.skipIf(skipE2e)('ControlNet panel in Chromium (serve mode)', () => {
     expect(notices('B').at(-1)).toMatch(new RegExp(`^ControlNet: 1 net ran on ${full} of ${n} steps, \\d+ ms in onnxruntime \\(${n - full} DeepCache cached steps reused`));
     await expect.poll(() => page.getByTestId('control-notices').locator('li').count()).toBeGreaterThanOrEqual(3);
     expect(await page.getByTestId('control-notices').textContent()).toContain('B: ControlNet: 1 net ran on');
-    await page.getByTestId('control-notices').scrollIntoViewIfNeeded();
-    await page.screenshot({ path: join(SHOTS, 'after-run-1024x700.png') });
-    await page.setViewportSize({ width: 1920, height: 1080 });
-    await page.getByTestId('controlnet-panel').scrollIntoViewIfNeeded();
-    await page.screenshot({ path: join(SHOTS, 'after-run-1920x1080.png') });
+    await shotPair(page, 'after-run', 'control-notices');
     expect(s.pageErrors).toEqual([]);
   }, 300_000);
 
@@ -127,11 +132,7 @@ describe.skipIf(skipE2e)('ControlNet panel in Chromium (serve mode)', () => {
     const r = recall(got, want, a.width, a.height);
     console.log(`demo: ${[...want].filter(Boolean).length} control edge pixels, recall of the generated edges ${r.toFixed(3)}`);
     expect(r).toBeGreaterThan(0.5);
-    await page.getByTestId('controlnet-panel').scrollIntoViewIfNeeded();
-    await page.screenshot({ path: join(SHOTS, 'demo-1024x700.png') });
-    await page.setViewportSize({ width: 1920, height: 1080 });
-    await page.getByTestId('controlnet-panel').scrollIntoViewIfNeeded();
-    await page.screenshot({ path: join(SHOTS, 'demo-1920x1080.png') });
+    await shotPair(page, 'demo');
     expect(s.pageErrors).toEqual([]);
   }, 300_000);
 });

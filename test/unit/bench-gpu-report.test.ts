@@ -1,7 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SD_FUSION_PARTS } from '../../app/accelerations/sd-fusions';
 import type { RunEvent } from '../../app/contract';
 import { KERNELS } from '../../engine/accelerations/sd-fusions';
@@ -13,14 +12,9 @@ import { loadModel } from '../../engine/model/model';
 import { generate } from '../../engine/pipeline/generate';
 import { FIXTURE_MODEL } from '../parity/reference';
 import { halfIoUnetFolder } from '../support/half-io';
+import { tempDirs } from '../support/temp-dirs';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'bench-gpu-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = tempDirs('bench-gpu-');
 
 describe('the overhead split of a run', () => {
   it('adds up to the run\'s overhead, its steps part being the steps\' time outside session.run', async () => {

@@ -1,8 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Variant, type VariantInput } from '../../app/variant';
 import type { PrepareContext } from '../../engine/accelerations/acceleration';
 import { deepcache, FEATURE } from '../../engine/accelerations/deepcache';
@@ -18,14 +16,9 @@ import { FIXTURE_MODEL } from '../parity/reference';
 import { externalizeGraph } from '../support/external-data';
 import { halfIoUnetFolder } from '../support/half-io';
 import { psnr } from '../support/psnr';
+import { tempDirs } from '../support/temp-dirs';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'float-io-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = tempDirs('float-io-');
 
 async function prepareFor(v: VariantInput, provider: string, modelDir: string): Promise<PrepareContext> {
   const variant = Variant.parse(v);
