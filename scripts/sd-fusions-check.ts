@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { SD_FUSION_PARTS, type SdFusionPart } from '../app/accelerations/sd-fusions';
+import { median } from '../app/metrics';
 import { fuseSd } from '../engine/accelerations/sd-fusions';
 import { convertToHalf } from '../engine/onnx/fp16';
 import { linkExternalData } from '../engine/onnx/graph-cache';
@@ -30,7 +31,7 @@ async function timed(path: string, feeds: Record<string, ort.Tensor>): Promise<{
     ts.push(performance.now() - t0);
   }
   await s.release();
-  return { y: out[s.outputNames[0]!]!.data as Float32Array, ms: ts.sort((a, b) => a - b)[10]! };
+  return { y: out[s.outputNames[0]!]!.data as Float32Array, ms: median(ts) };
 }
 
 const unet = (hw: number, ctx: number) => ({
