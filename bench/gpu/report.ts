@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { psnr, ssim } from '../../app/metrics';
-import { CONVERTED, deepcacheRow, type RowResult } from './engine-bench';
+import { CONVERTED, deepcacheRow, FP16_ROWS, type RowResult } from './engine-bench';
 
 /** An SD-fusion row whose image is further than this from its unfused baseline's is flagged: the rewrite changed the maths. */
 export const FUSION_PSNR_MIN_DB = 40;
@@ -157,12 +157,17 @@ export function checkTargets(T: Lookup<TorchRow>, E: Lookup<RowResult>): Target[
     const ratio = value !== undefined && ref ? value / ref : NaN;
     out.push({ target, measured: Number.isNaN(ratio) ? 'not measured' : `${f(ratio, 2)}x (${what}: ${f(value, 2)} vs ${f(ref, 2)} ms)`, ratio: ratio / limit, met: Number.isNaN(ratio) ? null : ratio <= limit });
   };
-  // the engine's best fp16 CUDA UNet step (plain or with fused attention)
-  const fp16 = ['cuda fp16', 'cuda fp16 + fused attention', CONVERTED].map(E).filter((r): r is RowResult => !!r).sort((a, b) => a.unetRunMs! - b.unetRunMs!)[0];
-  atMost('CUDA fp16 UNet step <= 0.5x PyTorch eager', fp16?.unetRunMs, T('torch fp16 eager')?.stepMs, 0.5, `${fp16?.name ?? '–'} vs torch eager`);
+  // diffusers' eager rows measured twice (torch_bench.py): the faster of the two, so drift cannot flatter the engine
+  const fastest = <K extends 'stepMs' | 'imageMs'>(name: string, k: K) => Math.min(...[name, `${name}, again`].map((n) => T(n)?.[k] ?? Infinity));
+  const eagerStep = fastest('torch fp16 eager', 'stepMs'), eagerImage = fastest('diffusers fp16 eager', 'imageMs');
+  const known = (v: number) => (Number.isFinite(v) ? v : undefined);
+  // the engine's best fp16 CUDA configuration that keeps the image: plain, fused attention, SD fusions (all, or one part)
+  const best = (k: 'unetRunMs' | 'imageMs') => FP16_ROWS.map(E).filter((r): r is RowResult => !!r?.[k]).sort((a, b) => a[k]! - b[k]!)[0];
+  const fp16 = best('unetRunMs');
+  atMost('CUDA fp16 UNet step <= 0.5x PyTorch eager', fp16?.unetRunMs, known(eagerStep), 0.5, `${fp16?.name ?? '–'} vs torch eager`);
   atMost('CUDA fp16 UNet step <= 0.7x torch.compile', fp16?.unetRunMs, T('torch fp16 torch.compile')?.stepMs, 0.7, `${fp16?.name ?? '–'} vs compiled`);
-  const img = ['cuda fp16', 'cuda fp16 + fused attention', CONVERTED].map(E).filter((r): r is RowResult => !!r).sort((a, b) => a.imageMs! - b.imageMs!)[0];
-  atMost('whole 50-step image <= 0.5x the diffusers pipeline', img?.imageMs, T('diffusers fp16 eager')?.imageMs, 0.5, `${img?.name ?? '–'} vs diffusers fp16 eager`);
+  const img = best('imageMs');
+  atMost('whole 50-step image <= 0.5x the diffusers pipeline', img?.imageMs, known(eagerImage), 0.5, `${img?.name ?? '–'} vs diffusers fp16 eager`);
   for (const n of [3, 5]) {
     const dc = E(deepcacheRow(n)), base = dc?.baseline ? E(dc.baseline) : undefined;
     const mine = base && dc ? base.loopStepMs! / dc.loopStepMs! : NaN;
@@ -170,8 +175,9 @@ export function checkTargets(T: Lookup<TorchRow>, E: Lookup<RowResult>): Target[
     const ratio = ref ? mine / ref : NaN;
     out.push({ target: `DeepCache N=${n} b0 loop speed-up >= the reference helper's`, measured: Number.isNaN(ratio) ? 'not measured' : `engine ${f(mine, 2)}x vs helper ${f(ref, 2)}x`, ratio: ratio ? 1 / ratio : NaN, met: Number.isNaN(ratio) ? null : ratio >= 1 });
   }
-  const wg = ['webgpu fp16', 'webgpu fp16 + fused attention'].map(E).filter((r): r is RowResult => !!r).sort((a, b) => a.unetRunMs! - b.unetRunMs!)[0];
-  atMost('WebGPU fp16 step <= 2.5x PyTorch eager', wg?.unetRunMs, T('torch fp16 eager')?.stepMs, 2.5, `${wg?.name ?? '–'} vs torch eager`);
+  // WebGPU's session.run returns before the GPU is done (GPU-resident outputs), so its step is the loop's time per step
+  const wg = ['webgpu fp16', 'webgpu fp16 + fused attention'].map(E).filter((r): r is RowResult => !!r?.loopStepMs).sort((a, b) => a.loopStepMs! - b.loopStepMs!)[0];
+  atMost('WebGPU fp16 step <= 2.5x PyTorch eager', wg?.loopStepMs, known(eagerStep), 2.5, `${wg?.name ?? '–'} loop step vs torch eager`);
   const cudaRows = ['cuda fp32 TF32 on', 'cuda fp32 TF32 off', 'cuda fp16', 'cuda fp16 + fused attention', CONVERTED].map(E).filter((r): r is RowResult => !!r);
   const worst = cudaRows.sort((a, b) => b.overheadFraction! - a.overheadFraction!)[0];
   out.push({

@@ -12,7 +12,7 @@ import { fuseNhwcConv } from '../onnx/nhwc-conv-fusion';
 import { fuseSkipGroupNorm } from '../onnx/skip-group-norm-fusion';
 import type { Acceleration } from './acceleration';
 
-const VERSION = 'sd-fusions-2';
+const VERSION = 'sd-fusions-3'; // 3: GroupNorm γ/β float32, CUDA-unsupported norms left alone
 const GRAPHS = ['unet', 'vae_decoder', 'vae_encoder'];
 
 /**
@@ -31,8 +31,19 @@ export const KERNELS: Record<SdFusionPart, ReadonlySet<string>> = {
   nhwcConv: new Set(['cuda']),
 };
 
+/**
+ * Kernels that exist but are wrong in fp16: WebGPU's BiasSplitGelu fails in a process where no fp32
+ * one ran ("raw_hash_map<>::at": SD1.5's fp16 UNet on the H200's adapter) and after one computes
+ * garbage (test/gpu/webgpu-bias-split-gelu.test.ts), so fp16 variants do without it there.
+ */
+export const FP16_BROKEN: Partial<Record<SdFusionPart, ReadonlySet<string>>> = { biasSplitGelu: new Set(['webgpu']) };
+
 const chosen = (v: Variant): SdFusionPart[] => SD_FUSION_PARTS.filter((p) => v.sdFusions?.[p]);
-const unsupported = (parts: SdFusionPart[], provider: string) => parts.filter((p) => !KERNELS[p].has(provider));
+/** Why a part cannot run on a provider at a precision, or undefined. */
+const why = (p: SdFusionPart, provider: string, precision: string): string | undefined =>
+  !KERNELS[p].has(provider) ? `${p} runs on ${[...KERNELS[p]].join('/')}`
+    : precision === 'fp16' && FP16_BROKEN[p]?.has(provider) ? `${p} is wrong in fp16 on ${provider}` : undefined;
+const unsupported = (parts: SdFusionPart[], provider: string, precision: string) => parts.filter((p) => why(p, provider, precision));
 
 type Rewrite = (m: ModelProto, path: string) => { model: ModelProto; count: number };
 /**
@@ -84,13 +95,13 @@ export const sdFusions: Acceleration = {
   enabled: (v) => v.sdFusions !== undefined,
   sessionKey: (v) => v.sdFusions,
   validate(v) {
-    const missing = unsupported(chosen(v), v.provider);
+    const missing = unsupported(chosen(v), v.provider, v.precision);
     return missing.length && !v.allowFallback
-      ? `sdFusions: ${missing.join(', ')} need onnxruntime kernels the ${v.provider} provider lacks (${missing.map((p) => `${p} runs on ${[...KERNELS[p]].join('/')}`).join(', ')}); allow CPU fallback to skip them`
+      ? `sdFusions: ${missing.join(', ')} need onnxruntime kernels the ${v.provider} provider lacks (${missing.map((p) => why(p, v.provider, v.precision)).join(', ')}); allow CPU fallback to skip them`
       : undefined;
   },
   async prepare(ctx) {
-    const all = chosen(ctx.variant), skip = unsupported(all, ctx.provider);
+    const all = chosen(ctx.variant), skip = unsupported(all, ctx.provider, ctx.variant.precision);
     const parts = all.filter((p) => !skip.includes(p));
     const t0 = performance.now();
     const done: string[] = [];
@@ -103,7 +114,8 @@ export const sdFusions: Acceleration = {
       done.push(`${g} ${parts.map((p) => `${p} ${report[p]}`).join(' ')}`);
     }
     ctx.timings['sd-fusions.fuseMs'] = performance.now() - t0;
-    const skipped = skip.length ? `; skipped on ${ctx.provider} (no kernels): ${skip.join(', ')}` : '';
+    const wrong = skip.filter((p) => KERNELS[p].has(ctx.provider)), none = skip.filter((p) => !wrong.includes(p));
+    const skipped = (none.length ? `; skipped on ${ctx.provider} (no kernels): ${none.join(', ')}` : '') + (wrong.length ? `; skipped on ${ctx.provider} (wrong in fp16): ${wrong.join(', ')}` : '');
     ctx.notes['sd-fusions'] = `SD fusions: ${done.join(', ') || 'none applied'}${skipped}`;
   },
 };

@@ -1,7 +1,7 @@
 import { scopeOf } from './attention-fusion';
 import { constantValues, makeAttr, OnnxGraph, rewriteEach, withMicrosoftDomain, type Node, type Tensor } from './graph';
 import type { ModelProto } from './model-proto';
-import { FLOAT, FLOAT16, readFloats, writeFloats } from './tensor-data';
+import { FLOAT, readFloats, writeFloats } from './tensor-data';
 import { PERM_NCHW, PERM_NHWC, transposeNode } from './transpose-fusion';
 
 /**
@@ -12,8 +12,9 @@ import { PERM_NCHW, PERM_NHWC, transposeNode } from './transpose-fusion';
  *     → Mul(γ[C,1,1]) → Add(β[C,1,1])  [→ Sigmoid + Mul: SiLU, folded in as activation=1]
  *
  * becomes Transpose(NCHW→NHWC) → GroupNorm(groups G, epsilon ε, activation, channels_last 1) →
- * Transpose(NHWC→NCHW). γ and β become [C] vectors. Node names keep the norm's module path
- * (DeepCache cuts by them).
+ * Transpose(NHWC→NCHW). γ and β become float32 [C] vectors, whatever the graph's precision: the
+ * CUDA kernel reads them as float ("GroupNorm only supports gamma and beta in float type", H200,
+ * fp16 folder). Node names keep the norm's module path (DeepCache cuts by them).
  */
 export interface GroupNormReport {
   fused: { scope: string; groups: number; silu: boolean }[];
@@ -24,7 +25,7 @@ export function fuseGroupNorm(model: ModelProto, modelPath = ''): { model: Model
   const g = new OnnxGraph(model.graph!);
   const r = rewriteEach(model.graph!, (n) => n.opType === 'InstanceNormalization', (inorm) => {
     const scope = scopeOf(inorm), m = match(g, inorm, modelPath);
-    const gamma = vector(`${scope}/GroupNorm.gamma`, m.gamma, m.type), beta = vector(`${scope}/GroupNorm.beta`, m.beta, m.type);
+    const gamma = vector(`${scope}/GroupNorm.gamma`, m.gamma), beta = vector(`${scope}/GroupNorm.beta`, m.beta);
     const nhwc = `${scope}/GroupNorm/nhwc_in`, y = `${scope}/GroupNorm/nhwc_out`;
     const nodes: Node[] = [
       transposeNode(`${scope}/GroupNorm/ToNhwc`, m.x, nhwc, PERM_NHWC),
@@ -53,7 +54,20 @@ function only(g: OnnxGraph, t: string, op: string): Node {
   return cs[0]!;
 }
 
-interface Match { x: string; last: Node; groups: number; epsilon: number; silu: boolean; gamma: Float32Array; beta: Float32Array; type: number }
+interface Match { x: string; last: Node; groups: number; epsilon: number; silu: boolean; gamma: Float32Array; beta: Float32Array }
+
+/**
+ * What onnxruntime's CUDA GroupNorm kernel (group_norm_impl.cu, 1.29) runs: it reads 2 channels a
+ * thread, so a group needs an even count of channels, and a block holds at most 512 of them; anything
+ * else fails at run time ("GroupNorm in CUDA does not support the input", seen on the embedded model's
+ * 32 channels in 32 groups). The norm is left unfused, with the reason.
+ */
+export function cudaGroupNormSupports(channels: number, groups: number): string | undefined {
+  const perGroup = channels / groups;
+  if (perGroup % 2) return `${channels} channels in ${groups} groups: CUDA's GroupNorm needs an even count of channels per group (${perGroup})`;
+  if (perGroup > 512) return `${channels} channels in ${groups} groups: CUDA's GroupNorm takes at most 512 channels per group (${perGroup})`;
+  return undefined;
+}
 
 function match(g: OnnxGraph, inorm: Node, modelPath: string): Match {
   const r1 = g.parent(inorm, 0, 'Reshape');
@@ -81,17 +95,16 @@ function match(g: OnnxGraph, inorm: Node, modelPath: string): Match {
   const silu = sig && readers.length === 2 ? readers.find((n) => n.opType === 'Mul' && n.input!.includes(sig.output![0]!) && n.input!.includes(add.output![0]!)) : undefined;
   const groups = target[1]!;
   if (c % groups) throw new Error(`${c} channels do not split into ${groups} groups`);
-  // γ/β in the compute type: a Cast in front of a stored weight names it
-  const cast = g.producer(skipIdentity(g, gammaName));
-  const type = cast?.opType === 'Cast' ? Number(cast.attribute?.find((a) => a.name === 'to')?.i ?? FLOAT) : Number(gw.dataType);
+  const unsupported = cudaGroupNormSupports(c, groups);
+  if (unsupported) throw new Error(unsupported);
   return {
     x, last: silu ?? add, groups, epsilon: inorm.attribute?.find((a) => a.name === 'epsilon')?.f ?? 1e-5, silu: !!silu,
-    gamma: readFloats(gw, modelPath), beta: readFloats(bw, modelPath), type: type === FLOAT16 ? FLOAT16 : FLOAT,
+    gamma: readFloats(gw, modelPath), beta: readFloats(bw, modelPath),
   };
 }
 
-function vector(name: string, values: Float32Array, type: number): Tensor {
-  const t: Tensor = { name, dataType: type, dims: [values.length] };
+function vector(name: string, values: Float32Array): Tensor {
+  const t: Tensor = { name, dataType: FLOAT, dims: [values.length] };
   writeFloats(t, values);
   return t;
 }

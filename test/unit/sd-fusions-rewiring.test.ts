@@ -190,7 +190,8 @@ describe('SD fusions: the fused graphs, written back in standard ops, equal the 
 
   it('all parts together on the embedded emoji-sd UNet', async () => {
     const r = await check(EMOJI, 16, 128, [...SD_FUSION_PARTS], 'emoji');
-    expect(r.report).toEqual({ packedQkv: 22, groupNorm: 46, skipGroupNorm: 34, biasSplitGelu: 11, biasAdd: 11, nhwcConv: 73 });
+    // its 32-channel norms (one channel a group) stay unfused: CUDA's GroupNorm cannot run them
+    expect(r.report).toEqual({ packedQkv: 22, groupNorm: 30, skipGroupNorm: 22, biasSplitGelu: 11, biasAdd: 11, nhwcConv: 73 });
     expect(r.diff).toBeLessThan(1e-4);
   });
 });

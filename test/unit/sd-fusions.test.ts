@@ -8,15 +8,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SD_FUSION_PARTS, sdFusions as descriptor } from '../../app/accelerations/sd-fusions';
 import { Variant } from '../../app/variant';
 import { locateBranch } from '../../engine/accelerations/deepcache';
-import { fuseSd, KERNELS, sdFusions } from '../../engine/accelerations/sd-fusions';
+import { FP16_BROKEN, fuseSd, KERNELS, sdFusions } from '../../engine/accelerations/sd-fusions';
 import { Engine } from '../../engine/engine';
 import { fuseAttention, packAttention } from '../../engine/onnx/attention-fusion';
 import { fuseBiasAdd } from '../../engine/onnx/bias-add-fusion';
 import { fuseBiasSplitGelu } from '../../engine/onnx/bias-split-gelu-fusion';
 import { OnnxGraph, attrInt } from '../../engine/onnx/graph';
-import { fuseGroupNorm } from '../../engine/onnx/group-norm-fusion';
+import { computesInHalf, convertToHalf } from '../../engine/onnx/fp16';
+import { cudaGroupNormSupports, fuseGroupNorm } from '../../engine/onnx/group-norm-fusion';
 import { readModel, writeModel, type ModelProto } from '../../engine/onnx/model-proto';
-import { readFloats } from '../../engine/onnx/tensor-data';
+import { FLOAT, readFloats } from '../../engine/onnx/tensor-data';
 import { FIXTURE_MODEL } from '../parity/reference';
 
 const UNET = join(FIXTURE_MODEL, 'unet', 'model.onnx');
@@ -187,5 +188,40 @@ describe('GroupNorm fusion: 4-D inputs only', () => {
     expect(report.skipped).toEqual([{ scope: '/decoder/mid_block/attentions.0/group_norm', reason: 'γ has shape [32,1]: the input is not 4-D NCHW' }]);
     expect(report.fused.length).toBe(21);
     expect(model.graph!.node!.some((n) => n.name === '/decoder/mid_block/attentions.0/group_norm/GroupNorm')).toBe(false);
+  });
+
+  it("γ and β are float32 in an fp16 graph (CUDA's kernel reads them as float: the H200 refused fp16 ones)", () => {
+    const half = join(tmp(), 'model.onnx');
+    convertToHalf(readModel(UNET), UNET, half);
+    const m = readModel(half);
+    expect(computesInHalf(m)).toBe(true);
+    const { model, report } = fuseGroupNorm(m, half);
+    expect(report.fused.length).toBeGreaterThan(0);
+    const g2 = new OnnxGraph(model.graph!);
+    for (const n of ops(model, 'GroupNorm')) for (const i of [1, 2]) expect(g2.initializer(n.input![i]!)!.dataType).toBe(FLOAT);
+  });
+
+  it("leaves norms CUDA's kernel cannot run (odd channels per group) alone: the embedded model's 32 channels in 32 groups", () => {
+    const file = join(__dirname, '../../assets/models/emoji-sd/unet/model.onnx');
+    const { report } = fuseGroupNorm(readModel(file), file);
+    const count = (r: string) => report.skipped.filter((s) => s.reason === r).length;
+    expect(count("32 channels in 32 groups: CUDA's GroupNorm needs an even count of channels per group (1)")).toBe(14);
+    expect(count("96 channels in 32 groups: CUDA's GroupNorm needs an even count of channels per group (3)")).toBe(2); // up block: 64 + 32 concatenated
+    expect(report.skipped.length).toBe(16);
+    expect(report.fused.length).toBe(30); // the 64-, 128- and 192-channel norms
+    expect(cudaGroupNormSupports(320, 32)).toBeUndefined(); // SD1.5's widths: 10 to 80 channels a group
+    expect(cudaGroupNormSupports(2560, 32)).toBeUndefined();
+    expect(cudaGroupNormSupports(96, 32)).toMatch(/even count .* \(3\)/);
+    expect(cudaGroupNormSupports(2048, 2)).toMatch(/at most 512 .* \(1024\)/);
+  });
+});
+
+describe('SD fusions: parts whose kernel is wrong in fp16', () => {
+  it('biasSplitGelu on WebGPU: runs in fp32, refused in fp16 with the reason (skipped with fallback)', () => {
+    const v = (precision: string, allowFallback = false) => Variant.parse({ provider: 'webgpu', precision, allowFallback, sdFusions: { packedQkv: false, groupNorm: false, skipGroupNorm: false, nhwcConv: false, biasAdd: false } });
+    expect(sdFusions.validate!(v('fp32'))).toBeUndefined();
+    expect(sdFusions.validate!(v('fp16'))).toBe('sdFusions: biasSplitGelu need onnxruntime kernels the webgpu provider lacks (biasSplitGelu is wrong in fp16 on webgpu); allow CPU fallback to skip them');
+    expect(sdFusions.validate!(v('fp16', true))).toBeUndefined();
+    expect(FP16_BROKEN.biasSplitGelu?.has('cuda')).toBeFalsy();
   });
 });

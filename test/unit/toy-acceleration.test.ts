@@ -80,6 +80,11 @@ describe('a toy acceleration registered from test/support/toy-acceleration', () 
       expect(key({ threads: 2, factor: 1 })).toBe(key({ threads: 2, factor: 3 }));
       expect(key({ threads: 2 })).not.toBe(key({ threads: 1 }));
       expect(sessionKey(FIXTURE_MODEL, Variant.parse({ deepcache: { interval: 2, branch: 1 } }))).toBe(sessionKey(FIXTURE_MODEL, Variant.parse({ deepcache: { interval: 5, branch: 1 } })));
+      // CFG truncation changes the UNet's batch mid-run: its sessions are its own (on CUDA the change
+      // slowed the plain variant sharing them), whatever the fraction
+      const cfg = (f: number) => sessionKey(FIXTURE_MODEL, Variant.parse({ cfgTruncation: f }));
+      expect(cfg(0.5)).not.toBe(cfg(1));
+      expect(cfg(0.5)).toBe(cfg(0.3));
     });
 
     it('runs: its param change and its summary are in the result; its conflicts are validation errors', async () => {
