@@ -107,14 +107,16 @@ describe('the GPU report', () => {
     const engine = [
       row(fused, 'base', { unetRunMs: 15, imageMs: 860 }),
       row(`${fused} + nhwcConv`, 'base', { unetRunMs: 13, imageMs: 750 }),
-      row(deepcacheRow(3), 'base', { unetRunMs: 10, imageMs: 400 }), // changes the image: not a step/image candidate
+      row(deepcacheRow(3), 'base', { unetRunMs: 10, imageMs: 400, loopStepMs: 8, baseline: fused }), // changes the image: not a step/image candidate
       row('webgpu fp16 + fused attention', 'base', { provider: 'webgpu', unetRunMs: 22, loopStepMs: 106 }),
     ];
     const torch: TorchResult = {
       device: { gpu: 'g', nvidiaSmi: 's', torch: 't', cuda: 'c', diffusers: 'd', transformers: 'x', cudnn: 1 }, skipped: [],
       rows: [
         { name: 'torch fp16 eager', kind: 'unet', stepMs: 26 }, { name: 'torch fp16 eager, again', kind: 'unet', stepMs: 32 },
-        { name: 'diffusers fp16 eager', kind: 'pipeline', imageMs: 2200 }, { name: 'diffusers fp16 eager, again', kind: 'pipeline', imageMs: 1560 },
+        { name: 'diffusers fp16 eager', kind: 'pipeline', imageMs: 2200, loopStepMs: 44 }, { name: 'diffusers fp16 eager, again', kind: 'pipeline', imageMs: 1560, loopStepMs: 33 },
+        // torch_bench's own speed-up is against the plain run before it (here the slow one): the target uses the faster
+        { name: 'diffusers fp16 + DeepCache helper N=3 b0', kind: 'pipeline', loopStepMs: 11, loopSpeedup: 4 },
       ],
     };
     const r = buildReport(torch, engine, tmp(), { width: W, height: H, steps: 50, guidance: 7.5, prompt: 'p', seed: 1 }, '1.29.0', 'test');
@@ -123,6 +125,7 @@ describe('the GPU report', () => {
     expect(t('whole 50-step image').measured).toBe(`0.48x (${fused} + nhwcConv vs diffusers fp16 eager: 750.00 vs 1560.00 ms)`);
     expect(t('WebGPU fp16 step').measured).toBe('4.08x (webgpu fp16 + fused attention loop step vs torch eager: 106.00 vs 26.00 ms)');
     expect(t('WebGPU fp16 step').met).toBe(false);
+    expect(t('DeepCache N=3').measured).toBe('engine 2.00x vs helper 3.00x');
   });
 });
 
