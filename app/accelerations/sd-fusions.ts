@@ -37,8 +37,8 @@ export const sdFusions = defineAcceleration({
     group: {
       key: 'sdFusions', label: 'SD fusions', defaults: Object.fromEntries(SD_FUSION_PARTS.map((p) => [p, true])),
       fields: SD_FUSION_PARTS.map((p) => ({ kind: 'checkbox' as const, key: p, label: LABELS[p] })),
-      help: 'CUDA kernels (BiasSplitGelu and BiasAdd also on WebGPU): elsewhere refused, or skipped with CPU fallback. BiasSplitGelu/BiasAdd fuse SD widths only (320/640/1280 channels)',
+      help: 'CUDA kernels (BiasAdd also on WebGPU; BiasSplitGelu there in fp32 only, its fp16 kernel is wrong): elsewhere refused, or skipped with CPU fallback. BiasSplitGelu/BiasAdd fuse SD widths only (320/640/1280 channels); GroupNorm only where a group has an even count of channels',
     },
   },
-  flags: [{ flags: '--sd-fusions <parts>', help: `onnxruntime's SD fusions (CUDA; biasSplitGelu, biasAdd also WebGPU): all, or a comma list of ${SD_FUSION_PARTS.join(', ')}`, parse: parseParts, apply: (sdFusions: SdFusionsOptions) => ({ sdFusions }) }],
+  flags: [{ flags: '--sd-fusions <parts>', help: `onnxruntime's SD fusions (CUDA; biasAdd also WebGPU, biasSplitGelu there in fp32 only): all, or a comma list of ${SD_FUSION_PARTS.join(', ')}`, parse: parseParts, apply: (sdFusions: SdFusionsOptions) => ({ sdFusions }) }],
 });
