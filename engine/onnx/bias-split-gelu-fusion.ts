@@ -1,6 +1,6 @@
 import { scopeOf } from './attention-fusion';
 import { constantValues, OnnxGraph, rewriteEach, withMicrosoftDomain, type Node } from './graph';
-import { encodeModel, type ModelProto } from './model-proto';
+import type { ModelProto } from './model-proto';
 
 /**
  * diffusers' GEGLU (FeedForward's first layer) as exported, rewritten into onnxruntime's
@@ -62,16 +62,4 @@ function match(g: OnnxGraph, erf: Node, modelPath: string): { matmul: string; bi
   if (!mm || !bias) throw new Error('the projection is not MatMul + bias');
   if (g.consumers(add!.output![0]!).some((c) => c !== gate && c !== hidden && c.opType !== 'Shape')) throw new Error('the projection feeds more than the two halves');
   return { matmul: mm.output![0]!, bias, out };
-}
-
-/** One BiasSplitGelu node, x [1, 1, 2·width] and bias [2·width] as inputs, in `elemType` (ONNX's type number). */
-export function biasSplitGeluModel(elemType: number, width = 2): Uint8Array {
-  const vi = (name: string, dim: number[]) => ({ name, type: { tensorType: { elemType, shape: { dim: dim.map((dimValue) => ({ dimValue })) } } } });
-  return encodeModel({
-    irVersion: 8, opsetImport: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }],
-    graph: {
-      name: 'bias-split-gelu', node: [{ opType: 'BiasSplitGelu', domain: 'com.microsoft', input: ['x', 'bias'], output: ['y'], name: 'bsg' }],
-      input: [vi('x', [1, 1, 2 * width]), vi('bias', [2 * width])], output: [vi('y', [1, 1, width])],
-    },
-  });
 }
