@@ -4,7 +4,7 @@ import type { RunEvent, RunResult } from '../../app/contract';
 import { median } from '../../app/metrics';
 import { SD_FUSION_PARTS } from '../../app/accelerations/sd-fusions';
 import type { VariantInput } from '../../app/variant';
-import { FP16_BROKEN, KERNELS } from '../../engine/accelerations/sd-fusions';
+import { partRuns } from '../../engine/accelerations/sd-fusions';
 import { Engine } from '../../engine/engine';
 import { medianSplit, overheadSplit, type OverheadSplit } from './overhead';
 
@@ -60,9 +60,9 @@ const sdFusionRows: BenchConfig[] = [
 /** The fp16 CUDA rows that keep the image (no DeepCache, no CFG truncation): the report's step and image targets take the best. */
 export const FP16_ROWS = ['cuda fp16', FUSED, CONVERTED, SD_FUSIONS, ...SD_FUSION_PARTS.map((p) => `${FUSED} + ${p}`)];
 
-/** WebGPU's SD-fusion rows: the parts it has kernels for (KERNELS), together and alone; none while it has none. */
+/** WebGPU's SD-fusion rows (fp16): the parts it has right kernels for, together and alone; none while it has none. */
 const WEBGPU_FUSED = 'webgpu fp16 + fused attention';
-const webgpuParts = SD_FUSION_PARTS.filter((p) => KERNELS[p].has('webgpu') && !FP16_BROKEN[p]?.has('webgpu')); // the rows are fp16
+const webgpuParts = SD_FUSION_PARTS.filter((p) => partRuns(p, 'webgpu', 'fp16'));
 const webgpuFusionRows: BenchConfig[] = (webgpuParts.length > 1 ? [webgpuParts, ...webgpuParts.map((p) => [p])] : webgpuParts.map((p) => [p])).map((parts) => ({
   name: `${WEBGPU_FUSED} + ${parts.length > 1 ? 'SD fusions' : parts[0]}`, model: 'sd15-fp16', variant: { provider: 'webgpu', precision: 'fp16', fusedAttention: true, sdFusions: only(parts) },
   repeats: 2, baseline: WEBGPU_FUSED, reference: 'diffusers-fp16',

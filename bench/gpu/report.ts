@@ -172,8 +172,8 @@ export function checkTargets(T: Lookup<TorchRow>, E: Lookup<RowResult>): Target[
     const dc = E(deepcacheRow(n)), base = dc?.baseline ? E(dc.baseline) : undefined;
     const mine = base && dc ? base.loopStepMs! / dc.loopStepMs! : NaN;
     // the helper's speed-up against the faster plain eager loop, as the other targets take the faster eager run
-    const helper = T(`diffusers fp16 + DeepCache helper N=${n} b0`)?.loopStepMs, plainLoop = fastest('diffusers fp16 eager', 'loopStepMs');
-    const ref = helper && Number.isFinite(plainLoop) ? plainLoop / helper : T(`diffusers fp16 + DeepCache helper N=${n} b0`)?.loopSpeedup;
+    const helper = T(`diffusers fp16 + DeepCache helper N=${n} b0`), plainLoop = known(fastest('diffusers fp16 eager', 'loopStepMs'));
+    const ref = helper?.loopStepMs && plainLoop ? plainLoop / helper.loopStepMs : helper?.loopSpeedup;
     const ratio = ref ? mine / ref : NaN;
     out.push({ target: `DeepCache N=${n} b0 loop speed-up >= the reference helper's`, measured: Number.isNaN(ratio) ? 'not measured' : `engine ${f(mine, 2)}x vs helper ${f(ref, 2)}x`, ratio: ratio ? 1 / ratio : NaN, met: Number.isNaN(ratio) ? null : ratio >= 1 });
   }

@@ -7,8 +7,9 @@ Rows: the UNet step alone (batch 2 = CFG, 64x64 latents; CUDA events, median aft
 eager, fp16 torch.compile (its compile time apart) and fp32 with TF32 off/on; the whole 50-step image
 through StableDiffusionPipeline (fp16 eager, compiled, fp32) and with DeepCache's reference helper
 (N=2/3/5, branch 0 and 1). Eager fp16 is measured twice ("..., again" right before the helper, whose
-speed-ups are against it); the report's targets take the faster of the two. The loop's time per step comes from two synchronised marks (end of step 0,
-end of the last step), so it adds no per-step sync. Past <seconds> the remaining rows are skipped.
+speed-ups are against it); the report's targets take the faster of the two. The loop's time per step
+comes from two synchronised marks (end of step 0, end of the last step), so it adds no per-step sync.
+Past <seconds> the remaining rows are skipped.
 """
 import copy, json, os, statistics, subprocess, sys, time
 

@@ -39,11 +39,14 @@ export const KERNELS: Record<SdFusionPart, ReadonlySet<string>> = {
 export const FP16_BROKEN: Partial<Record<SdFusionPart, ReadonlySet<string>>> = { biasSplitGelu: new Set(['webgpu']) };
 
 const chosen = (v: Variant): SdFusionPart[] => SD_FUSION_PARTS.filter((p) => v.sdFusions?.[p]);
+const noKernel = (p: SdFusionPart, provider: string) => !KERNELS[p].has(provider);
+const wrongInFp16 = (p: SdFusionPart, provider: string, precision: string) => precision === 'fp16' && !!FP16_BROKEN[p]?.has(provider);
 /** Why a part cannot run on a provider at a precision, or undefined. */
 const why = (p: SdFusionPart, provider: string, precision: string): string | undefined =>
-  !KERNELS[p].has(provider) ? `${p} runs on ${[...KERNELS[p]].join('/')}`
-    : precision === 'fp16' && FP16_BROKEN[p]?.has(provider) ? `${p} is wrong in fp16 on ${provider}` : undefined;
-const unsupported = (parts: SdFusionPart[], provider: string, precision: string) => parts.filter((p) => why(p, provider, precision));
+  noKernel(p, provider) ? `${p} runs on ${[...KERNELS[p]].join('/')}` : wrongInFp16(p, provider, precision) ? `${p} is wrong in fp16 on ${provider}` : undefined;
+/** Whether a part runs, and runs right, on a provider at a precision. */
+export const partRuns = (p: SdFusionPart, provider: string, precision: string): boolean => why(p, provider, precision) === undefined;
+const unsupported = (parts: SdFusionPart[], provider: string, precision: string) => parts.filter((p) => !partRuns(p, provider, precision));
 
 type Rewrite = (m: ModelProto, path: string) => { model: ModelProto; count: number };
 /**
@@ -114,7 +117,7 @@ export const sdFusions: Acceleration = {
       done.push(`${g} ${parts.map((p) => `${p} ${report[p]}`).join(' ')}`);
     }
     ctx.timings['sd-fusions.fuseMs'] = performance.now() - t0;
-    const wrong = skip.filter((p) => KERNELS[p].has(ctx.provider)), none = skip.filter((p) => !wrong.includes(p));
+    const none = skip.filter((p) => noKernel(p, ctx.provider)), wrong = skip.filter((p) => !none.includes(p));
     const skipped = (none.length ? `; skipped on ${ctx.provider} (no kernels): ${none.join(', ')}` : '') + (wrong.length ? `; skipped on ${ctx.provider} (wrong in fp16): ${wrong.join(', ')}` : '');
     ctx.notes['sd-fusions'] = `SD fusions: ${done.join(', ') || 'none applied'}${skipped}`;
   },
