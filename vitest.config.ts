@@ -14,6 +14,8 @@ const ISOLATED = ['test/e2e/**/*.test.ts', 'test/corpus/**/*.test.ts', 'test/fau
 const HEAVY = [
   'test/parity/{accelerations,sdxl,inpaint,pipeline,controlnet,controlnet-lora}.test.ts',
   'test/unit/{accelerations-matrix,cli,cli-inpaint,cli-sdxl,cli-controlnet,controlnet-emoji,deepcache,embedded-model,float-io,fp16-io,fused-attention,grid,lora,precision,sd-fusions,sd-fusions-rewiring,sdxl,studio-history,studio-host,studio-verdict}.test.ts',
+  // 1.5-4 s each (2026-12-03): in the shared fork they were a 30 s serial tail with the other worker idle
+  'test/unit/{bench-gpu-report,controlnet,generate-inputs,lora-sgm,model-folder,studio-inputs,studio-serve,tf32}.test.ts',
 ];
 
 export default defineConfig({
@@ -22,11 +24,14 @@ export default defineConfig({
     pool: 'forks',
     // vitest's default on 2 cores is 1 worker; much of an e2e file is waiting on Chromium and the server
     maxWorkers: Math.max(2, availableParallelism() - 1),
+    // the renderer built once for the e2e files (test/support/global-setup.ts)
+    globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // llvmpipe (CI's WebGPU adapter) compiles every shader with LLVM, and a clean machine has no shader
     // cache: with 128-bit vectors the tiny UNet's first WebGPU run compiles in 24 s instead of 63 s
-    env: { LP_NATIVE_VECTOR_WIDTH: process.env.LP_NATIVE_VECTOR_WIDTH ?? '128' },
+    // and two forks on 2 cores: onnxruntime's spinning threads took ~28% of the CPU (engine/model/onnx-session.ts)
+    env: { LP_NATIVE_VECTOR_WIDTH: process.env.LP_NATIVE_VECTOR_WIDTH ?? '128', STUDIO_ORT_SPINNING: '0' },
     projects: [
       { extends: true, test: { name: 'isolated', include: [...ISOLATED, ...HEAVY] } },
       {

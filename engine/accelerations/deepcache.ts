@@ -6,6 +6,7 @@ import { linkExternalData } from '../onnx/graph-cache';
 import { cloneModel, readModel, writeModel, type ModelProto } from '../onnx/model-proto';
 import { cutAt, externalInputs, nodesUnder, producers, withExtraOutput } from '../onnx/partition';
 import { NO_HOST_DATA, secondHalf } from '../model/device-tensors';
+import { noSpinning } from '../model/onnx-session';
 import type { Tensor } from '../pipeline/denoiser';
 import { condHalf } from '../pipeline/loop';
 import type { Acceleration } from './acceleration';
@@ -23,17 +24,6 @@ import type { Acceleration } from './acceleration';
 export const FEATURE = 'deepcache_feature';
 /** The shallow graph's name beside the UNet: cached steps route the Denoiser to it. */
 export const SHALLOW = 'unet_shallow';
-
-/**
- * Session options for the shallow graph. Each session has its own intra-op thread pool whose workers
- * spin after a run; with both spinning, one's workers took the cores the other needed as they
- * alternated (a full step 1.29-1.39x a plain one). With neither spinning, the full step lost what
- * spinning gains a plain step (1.08-1.41x). With only the shallow graph not spinning, the full step
- * runs as a plain one (0.97-1.11x, median ~1.02) and the loop is as fast or faster (N=3 2.00-2.23x,
- * N=5 2.48-3.01x, against 1.76-2.25x and 2.32-2.85x). Each setting ran in 4 processes of 8
- * interleaved runs (the measurement bench/deepcache-steps.ts makes: plain, N=1/3/5), 2-core CPU, emoji model.
- */
-export const NO_SPIN = { extra: { 'session.intra_op.allow_spinning': '0' } } as const;
 
 export interface Partition {
   feature: string;
@@ -159,7 +149,16 @@ export const deepcache: Acceleration = {
     ctx.graphs.unet = full;
     ctx.graphs[SHALLOW] = shallow;
     const perGraph = (ctx.graphOptions ??= {});
-    perGraph[SHALLOW] = { ...perGraph[SHALLOW], extra: { ...perGraph[SHALLOW]?.extra, ...NO_SPIN.extra } };
+    /*
+     * The shallow graph does not spin. Each session has its own intra-op thread pool whose workers
+     * spin after a run; with both spinning, one's workers took the cores the other needed as they
+     * alternated (a full step 1.29-1.39x a plain one). With neither spinning, the full step lost what
+     * spinning gains a plain step (1.08-1.41x). With only the shallow graph not spinning, the full step
+     * runs as a plain one (0.97-1.11x, median ~1.02) and the loop is as fast or faster (N=3 2.00-2.23x,
+     * N=5 2.48-3.01x, against 1.76-2.25x and 2.32-2.85x). Each setting ran in 4 processes of 8
+     * interleaved runs (the measurement bench/deepcache-steps.ts makes: plain, N=1/3/5), 2-core CPU, emoji model.
+     */
+    perGraph[SHALLOW] = noSpinning(perGraph[SHALLOW] ?? {});
     // on WebGPU the feature stays on the GPU from a full step to the cached ones with the UNet's
     // other outputs (engine/pipeline/resident.ts residentOutputs)
   },

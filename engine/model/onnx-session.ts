@@ -13,12 +13,26 @@ export type SessionOptions = ort.InferenceSession.SessionOptions;
 export async function openSession(path: string, options: SessionOptions): Promise<OrtSession> {
   checkOnnxFile(path);
   try {
-    const session = await ort.InferenceSession.create(path, options);
+    const session = await ort.InferenceSession.create(path, withSpinning(options));
     registerSession(session, options);
     return session;
   } catch (e) {
     throw new Error(`${path}: onnxruntime could not load it (${ortReason(path, e)})`);
   }
+}
+
+/**
+ * Intra-op threads spin while waiting by default: the lowest latency for one process alone.
+ * STUDIO_ORT_SPINNING=0 turns that off for every graph, for processes that share few cores: the
+ * test suite's two forks on 2 cores spent ~28% of their CPU spinning (measured 2026-12-03).
+ */
+function withSpinning(options: SessionOptions): SessionOptions {
+  return process.env.STUDIO_ORT_SPINNING === '0' ? noSpinning(options) : options;
+}
+
+/** `options` with onnxruntime's intra-op workers not spinning. */
+export function noSpinning<T extends SessionOptions>(options: T): T {
+  return { ...options, extra: { ...options.extra, 'session.intra_op.allow_spinning': '0' } };
 }
 
 /**

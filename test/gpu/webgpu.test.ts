@@ -39,8 +39,8 @@ const CASES: Case[] = [
   { name: 'txt2img', params: { ...base, steps: 3 }, variant: {} },
   { name: 'img2img', params: { ...base, steps: 4, strength: 0.5 }, variant: {}, inputs: { initImage: { path: initPng } } },
   { name: 'DeepCache N=2 branch 0', params: { ...base, steps: 4 }, variant: { deepcache: { interval: 2, branch: 0 } } },
-  { name: 'LoRA', params: { ...base, steps: 3, scheduler: 'ddim' }, variant: { loras: [{ path: LORA, weight: 0.8 }] } },
-  { name: 'ddim step', params: { ...base, steps: 3, scheduler: 'ddim' }, variant: {} },
+  // DDIM's resident step is this case's too
+  { name: 'LoRA, ddim step', params: { ...base, steps: 3, scheduler: 'ddim' }, variant: { loras: [{ path: LORA, weight: 0.8 }] } },
   { name: 'euler-a step (noise uploaded)', params: { ...base, steps: 3, scheduler: 'euler-a' }, variant: {} },
   { name: 'dpm++ 2m step (previous x0 on the GPU)', params: { ...base, steps: 4, scheduler: 'dpmpp-2m' }, variant: {} },
   { name: 'CFG truncation (the step graph drops the batch)', params: { ...base, steps: 4, scheduler: 'dpmpp-2m-karras' }, variant: { cfgTruncation: 0.5 }, condText: [2] },

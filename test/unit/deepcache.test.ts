@@ -121,6 +121,9 @@ describe('DeepCache by graph partitioning', () => {
   it('opens the shallow graph without intra-op spinning (its workers would spin into the full step), the full UNet and the other graphs as before', async () => {
     const open = vi.spyOn(ort.InferenceSession, 'create');
     const fresh = new Engine(mkdtempSync(join(tmpdir(), 'dc-spin-')));
+    // the suite turns spinning off for every graph (vitest.config.ts); here onnxruntime's default is under test
+    const suite = process.env.STUDIO_ORT_SPINNING;
+    delete process.env.STUDIO_ORT_SPINNING;
     try {
       // twice over one cache: the first run writes the compiled graphs, the second loads them
       for (const optLevel of ['all', 'all'] as const) {
@@ -132,6 +135,7 @@ describe('DeepCache by graph partitioning', () => {
       expect(spin(/unet(_full|-)/)).toEqual([undefined, undefined]);
       expect(spin(/text_encoder|vae_/)).toEqual(Array(6).fill(undefined));
     } finally {
+      if (suite !== undefined) process.env.STUDIO_ORT_SPINNING = suite;
       open.mockRestore();
       await fresh.release();
     }
