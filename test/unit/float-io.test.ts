@@ -12,6 +12,7 @@ import { readModel, writeModel } from '../../engine/onnx/model-proto';
 import { FLOAT, FLOAT16 } from '../../engine/onnx/tensor-data';
 import type { Denoiser } from '../../engine/pipeline/denoiser';
 import { generate } from '../../engine/pipeline/generate';
+import { hostConversions } from '../../engine/pipeline/session-runner';
 import { FIXTURE_MODEL } from '../parity/reference';
 import { externalizeGraph } from '../support/external-data';
 import { halfIoUnetFolder } from '../support/half-io';
@@ -64,9 +65,12 @@ describe('float32 I/O for an fp16-stored graph (Casts on the device)', () => {
       expect(a.type).toBe('float32');
       const ad = a.data as Float32Array, scale = Math.max(...b.map(Math.abs));
       expect(Math.max(...ad.map((v, i) => Math.abs(v - b[i]!))) / scale).toBeLessThan(0.01);
-      const [ia, ib] = [await generate(cast, params), await generate(asStored, params)];
+      // the host converts nothing for the cast graph, every step's sample and prediction for the stored one
+      // (counted, not timed: a timing comparison in a test failed under load)
+      const c0 = hostConversions(), ia = await generate(cast, params), c1 = hostConversions(), ib = await generate(asStored, params);
+      expect(c1 - c0).toBe(0);
+      expect(hostConversions() - c1).toBeGreaterThanOrEqual(2 * params.steps);
       expect(psnr(ia.images[0]!.data, ib.images[0]!.data)).toBeGreaterThan(50); // measured 59.8 dB (fp16 noise, as fp32 against fp16 I/O in fp16-io.test.ts)
-      expect(ia.timings.convertMs!).toBeLessThan(ib.timings.convertMs!);
     } finally {
       await Promise.all([cast.release(), asStored.release()]);
     }
