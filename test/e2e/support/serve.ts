@@ -4,7 +4,6 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { ensureRenderer } from '../../../main/host/build-renderer';
 
 export const ROOT = join(__dirname, '../../..');
 export const CHROMIUM = '/usr/bin/chromium';
@@ -13,9 +12,8 @@ export const haveChromium = existsSync(CHROMIUM);
 export const skipE2e = !haveChromium && !process.env.CI;
 if (skipE2e) console.warn(`e2e skipped: ${CHROMIUM} is missing (apt-get install -y chromium). In CI (CI set) this test runs and fails instead.`);
 
-/** Serve mode on a fresh workspace; resolves with its tokened URL. */
+/** Serve mode on a fresh workspace (`--no-build`: test/support/global-setup.ts built the renderer); resolves with its tokened URL. */
 export async function startServe(serveArgs: string[] = [], prefix = 'studio-e2e-'): Promise<{ server: ChildProcess; url: string; workspace: string }> {
-  await ensureRenderer(ROOT);
   const workspace = mkdtempSync(join(tmpdir(), prefix));
   const server = spawn(process.execPath, ['--import', 'tsx', 'main/host/serve.ts', '--port', '0', '--workspace', workspace, '--no-build', ...serveArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
