@@ -14,6 +14,7 @@ import { lora } from './lora';
 import { precision } from './precision';
 import { provider } from './provider';
 import { sdFusions } from './sd-fusions';
+import { stepInGraph } from './step-in-graph';
 import { tf32 } from './tf32';
 
 const BUILT_IN = [
@@ -27,6 +28,7 @@ const BUILT_IN = [
   lora,
   lcmLora,
   cfg,
+  stepInGraph,
 ] as const;
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;

@@ -80,11 +80,8 @@ export function configs(group: Group): BenchConfig[] {
   }));
   const emb = (name: string, variant: VariantInput): BenchConfig => ({ name: `embedded ${name}`, model: 'embedded', variant, repeats: 6, baseline: 'embedded cpu fp32' });
   if (group === 'webgpu-embedded') {
+    // the embedded model's rows first: each SD1.5 WebGPU row's first run takes 8-38 s, and a budget spent on them left these unreached
     return [
-      { name: 'webgpu fp32', model: 'sd15-fp32', variant: { provider: 'webgpu' }, repeats: 2, baseline: 'cuda fp32 TF32 on', reference: 'diffusers-fp32' },
-      { name: 'webgpu fp16', model: 'sd15-fp16', variant: { provider: 'webgpu', precision: 'fp16' }, repeats: 2, baseline: 'cuda fp16', reference: 'diffusers-fp16' },
-      { name: WEBGPU_FUSED, model: 'sd15-fp16', variant: { provider: 'webgpu', precision: 'fp16', fusedAttention: true }, repeats: 2, baseline: 'webgpu fp16', reference: 'diffusers-fp16' },
-      ...webgpuFusionRows,
       emb('cpu fp32', {}),
       emb('cuda fp32', cuda()),
       emb('cuda fp16', cuda({ precision: 'fp16' })),
@@ -93,6 +90,10 @@ export function configs(group: Group): BenchConfig[] {
       { ...emb('cuda fp16 + fused + SD fusions', fused({ sdFusions: {} })), baseline: 'embedded cuda fp16 + fused attention' },
       { ...emb('cuda fp16 + fused + SD fusions + DeepCache N=3 b0', fused({ sdFusions: {}, deepcache: { interval: 3, branch: 0 } })), baseline: 'embedded cuda fp16 + fused + DeepCache N=3 b0' },
       emb('webgpu fp32', { provider: 'webgpu' }),
+      { name: 'webgpu fp32', model: 'sd15-fp32', variant: { provider: 'webgpu' }, repeats: 2, baseline: 'cuda fp32 TF32 on', reference: 'diffusers-fp32' },
+      { name: 'webgpu fp16', model: 'sd15-fp16', variant: { provider: 'webgpu', precision: 'fp16' }, repeats: 2, baseline: 'cuda fp16', reference: 'diffusers-fp16' },
+      { name: WEBGPU_FUSED, model: 'sd15-fp16', variant: { provider: 'webgpu', precision: 'fp16', fusedAttention: true }, repeats: 2, baseline: 'webgpu fp16', reference: 'diffusers-fp16' },
+      ...webgpuFusionRows,
     ];
   }
   return [
@@ -100,6 +101,8 @@ export function configs(group: Group): BenchConfig[] {
     { name: 'cuda fp16', model: 'sd15-fp16', variant: cuda({ precision: 'fp16' }), repeats: 6, reference: 'diffusers-fp16' },
     { name: FUSED, model: 'sd15-fp16', variant: fused(), repeats: 6, baseline: 'cuda fp16', reference: 'diffusers-fp16' },
     sdFusionRows[0]!,
+    // the same graphs with CFG and the scheduler step on the host (engine/onnx/step-fold.ts is the default on cuda)
+    { name: `${SD_FUSIONS}, step on the host`, model: 'sd15-fp16', variant: fused({ sdFusions: {}, stepInGraph: 'off' }), repeats: 6, baseline: SD_FUSIONS, reference: 'diffusers-fp16' },
     ...deepcache,
     sdFusionRows[1]!,
     { name: `${FUSED} + CFG truncation 0.5`, model: 'sd15-fp16', variant: fused({ cfgTruncation: 0.5 }), repeats: 4, baseline: FUSED },

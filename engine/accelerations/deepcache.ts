@@ -7,7 +7,7 @@ import { cloneModel, readModel, writeModel, type ModelProto } from '../onnx/mode
 import { cutAt, externalInputs, nodesUnder, producers, withExtraOutput } from '../onnx/partition';
 import { NO_HOST_DATA, secondHalf } from '../model/device-tensors';
 import { noSpinning } from '../model/onnx-session';
-import type { Tensor } from '../pipeline/denoiser';
+import { unetBatch, type Tensor } from '../pipeline/denoiser';
 import { condHalf } from '../pipeline/loop';
 import type { Acceleration } from './acceleration';
 
@@ -177,7 +177,7 @@ export const deepcache: Acceleration = {
         return { prediction, extra: rest };
       }
       // guidance dropped since the last full step (CFG truncation): keep the conditional half
-      const feature = cache.dims[0] === sample.dims[0] ? cache : (half ??= await conditionalHalf(cache));
+      const feature = cache.dims[0] === unetBatch(sample, feeds) ? cache : (half ??= await conditionalHalf(cache));
       return next(step, t, sample, { ...feeds, [FEATURE]: feature }, { ...route, graph: SHALLOW });
     };
   },

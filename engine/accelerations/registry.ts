@@ -11,6 +11,7 @@ import { lora } from './lora';
 import { precision } from './precision';
 import { provider } from './provider';
 import { sdFusions } from './sd-fusions';
+import { stepInGraph } from './step-in-graph';
 import { tf32 } from './tf32';
 
 /** Every acceleration, in the order they prepare a variant (graph rewrites, then partitioning, then compilation); one line each. */
@@ -23,6 +24,7 @@ const ACCELERATIONS: Acceleration[] = [
   sdFusions,
   deepcache,
   precision,
+  stepInGraph,
   compile,
   cfg,
 ];

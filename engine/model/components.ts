@@ -9,6 +9,8 @@ import { readJsonFile } from './files';
  */
 /** In the order accelerations see them (their summaries list parts in this order). */
 export const GRAPH_COMPONENTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet'] as const;
+/** The UNet and the graphs accelerations add beside it (DeepCache's unet_shallow, CFG truncation's twins): what the denoiser routes to. */
+export const isUnetGraph = (name: string): boolean => name === 'unet' || !(GRAPH_COMPONENTS as readonly string[]).includes(name);
 export const TOKENIZER_COMPONENTS = ['tokenizer', 'tokenizer_2'] as const;
 export type GraphComponent = (typeof GRAPH_COMPONENTS)[number];
 export type ComponentName = GraphComponent | (typeof TOKENIZER_COMPONENTS)[number] | 'scheduler';

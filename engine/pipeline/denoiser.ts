@@ -23,14 +23,24 @@ export interface DenoiserRoute {
  */
 export type Denoiser = (step: number, t: number, sample: Tensor, feeds: Feeds, route?: DenoiserRoute) => Promise<DenoiserOutput>;
 
+/** The session of graph `name` for the steps without guidance, where there is one (CFG truncation on CUDA: ../accelerations/cfg.ts). */
+export const condTwin = (name: string): string => `${name}:cond`;
+
+/** How many rows the UNet runs for `sample`: a folded graph (engine/onnx/step-fold.ts) is fed the latents once and told the count. */
+export const unetBatch = (sample: Tensor, feeds: Feeds): number => feeds.unet_batch?.data[0] ?? sample.dims[0]!;
+
 /**
  * The innermost denoiser: runs the routed graph with sample, timestep (shaped as the graph
  * declares it) and the feeds. A feed the graph has no input for is an error, not dropped.
+ * One per run: the first step's batch (step 0 keeps guidance) goes to the graph, another to its twin.
  */
 export function graphDenoiser(graphs: ReadonlyMap<string, Graph>): Denoiser {
+  let guidedBatch: number | undefined;
   return async (_step, t, sample, feeds, route) => {
     const name = route?.graph ?? 'unet';
-    const g = graphs.get(name);
+    const rows = unetBatch(sample, feeds);
+    guidedBatch ??= rows;
+    const g = (rows !== guidedBatch && graphs.get(condTwin(name))) || graphs.get(name);
     if (!g) throw new Error(`no graph "${name}" was opened for this run (opened: ${[...graphs.keys()].join(', ')})`);
     const unknown = Object.keys(feeds).filter((k) => !g.session.inputNames.includes(k));
     if (unknown.length) throw new Error(`${g.file}: has no input ${unknown.map((k) => `"${k}"`).join(', ')} (inputs: ${g.session.inputNames.join(', ')})`);

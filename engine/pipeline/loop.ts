@@ -3,7 +3,8 @@ import type { RunEvent } from '../../app/contract';
 import { download, hostTransfers } from '../model/device-tensors';
 import { toFloat32 } from '../model/onnx-session';
 import { isLinear, type Scheduler } from '../schedulers/scheduler';
-import type { Denoiser, Feeds, Tensor } from './denoiser';
+import type { Denoiser, DenoiserOutput, Feeds, Tensor } from './denoiser';
+import { foldedLatents } from './folded';
 import { firstNonFinite } from './finite';
 import type { ResidentSteps } from './resident';
 
@@ -42,14 +43,18 @@ export interface LoopInput {
   afterStep?: (step: number, latents: Float32Array) => Float32Array;
   /** Keep the latents on the GPU (WebGPU) where the scheduler's step is linear and no host step follows it. */
   resident?: ResidentSteps;
+  /** The UNet graph takes the step inside it (engine/onnx/step-fold.ts): the host feeds latents and reads the next ones. */
+  folded?: boolean;
 }
 
 /** Where the latents live between steps: on the host, or on the GPU (./resident.ts). */
 export interface Latents {
   /** The UNet's sample at step i: doubled under guidance, scaled by the scheduler. */
   input(i: number, t: number): Tensor;
+  /** Feeds of step i besides the conditioning (a folded UNet's step inputs: ./folded.ts). */
+  feeds?(i: number): Feeds;
   /** Guidance and the scheduler step on the UNet's prediction. */
-  step(i: number, t: number, prediction: Tensor): Promise<void>;
+  step(i: number, t: number, out: DenoiserOutput): Promise<void>;
   /** The latents on the host (a download when they are on the GPU). */
   host(): Promise<Float32Array>;
   /** After the loop, finished or not: what the run put on the GPU goes. */
@@ -61,7 +66,7 @@ function hostLatents(l: LoopInput, guided: readonly boolean[]): Latents {
   let latents = l.latents;
   return {
     input: (i, t) => ({ data: l.scheduler.scaleModelInput(guided[i] ? repeat(latents, 2) : latents, t), dims: [(guided[i] ? 2 : 1) * l.shape[0]!, ...l.shape.slice(1)] }),
-    async step(i, t, prediction) {
+    async step(i, t, { prediction }) {
       const out = prediction.device ? toFloat32(await download(prediction.device)) : prediction.data;
       latents = l.scheduler.step(guided[i] ? guide(out, l.guidance) : out, t, latents, l.noise);
       if (l.afterStep) latents = l.afterStep(i, latents);
@@ -85,15 +90,16 @@ export async function denoise(l: LoopInput): Promise<{ latents: Float32Array; st
   // step 0 is timed and counted from before the resident loop's first uploads
   const start = performance.now(), moved0 = hostTransfers();
   const linear = l.resident && !l.afterStep && isLinear(scheduler) ? scheduler : undefined;
-  const state = linear ? await l.resident!.start({ scheduler: linear, timesteps, latents: l.latents, shape, guided, guidance, noise: l.noise }) : hostLatents(l, guided);
+  const state = linear ? await l.resident!.start({ scheduler: linear, timesteps, latents: l.latents, shape, guided, guidance, noise: l.noise }) : l.folded ? foldedLatents(l, guided) : hostLatents(l, guided);
   const resident = linear !== undefined;
   let latents = l.latents;
   try {
     for (const [i, t] of timesteps.entries()) {
       if (l.signal?.aborted) throw new CancelledError();
       const s = i === 0 ? start : performance.now(), before = l.onnxClock(), moved = i === 0 ? moved0 : hostTransfers();
-      const out = await predict(i, t, state.input(i, t), guided[i] ? l.feeds : condFeeds);
-      await state.step(i, t, out.prediction);
+      const conditioning = guided[i] ? l.feeds : condFeeds;
+      const out = await predict(i, t, state.input(i, t), state.feeds ? { ...conditioning, ...state.feeds(i) } : conditioning);
+      await state.step(i, t, out);
       // on the GPU the latents come down (and are checked) only for a preview and at the end
       const seen = !resident || l.onLatents || i === n - 1;
       if (seen) {

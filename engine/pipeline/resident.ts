@@ -1,7 +1,7 @@
 import ort from 'onnxruntime-node';
 import type { PrepareContext } from '../accelerations/acceleration';
 import { download, NO_HOST_DATA, registerSession, upload } from '../model/device-tensors';
-import { GRAPH_COMPONENTS } from '../model/model';
+import { isUnetGraph } from '../model/components';
 import { toFloat32, type SessionOptions } from '../model/onnx-session';
 import { scale, type LinearScheduler } from '../schedulers/scheduler';
 import type { Tensor } from './denoiser';
@@ -20,8 +20,7 @@ import { COEFFICIENTS, stepGraph, stepTable, type StepGraphShape } from './step-
 /** On WebGPU every output of the UNet's graphs (DeepCache's cached feature included) stays on the GPU. */
 export function residentOutputs(ctx: PrepareContext): void {
   if (ctx.provider !== 'webgpu') return;
-  const components = GRAPH_COMPONENTS as readonly string[];
-  for (const name of Object.keys(ctx.graphs).filter((k) => k === 'unet' || !components.includes(k))) {
+  for (const name of Object.keys(ctx.graphs).filter(isUnetGraph)) {
     ((ctx.graphOptions ??= {})[name] ??= {}).preferredOutputLocation = 'gpu-buffer';
   }
 }
@@ -90,7 +89,7 @@ export class ResidentSteps {
     let host: Float32Array | undefined = l.latents, ran = 0;
     return {
       input: () => next,
-      step: async (i, _t, prediction) => {
+      step: async (i, _t, { prediction }) => {
         const out = prediction.device?.type === 'float16' ? 'float16' : 'float32';
         const g = await this.graph({ guided: guided[i]!, repeatNext: (guided[i + 1] ?? guided[i]) ? 2 : 1, ...(clip === undefined ? {} : { clip }), outType: out, sampleType: this.sampleType });
         // no noise this step: z is x, times k = 0

@@ -1,5 +1,6 @@
 import type ort from 'onnxruntime-node';
 import { countTransfers, NO_HOST_DATA, onDevice, takesGpuBuffers, upload } from '../model/device-tensors';
+import { isUnetGraph } from '../model/components';
 import { asInput, inputSpec, toFloat32, type InputSpec, type OrtSession } from '../model/onnx-session';
 
 /** Time spent converting feeds and outputs (fp16 I/O) in every graph so far: runs read it before and after, as with onnxMs. */
@@ -131,6 +132,6 @@ export function graphOf(model: { dir: string; sessions: Record<string, OrtSessio
 
 /** The UNet and the graphs accelerations added beside it (DeepCache's unet_shallow): what the denoiser may route to. */
 export function unetGraphs(model: { dir: string; sessions: Record<string, OrtSession>; files: Record<string, string>; components: Record<string, unknown> }): Map<string, Graph> {
-  const names = Object.keys(model.sessions).filter((k) => k === 'unet' || (!(k in model.components) && k !== 'controlnet'));
+  const names = Object.keys(model.sessions).filter(isUnetGraph);
   return new Map(names.map((k) => [k, graphOf(model, k)]));
 }

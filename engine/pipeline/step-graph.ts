@@ -32,6 +32,38 @@ export function stepTable(scheduler: LinearScheduler, timesteps: readonly number
   return { table: Float32Array.from(steps.flatMap((s, i) => row(s, scales[i + 1] ?? 1))), scales, steps, clip };
 }
 
+/** Appends one node and returns its output's name (fresh under `prefix` unless given). */
+export type NodeWriter = (opType: string, inputs: string[], attrs?: Node['attribute'], output?: string) => string;
+export function nodeWriter(nodes: Node[], prefix: string): NodeWriter {
+  let id = 0;
+  return (opType, inputs, attrs = [], output = `${prefix}/t${id++}`) => {
+    nodes.push({ opType, input: inputs, output: [output], name: `${prefix}/${opType}_${id++}`, attribute: attrs });
+    return output;
+  };
+}
+
+type Coefficients = Record<(typeof COEFFICIENTS)[number], string>;
+/** The step's row of the coefficient table, split into one [1, 1] tensor per coefficient. */
+export function coefficientNodes(op: NodeWriter, nodes: Node[], table: string, step: string, prefix: string): Coefficients {
+  const row = op('Gather', [table, step], [makeAttr('axis', { i: 0 })]);
+  const c = Object.fromEntries(COEFFICIENTS.map((k) => [k, `${prefix}/c_${k}`])) as Coefficients;
+  nodes.push({ opType: 'Split', input: [row], output: COEFFICIENTS.map((k) => c[k]), name: `${prefix}/coefficients`, attribute: [makeAttr('axis', { i: 1 })] });
+  return c;
+}
+
+/**
+ * The scheduler's LinearStep as nodes (scheduler.ts applyStep's lines, in float32 here):
+ * x0 = clip((p·x + q·eps) / r), e = u·x + v·eps, latents = w·(a·x + b·e + c·x0 + d·x0_prev) + k·z.
+ */
+export function stepNodes(op: NodeWriter, c: Coefficients, t: { eps: string; x: string; x0Prev: string; z: string; clip?: [string, string] }): { x0: string; latents: string } {
+  const lin = (terms: [string, string][]): string => terms.map(([k, v]) => op('Mul', [k, v])).reduce((acc, v) => op('Add', [acc, v]));
+  let x0 = op('Div', [lin([[c.p, t.x], [c.q, t.eps]]), c.r]);
+  if (t.clip) x0 = op('Clip', [x0, ...t.clip]);
+  const e = lin([[c.u, t.x], [c.v, t.eps]]);
+  const prev = lin([[c.a, t.x], [c.b, e], [c.c, x0], [c.d, t.x0Prev]]);
+  return { x0, latents: op('Add', [op('Mul', [c.w, prev]), op('Mul', [c.k, t.z])]) };
+}
+
 export interface StepGraphShape {
   /** The UNet's output is batched [uncond; cond] and combined with guidance g. */
   guided: boolean;
@@ -54,30 +86,17 @@ export interface StepGraphShape {
 export function stepGraph(s: StepGraphShape): Uint8Array {
   const nodes: Node[] = [];
   const inits: Tensor[] = [];
-  let id = 0;
-  const op = (opType: string, inputs: string[], attrs: Node['attribute'] = [], output = `t${id++}`): string => {
-    nodes.push({ opType, input: inputs, output: [output], name: `${opType}_${id}`, attribute: attrs });
-    return output;
-  };
-  const row = op('Gather', ['coefficients', 'step'], [makeAttr('axis', { i: 0 })]);
-  const c = Object.fromEntries(COEFFICIENTS.map((k) => [k, `c_${k}`])) as Record<(typeof COEFFICIENTS)[number], string>;
-  nodes.push({ opType: 'Split', input: [row], output: COEFFICIENTS.map((k) => c[k]), name: 'coefficients', attribute: [makeAttr('axis', { i: 1 })] });
+  const op = nodeWriter(nodes, 'step');
+  const c = coefficientNodes(op, nodes, 'coefficients', 'step', 'step');
   const out = s.outType === 'float16' ? op('Cast', ['out'], [makeAttr('to', { i: T.FLOAT })]) : 'out';
   let eps = out;
   if (s.guided) {
     nodes.push({ opType: 'Split', input: [out], output: ['uncond', 'cond'], name: 'halves', attribute: [makeAttr('axis', { i: 0 })] });
     eps = op('Add', ['uncond', op('Mul', [c.g, op('Sub', ['cond', 'uncond'])])]);
   }
-  const lin = (terms: [string, string][]): string => terms.map(([k, t]) => op('Mul', [k, t])).reduce((acc, t) => op('Add', [acc, t]));
-  let x0 = op('Div', [lin([[c.p, 'x'], [c.q, eps]]), c.r]);
-  if (s.clip !== undefined) {
-    inits.push({ name: 'lo', dataType: T.FLOAT, dims: [], floatData: [-s.clip] }, { name: 'hi', dataType: T.FLOAT, dims: [], floatData: [s.clip] });
-    x0 = op('Clip', [x0, 'lo', 'hi']);
-  }
-  nodes.push({ opType: 'Identity', input: [x0], output: ['x0'], name: 'x0' });
-  const e = lin([[c.u, 'x'], [c.v, eps]]);
-  const prev = lin([[c.a, 'x'], [c.b, e], [c.c, 'x0'], [c.d, 'x0_prev']]);
-  op('Add', [op('Mul', [c.w, prev]), op('Mul', [c.k, 'z'])], [], 'latents');
+  if (s.clip !== undefined) inits.push({ name: 'lo', dataType: T.FLOAT, dims: [], floatData: [-s.clip] }, { name: 'hi', dataType: T.FLOAT, dims: [], floatData: [s.clip] });
+  const { x0, latents } = stepNodes(op, c, { eps, x: 'x', x0Prev: 'x0_prev', z: 'z', clip: s.clip === undefined ? undefined : ['lo', 'hi'] });
+  nodes.push({ opType: 'Identity', input: [x0], output: ['x0'], name: 'x0' }, { opType: 'Identity', input: [latents], output: ['latents'], name: 'latents' });
   const doubled = s.repeatNext === 2 ? op('Concat', ['latents', 'latents'], [makeAttr('axis', { i: 0 })]) : 'latents';
   const sample = op('Mul', [doubled, c.s]);
   if (s.sampleType === 'float16') op('Cast', [sample], [makeAttr('to', { i: T.FLOAT16 })], 'sample');

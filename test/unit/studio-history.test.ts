@@ -18,7 +18,7 @@ function manifest(id: string, patch: Partial<HistoryManifest> = {}): HistoryMani
     ...patch,
   };
 }
-const variant = (label: string) => ({ label, provider: 'cpu' as const, allowFallback: false, precision: 'fp32' as const, optLevel: 'all' as const, fusedAttention: false, loras: [], cfgTruncation: 1, tf32: true });
+const variant = (label: string) => ({ label, provider: 'cpu' as const, allowFallback: false, precision: 'fp32' as const, optLevel: 'all' as const, fusedAttention: false, loras: [], cfgTruncation: 1, tf32: true, stepInGraph: 'auto' as const });
 
 describe('history store', () => {
   it('creates, lists newest first, reads back and deletes entries', () => {

@@ -44,7 +44,7 @@ describe('a toy acceleration registered from test/support/toy-acceleration', () 
     const bad = Variant.safeParse({ toy: { factor: 9 } });
     expect(bad.success).toBe(false);
     expect(bad.error?.issues[0]).toMatchObject({ path: ['toy', 'factor'], message: 'toy.factor must be <= 4' });
-    expect(Object.keys(Variant.parse({}))).toEqual(['label', 'provider', 'allowFallback', 'precision', 'tf32', 'optLevel', 'fusedAttention', 'loras', 'cfgTruncation']);
+    expect(Object.keys(Variant.parse({}))).toEqual(['label', 'provider', 'allowFallback', 'precision', 'tf32', 'optLevel', 'fusedAttention', 'loras', 'cfgTruncation', 'stepInGraph']);
     expect(() => registerAcceleration({ ...toyDescriptor, id: 'late' })).toThrow('acceleration "late": register it before the first variant is validated');
     // and in every schema that holds a variant
     expect(toyOf(CompareRequest.parse({ jobId: 'job-123456', model: 'm', params: { prompt: 'x', seed: 1 }, a: {}, b: { toy: {} } }).b)).toEqual({ factor: 1.5, threads: 1 });

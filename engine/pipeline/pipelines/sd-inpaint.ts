@@ -16,6 +16,7 @@ import { concatMaskDenoiser, latentBlend, latentMask, maskedImage, prepareMask }
 import { encodeText } from '../stages/text-encoder';
 import { decodeLatents, encodeImage } from '../stages/vae';
 import { StageTimer } from '../timing';
+import { takesStep } from '../folded';
 
 /**
  * Inpainting as diffusers' StableDiffusionInpaintPipeline runs it, both ways, chosen by the UNet's
@@ -83,7 +84,7 @@ export const sdInpaint: Pipeline = {
       : graphDenoiser(graphs);
     const afterStep = concat ? undefined : latentBlend(scheduler, timesteps, start.x0!, start.noise, small);
     const steps = await clock.stage('denoise', loopMs, () => denoise({
-      scheduler, timesteps, latents: start.latents, shape, guidance: p.guidance, feeds, denoiser, hooks: opts.loop, afterStep,
+      scheduler, timesteps, latents: start.latents, shape, guidance: p.guidance, feeds, denoiser, hooks: opts.loop, afterStep, folded: takesStep(graphs.get('unet')!),
       noise: () => gen.randn(shape), onnxClock: loopMs, signal: opts.signal, onEvent: opts.onEvent, onLatents: opts.onLatents,
     }));
     // 5. latents → images

@@ -9,6 +9,7 @@ import { unetSizeHint } from '../check-inputs';
 import type { GenerateOptions, GenerateResult } from '../pipeline';
 import { graphOf, unetGraphs } from '../session-runner';
 import { ResidentSteps } from '../resident';
+import { takesStep } from '../folded';
 import { controlStage } from './controlnet';
 import type { StageTimer } from '../timing';
 import { imageLatents, noiseLatents, strengthStart } from './latents';
@@ -45,7 +46,7 @@ export async function sampleImages(model: LoadedModel, p: ResolvedParams, opts: 
   const loopMs = (): number => [...graphs.values()].reduce((a, g) => a + g.onnxMs, 0) + (control?.onnxMs() ?? 0) + (resident?.onnxMs() ?? 0);
   const unet = control ? control.wrap(graphDenoiser(graphs)) : graphDenoiser(graphs);
   const steps = await clock.stage('denoise', loopMs, () => denoise({
-    scheduler, timesteps, latents, shape, guidance: p.guidance, feeds, denoiser: unet, hooks: opts.loop, resident,
+    scheduler, timesteps, latents, shape, guidance: p.guidance, feeds, denoiser: unet, hooks: opts.loop, resident, folded: takesStep(unetGraph),
     noise: () => gen.randn(shape), onnxClock: loopMs, signal: opts.signal, onEvent: opts.onEvent, onLatents: opts.onLatents,
   })).catch((e: unknown) => {
     throw unetSizeHint(e, model, p);

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HistoryManifest } from '../../../app/studio';
 
-const variant = (label: string) => ({ label, provider: 'cpu' as const, allowFallback: false, precision: 'fp32' as const, optLevel: 'all' as const, fusedAttention: false, loras: [], cfgTruncation: 1, tf32: true });
+const variant = (label: string) => ({ label, provider: 'cpu' as const, allowFallback: false, precision: 'fp32' as const, optLevel: 'all' as const, fusedAttention: false, loras: [], cfgTruncation: 1, tf32: true, stepInGraph: 'auto' as const });
 
 export function manifest(id: string, patch: Partial<HistoryManifest> = {}): HistoryManifest {
   return {
