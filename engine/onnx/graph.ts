@@ -29,6 +29,11 @@ export function makeAttr(name: string, value: AttrValue): Attribute {
   return { name, type: ATTR_TYPE[field], ...value };
 }
 
+/** A graph input or output's declaration: element type, and its dims where given (a string names a free one). */
+export const valueInfo = (name: string, elemType: number, dims?: readonly (number | string)[]): ValueInfo => ({
+  name, type: { tensorType: { elemType, ...(dims ? { shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } : {}) } },
+});
+
 /** Sets (replacing or adding) one attribute of a node, in place. */
 export function setAttr(n: Node, name: string, value: AttrValue): void {
   const rest = (n.attribute ?? []).filter((a) => a.name !== name);

@@ -1,4 +1,4 @@
-import { makeAttr, type Node, type Tensor, type ValueInfo } from './graph';
+import { makeAttr, valueInfo as vi, type Node, type Tensor, type ValueInfo } from './graph';
 import type { ModelProto } from './model-proto';
 import { FLOAT, FLOAT16, INT32, INT64 } from './tensor-data';
 import { coefficientNodes, nodeWriter, stepNodes } from '../pipeline/step-graph';
@@ -13,9 +13,6 @@ export const FOLDED_INPUTS = ['unet_batch', 'sample_scale', 'coefficients', 'ste
 /** Its outputs before the UNet's other ones: the step's latents (a host-stepping scheduler: the guided prediction) and x0. */
 export const FOLDED_OUTPUTS = ['next_latents', 'x0'] as const;
 
-const vi = (name: string, elem: number, dims?: (number | string)[]): ValueInfo => ({
-  name, type: { tensorType: { elemType: elem, ...(dims ? { shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } : {}) } },
-});
 const elemOf = (v: ValueInfo | undefined): number => Number(v?.type?.tensorType?.elemType);
 const channels = (v: ValueInfo | undefined): number | undefined => {
   const d = v?.type?.tensorType?.shape?.dim?.[1]?.dimValue;

@@ -1,3 +1,4 @@
+import { FOLDED_INPUTS } from '../onnx/step-fold';
 import type { Graph, Output } from './session-runner';
 
 /** Host data, or (`device` set, `data` empty) a GPU-buffer tensor that a WebGPU session returned. */
@@ -27,7 +28,7 @@ export type Denoiser = (step: number, t: number, sample: Tensor, feeds: Feeds, r
 export const condTwin = (name: string): string => `${name}:cond`;
 
 /** How many rows the UNet runs for `sample`: a folded graph (engine/onnx/step-fold.ts) is fed the latents once and told the count. */
-export const unetBatch = (sample: Tensor, feeds: Feeds): number => feeds.unet_batch?.data[0] ?? sample.dims[0]!;
+export const unetBatch = (sample: Tensor, feeds: Feeds): number => feeds[FOLDED_INPUTS[0]]?.data[0] ?? sample.dims[0]!;
 
 /**
  * The innermost denoiser: runs the routed graph with sample, timestep (shaped as the graph

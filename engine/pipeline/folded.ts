@@ -1,3 +1,4 @@
+import { FOLDED_INPUTS, FOLDED_OUTPUTS } from '../onnx/step-fold';
 import { isLinear } from '../schedulers/scheduler';
 import type { Feeds } from './denoiser';
 import type { Graph } from './session-runner';
@@ -5,7 +6,7 @@ import type { Latents, LoopInput } from './loop';
 import { COEFFICIENTS, stepTable } from './step-graph';
 
 /** Whether a UNet graph was folded (engine/onnx/step-fold.ts): the loop must then drive it with foldedLatents. */
-export const takesStep = (unet: Graph): boolean => unet.session.inputNames.includes('unet_batch');
+export const takesStep = (unet: Graph): boolean => unet.session.inputNames.includes(FOLDED_INPUTS[0]);
 
 /**
  * A step row that leaves the guided prediction as the graph's latents (x0 = e = prev = eps): for a
@@ -42,7 +43,7 @@ export function foldedLatents(l: LoopInput, guided: readonly boolean[]): Latents
       ...range,
     }),
     async step(i, t, { prediction, extra }) {
-      if (plan) [latents, x0] = [prediction.data, extra.x0?.data];
+      if (plan) [latents, x0] = [prediction.data, extra[FOLDED_OUTPUTS[1]]?.data];
       else latents = l.scheduler.step(prediction.data, t, latents, l.noise);
       if (l.afterStep) latents = l.afterStep(i, latents);
     },

@@ -49,7 +49,7 @@ export interface LoopInput {
 
 /** Where the latents live between steps: on the host, or on the GPU (./resident.ts). */
 export interface Latents {
-  /** The UNet's sample at step i: doubled under guidance, scaled by the scheduler. */
+  /** The UNet's sample at step i: doubled under guidance, scaled by the scheduler (a folded UNet's: the latents once, ./folded.ts). */
   input(i: number, t: number): Tensor;
   /** Feeds of step i besides the conditioning (a folded UNet's step inputs: ./folded.ts). */
   feeds?(i: number): Feeds;

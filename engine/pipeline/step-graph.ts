@@ -1,5 +1,5 @@
 import onnxProto from 'onnx-proto';
-import { makeAttr, type Node, type Tensor } from '../onnx/graph';
+import { makeAttr, valueInfo, type Node, type Tensor } from '../onnx/graph';
 import { encodeModel } from '../onnx/model-proto';
 import type { LinearScheduler, LinearStep } from '../schedulers/scheduler';
 
@@ -104,7 +104,6 @@ export function stepGraph(s: StepGraphShape): Uint8Array {
   inits.push({ name: 'one', dataType: T.INT32, dims: [1], int32Data: [1] });
   op('Add', ['step', 'one'], [], 'next_step');
 
-  const vi = (name: string, elem: number) => ({ name, type: { tensorType: { elemType: elem } } });
   const half = (t: 'float32' | 'float16') => (t === 'float16' ? T.FLOAT16 : T.FLOAT);
   return encodeModel({
     irVersion: 8,
@@ -113,8 +112,8 @@ export function stepGraph(s: StepGraphShape): Uint8Array {
       name: 'scheduler_step',
       node: nodes,
       initializer: inits,
-      input: [vi('out', half(s.outType)), vi('x', T.FLOAT), vi('x0_prev', T.FLOAT), vi('z', T.FLOAT), vi('coefficients', T.FLOAT), vi('step', T.INT32)],
-      output: [vi('latents', T.FLOAT), vi('x0', T.FLOAT), vi('sample', half(s.sampleType)), vi('next_step', T.INT32)],
+      input: [valueInfo('out', half(s.outType)), valueInfo('x', T.FLOAT), valueInfo('x0_prev', T.FLOAT), valueInfo('z', T.FLOAT), valueInfo('coefficients', T.FLOAT), valueInfo('step', T.INT32)],
+      output: [valueInfo('latents', T.FLOAT), valueInfo('x0', T.FLOAT), valueInfo('sample', half(s.sampleType)), valueInfo('next_step', T.INT32)],
     },
   });
 }
